@@ -1,0 +1,54 @@
+import type { Plan, StopReason, Verdict } from "../memory/trajectory.ts";
+
+/** A reference to a stored image; surfaces resolve it through the ImageStore. */
+export interface ImageRef {
+  hash: string;
+}
+
+export interface RequirementView {
+  id: number;
+  question: string;
+  source: "prompt" | "feedback";
+}
+
+export interface BestView {
+  n: number;
+  image: ImageRef;
+  passed: number;
+  total: number;
+}
+
+/**
+ * Everything a job tells the surfaces, as a discriminated union on `type`. The job service adds
+ * a per-job sequence number and persists the stream, so a surface can re-render after a restart.
+ */
+export type AgentEvent =
+  | { type: "job.queued"; position: number }
+  | { type: "job.started"; resumed: boolean }
+  | { type: "plan.done"; skill: string | null; prompt: string; why: string | null }
+  | { type: "requirements"; questions: RequirementView[] }
+  | { type: "iteration.started"; n: number; prompt: string; thought: string | null }
+  | { type: "image.ready"; n: number; image: ImageRef }
+  | { type: "iteration.failed"; n: number; error: string }
+  | { type: "verified"; n: number; verdicts: Verdict[]; passed: number; total: number }
+  | { type: "experience"; n: number; text: string }
+  | {
+      type: "feedback.added";
+      author: string;
+      text: string;
+      questions: RequirementView[];
+      retired: RequirementView[];
+    }
+  | { type: "prompt.refined"; n: number; prompt: string; thought: string | null }
+  | { type: "job.done"; best: BestView | null; reason: StopReason }
+  | { type: "job.failed"; error: string; best: BestView | null }
+  | { type: "job.cancelled"; best: BestView | null };
+
+export type AgentEventType = AgentEvent["type"];
+
+/** The event as stored and delivered: which job, in what order, when. */
+export type JobEvent = AgentEvent & { jobId: string; seq: number; at: string };
+
+export function planView(plan: Plan): Extract<AgentEvent, { type: "plan.done" }> {
+  return { type: "plan.done", skill: plan.skill, prompt: plan.prompt, why: plan.why };
+}

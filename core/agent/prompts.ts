@@ -1,0 +1,257 @@
+/**
+ * Every prompt the GEMS roles send, in one place. The wording is the project's own.
+ *
+ * Format rules, which parsers (and the simulated MLLM) rely on:
+ * - every system prompt opens with "You are the GEMS <role>." naming one of ROLES;
+ * - data goes in the user message under "## <Section>" headings, one blank line between sections;
+ * - checklist lines are "<id>. <question>"; result lines are "[pass] <id>. <question>" or
+ *   "[fail] <id>. <question> (<why>)".
+ */
+import type { MllmMessage, MllmPart } from "../models/ports.ts";
+import type { SkillSummary } from "../skills/types.ts";
+
+export const ROLES = ["planner", "rewriter", "decomposer", "feedback", "verifier", "compressor", "refiner"] as const;
+export type Role = (typeof ROLES)[number];
+
+/** The role a conversation was written for, read from the opening of its system prompt. */
+export function roleOf(messages: readonly MllmMessage[]): Role | null {
+  const system = messages.find((m) => m.role === "system");
+  if (!system || typeof system.content !== "string") return null;
+  const match = /^You are the GEMS (\w+)\./.exec(system.content);
+  const role = match?.[1];
+  return (ROLES as readonly string[]).includes(role ?? "") ? (role as Role) : null;
+}
+
+/** Text of a "## name" section in a block of prompt text, or null when absent. */
+export function sectionOf(text: string, name: string): string | null {
+  const lines = text.split("\n");
+  const start = lines.findIndex((line) => line.trim() === `## ${name}`);
+  if (start < 0) return null;
+  const body: string[] = [];
+  for (const line of lines.slice(start + 1)) {
+    if (line.startsWith("## ")) break;
+    body.push(line);
+  }
+  return body.join("\n").trim();
+}
+
+export interface ChecklistLine {
+  id: number;
+  question: string;
+}
+
+export interface ResultLine extends ChecklistLine {
+  passed: boolean;
+  why?: string;
+}
+
+export interface AttemptView {
+  n: number;
+  prompt: string;
+  png: Uint8Array | null;
+  results: ResultLine[];
+  experience: string | null;
+  error?: string;
+}
+
+export interface FeedbackView {
+  author: string;
+  text: string;
+}
+
+const system = (text: string): MllmMessage => ({ role: "system", content: text });
+
+function sections(entries: Array<[string, string | null | undefined]>): string {
+  return entries
+    .filter((entry): entry is [string, string] => typeof entry[1] === "string" && entry[1].trim() !== "")
+    .map(([name, body]) => `## ${name}\n${body.trim()}`)
+    .join("\n\n");
+}
+
+const checklistText = (lines: readonly ChecklistLine[]): string =>
+  lines.map((line) => `${line.id}. ${line.question}`).join("\n");
+
+export const resultText = (lines: readonly ResultLine[]): string =>
+  lines
+    .map((line) =>
+      line.passed
+        ? `[pass] ${line.id}. ${line.question}`
+        : `[fail] ${line.id}. ${line.question}${line.why ? ` (${line.why})` : ""}`,
+    )
+    .join("\n");
+
+const feedbackText = (feedback: readonly FeedbackView[]): string =>
+  feedback.map((entry) => `- ${entry.author}: ${entry.text}`).join("\n");
+
+const FEEDBACK_HEADING = "Human feedback (follow it; it outranks the experiences)";
+
+export function plannerMessages(request: string, manifest: readonly SkillSummary[]): MllmMessage[] {
+  const skills = manifest.map((skill) => `- ${skill.id}: ${skill.description.replace(/\s+/g, " ")}`).join("\n");
+  return [
+    system(
+      "You are the GEMS planner. You decide whether one skill from a library should guide an image request. " +
+        "Pick a skill only when its description clearly matches what the request needs; otherwise pick none. " +
+        "Never pick more than one. " +
+        'Reply with JSON only, in the form {"skill": "<skill id>" or null, "why": "<one short sentence>"}.',
+    ),
+    { role: "user", content: sections([["Request", request], ["Skills", skills]]) },
+  ];
+}
+
+export function rewriterMessages(request: string, instructions: string): MllmMessage[] {
+  return [
+    system(
+      "You are the GEMS rewriter. You turn an image request into a single prompt for a text-to-image model, " +
+        "following the skill instructions you are given. Keep every object, count, colour, position and quoted " +
+        "text that the request names. Reply with the prompt only: no preface, no quotes, no notes.",
+    ),
+    { role: "user", content: sections([["Skill instructions", instructions], ["Request", request]]) },
+  ];
+}
+
+export function decomposerMessages(request: string): MllmMessage[] {
+  return [
+    system(
+      "You are the GEMS decomposer. You break an image request into atomic yes/no questions that someone " +
+        "could answer by looking at the finished image. Ask one question per object, count, colour or other " +
+        "attribute, spatial relation, and piece of text the request names; a correct image answers yes to " +
+        "every one. Ask about style or mood only when the request asks for it. " +
+        'Reply with JSON only, in the form {"questions": ["...", "..."]}; reply {"questions": []} when ' +
+        "nothing in the request can be checked.",
+    ),
+    { role: "user", content: sections([["Request", request]]) },
+  ];
+}
+
+export function feedbackMessages(
+  request: string,
+  checklist: readonly ChecklistLine[],
+  feedback: FeedbackView,
+): MllmMessage[] {
+  return [
+    system(
+      "You are the GEMS feedback editor. A person commented on images made for a request. Turn the comment " +
+        "into atomic yes/no questions that the next image must pass, and list the numbers of checklist " +
+        "questions that the comment contradicts or replaces (for example, a colour change replaces the old " +
+        "colour question). A comment that asks for nothing checkable gives no questions. " +
+        'Reply with JSON only, in the form {"questions": ["..."], "replaces": [2, 5]}.',
+    ),
+    {
+      role: "user",
+      content: sections([
+        ["Request", request],
+        ["Checklist", checklistText(checklist) || "(empty)"],
+        ["Feedback", `${feedback.author}: ${feedback.text}`],
+      ]),
+    },
+  ];
+}
+
+export function verifierMessages(png: Uint8Array, question: string): MllmMessage[] {
+  return [
+    system(
+      "You are the GEMS verifier. Look at the image and answer one question about it. Begin your answer " +
+        'with the single word "yes" or "no", then give a short reason. Answer "no" when the image does not ' +
+        "clearly show what the question asks about.",
+    ),
+    {
+      role: "user",
+      content: [
+        { type: "image", png },
+        { type: "text", text: sections([["Question", question]]) },
+      ],
+    },
+  ];
+}
+
+export interface CompressorInput {
+  request: string;
+  prompt: string;
+  thought: string | null;
+  png: Uint8Array;
+  results: readonly ResultLine[];
+  feedback: readonly FeedbackView[];
+  earlierExperiences: ReadonlyArray<{ n: number; text: string }>;
+}
+
+export function compressorMessages(input: CompressorInput): MllmMessage[] {
+  const earlier = input.earlierExperiences.map((e) => `Attempt ${e.n}: ${e.text}`).join("\n");
+  return [
+    system(
+      "You are the GEMS compressor. You write the experience of one attempt at an image request: a short " +
+        "note, under 100 words, that tells the next attempt what this prompt did, what the image got right " +
+        "and wrong, and what to change. Human feedback outranks your own judgement. Reply with the note only.",
+    ),
+    {
+      role: "user",
+      content: [
+        {
+          type: "text",
+          text: sections([
+            ["Request", input.request],
+            ["Prompt used", input.prompt],
+            ["Thought before generation", input.thought],
+            ["Results", resultText(input.results)],
+            [FEEDBACK_HEADING, feedbackText(input.feedback)],
+            ["Earlier experiences", earlier],
+          ]),
+        },
+        { type: "image", png: input.png },
+      ],
+    },
+  ];
+}
+
+export interface RefinerInput {
+  request: string;
+  checklist: readonly ChecklistLine[];
+  feedback: readonly FeedbackView[];
+  attempts: readonly AttemptView[];
+}
+
+export function refinerMessages(input: RefinerInput): MllmMessage[] {
+  const parts: MllmPart[] = [
+    {
+      type: "text",
+      text: sections([
+        ["Request", input.request],
+        [FEEDBACK_HEADING, feedbackText(input.feedback)],
+        ["Checklist", checklistText(input.checklist)],
+      ]),
+    },
+  ];
+  for (const attempt of input.attempts) {
+    const passed = attempt.results.filter((r) => r.passed);
+    const failed = attempt.results.filter((r) => !r.passed);
+    const lines = [
+      `## Attempt ${attempt.n}`,
+      `Prompt: ${attempt.prompt}`,
+      attempt.error ? `Generation failed: ${attempt.error}` : null,
+      `Passed: ${passed.length ? passed.map((r) => r.id).join(", ") : "none"}`,
+      failed.length ? `Failed:\n${resultText(failed)}` : "Failed: none",
+      attempt.experience ? `Experience: ${attempt.experience}` : null,
+    ];
+    parts.push({ type: "text", text: lines.filter((line) => line !== null).join("\n") });
+    if (attempt.png) parts.push({ type: "image", png: attempt.png });
+  }
+  const next = (input.attempts.at(-1)?.n ?? 0) + 1;
+  parts.push({
+    type: "text",
+    text: sections([
+      [
+        "Task",
+        `Write the prompt for attempt ${next}. Fix every failed requirement without losing any that passed.`,
+      ],
+    ]),
+  });
+  return [
+    system(
+      "You are the GEMS refiner. You write the next prompt for a text-to-image model from the history of " +
+        "attempts at one request. Fix every failed requirement without losing one that passed; follow human " +
+        "feedback first, then the lessons in the experiences. Text-to-image models render most reliably what " +
+        "a prompt names first and what it repeats. Think it through, then give the final prompt on a line of " +
+        'its own that starts with "PROMPT:".',
+    ),
+    { role: "user", content: parts },
+  ];
+}
