@@ -1,0 +1,173 @@
+/**
+ * The `gems` command. Exit codes: 0 the job ran to its end, 2 bad input or configuration,
+ * 1 a model backend failed after its retries, 130 interrupted.
+ */
+import { parseArgs } from "node:util";
+import { pino } from "pino";
+import { loadConfig, simulatedParts, type Config } from "../../config/schema.ts";
+import { ConfigError, GemsError, InputError, describeError } from "../../core/errors.ts";
+import { createLogger } from "../../core/logger.ts";
+import { createRuntime, describeModels, type Runtime } from "../runtime.ts";
+import { runInTerminal } from "./run-command.ts";
+import { serve } from "./serve-command.ts";
+
+const USAGE = `Usage:
+  gems run "<prompt>" [--skill <id|auto|none>] [--iterations N] [--out DIR] [--seed N] [--json]
+  gems skills
+  gems serve
+  gems help
+
+run      generate an image with the GEMS loop, printing each step; writes iter-<n>.png,
+         best.png and trajectory.json to DIR (default out/<job id>)
+skills   list the skill library
+serve    start the configured surfaces (what npm start runs)
+
+Models come from the environment (see README); with none configured, simulated models run.`;
+
+export const EXIT = { ok: 0, backend: 1, input: 2, interrupted: 130 } as const;
+
+export interface Io {
+  argv: string[];
+  env: Record<string, string | undefined>;
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream;
+  cwd: string;
+  signal?: AbortSignal;
+}
+
+export async function main(io: Io): Promise<number> {
+  const say = (text: string): void => void io.stderr.write(`${text}\n`);
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: io.argv,
+      allowPositionals: true,
+      options: {
+        skill: { type: "string" },
+        iterations: { type: "string" },
+        out: { type: "string" },
+        seed: { type: "string" },
+        json: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (error) {
+    say(`gems: ${describeError(error)}\n\n${USAGE}`);
+    return EXIT.input;
+  }
+  const [command, ...rest] = parsed.positionals;
+  if (parsed.values.help || command === undefined || command === "help") {
+    (command === undefined && !parsed.values.help ? say : (text: string) => void io.stdout.write(`${text}\n`))(USAGE);
+    return command === undefined && !parsed.values.help ? EXIT.input : EXIT.ok;
+  }
+  if (!["run", "skills", "serve"].includes(command)) {
+    say(`gems: unknown command "${command}".\n\n${USAGE}`);
+    return EXIT.input;
+  }
+
+  let config: Readonly<Config>;
+  try {
+    config = loadConfig(io.env, { cwd: io.cwd });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      say(`gems: configuration problem:\n${error.message}`);
+      return EXIT.input;
+    }
+    throw error;
+  }
+  // Logs go to stderr so stdout stays the job's own output (and valid JSON lines with --json).
+  const logger = createLogger(io.env["LOG_LEVEL"] ? config.logLevel : "warn", pino.destination(2));
+
+  try {
+    const runtime = await createRuntime(config, logger);
+    if (command === "skills") return listSkills(runtime, io);
+    announceModels(runtime, say);
+    if (command === "serve") return await serve(runtime, io);
+
+    const prompt = rest.join(" ");
+    const iterations = parseWholeNumber(parsed.values.iterations, "--iterations");
+    const seed = parseWholeNumber(parsed.values.seed, "--seed");
+    const outcome = await runInTerminal(
+      runtime,
+      {
+        prompt,
+        skill: parsed.values.skill,
+        iterations,
+        seed,
+        outDir: parsed.values.out,
+        json: parsed.values.json ?? false,
+        ...(io.signal ? { signal: io.signal } : {}),
+      },
+      io.stdout,
+      io.cwd,
+    );
+    return outcome === "done" ? EXIT.ok : outcome === "cancelled" ? EXIT.interrupted : EXIT.backend;
+  } catch (error) {
+    if (error instanceof InputError || error instanceof ConfigError) {
+      say(`gems: ${error.message}`);
+      return EXIT.input;
+    }
+    if (error instanceof GemsError) {
+      say(`gems: ${error.message}`);
+      return EXIT.backend;
+    }
+    throw error;
+  }
+}
+
+function parseWholeNumber(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isInteger(n)) throw new InputError(`${flag} must be a whole number (got "${value}").`);
+  return n;
+}
+
+function announceModels(runtime: Runtime, say: (text: string) => void): void {
+  const simulated = simulatedParts(runtime.config);
+  if (simulated.length > 0) {
+    say(
+      `gems: using the simulated ${simulated.join(" and ")} (offline, deterministic, not a real model). ` +
+        "Set GEMS_MLLM_BASE_URL and GEMS_GENERATOR_URL (or OPENAI_API_KEY) to use real models.",
+    );
+  } else {
+    say(`gems: ${describeModels(runtime)}`);
+  }
+}
+
+function listSkills(runtime: Runtime, io: Io): number {
+  const manifest = runtime.skills.manifest();
+  if (manifest.length === 0) io.stdout.write(`No skills in ${runtime.config.skillsDir}.\n`);
+  for (const skill of manifest) {
+    io.stdout.write(`${skill.id} — ${skill.name}\n  ${skill.description.replace(/\s+/g, " ")}\n`);
+  }
+  for (const problem of runtime.skills.problems()) io.stderr.write(`skipped ${problem.path}: ${problem.problem}\n`);
+  return EXIT.ok;
+}
+
+if (process.argv[1] && /gems(\.mjs)?$/.test(process.argv[1])) {
+  const controller = new AbortController();
+  let interrupts = 0;
+  const interrupt = (): void => {
+    // The first Ctrl-C stops the job and keeps its best image; a second one leaves at once.
+    if (++interrupts > 1) process.exit(EXIT.interrupted);
+    controller.abort();
+  };
+  process.on("SIGINT", interrupt);
+  process.on("SIGTERM", interrupt);
+  main({
+    argv: process.argv.slice(2),
+    env: process.env,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    cwd: process.cwd(),
+    signal: controller.signal,
+  }).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`gems: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exitCode = EXIT.backend;
+    },
+  );
+}

@@ -1,0 +1,96 @@
+/** Turns job events into the CLI's lines: one line per step, checklists indented below. */
+import type { AgentEvent } from "../../core/agent/events.ts";
+import type { Requirement } from "../../core/memory/trajectory.ts";
+
+export interface RenderContext {
+  maxIterations: number;
+  /** Requirement id → question, kept current as feedback changes the checklist. */
+  questions: Map<number, string>;
+  /** Where an iteration's image was written, for the line that announces it. */
+  imagePath(n: number): string;
+  bestPath: string;
+}
+
+const MAX_PROMPT_CHARS = 160;
+
+function clip(text: string, max = MAX_PROMPT_CHARS): string {
+  const flat = text.replace(/\s+/g, " ").trim();
+  return flat.length <= max ? flat : `${flat.slice(0, max - 1)}…`;
+}
+
+export function renderEvent(event: AgentEvent, ctx: RenderContext): string[] {
+  const tag = (n: number): string => `[${n}/${ctx.maxIterations}]`;
+  switch (event.type) {
+    case "job.queued":
+      return [`queued at position ${event.position}`];
+    case "job.started":
+      return [event.resumed ? "resumed from memory" : "started"];
+    case "plan.done":
+      return [
+        `plan: ${event.skill ? `skill ${event.skill}` : "no skill"}${event.why ? ` (${clip(event.why, 100)})` : ""}`,
+        `  prompt: ${clip(event.prompt)}`,
+      ];
+    case "requirements":
+      for (const q of event.questions) ctx.questions.set(q.id, q.question);
+      return event.questions.length === 0
+        ? ["checklist: nothing to check; one plain generation"]
+        : [`checklist: ${event.questions.length} questions`, ...event.questions.map((q) => `  ${q.id}. ${q.question}`)];
+    case "iteration.started":
+      return [`${tag(event.n)} generating: ${clip(event.prompt)}`];
+    case "image.ready":
+      return [`${tag(event.n)} image: ${ctx.imagePath(event.n)}`];
+    case "iteration.failed":
+      return [`${tag(event.n)} generation failed: ${event.error}`];
+    case "verified": {
+      const lines = [`${tag(event.n)} verified: ${event.passed}/${event.total} passed`];
+      for (const verdict of event.verdicts) {
+        const question = ctx.questions.get(verdict.requirementId) ?? `requirement ${verdict.requirementId}`;
+        lines.push(`  ${verdict.passed ? "✓" : "✗"} ${verdict.requirementId}. ${question}${verdict.failure ? ` (${clip(verdict.failure, 80)})` : ""}`);
+      }
+      return lines;
+    }
+    case "experience":
+      return [`${tag(event.n)} experience: ${clip(event.text, 240)}`];
+    case "feedback.added": {
+      for (const q of event.questions) ctx.questions.set(q.id, q.question);
+      const lines = [`feedback from ${event.author}: ${clip(event.text)}`];
+      for (const q of event.questions) lines.push(`  + ${q.id}. ${q.question}`);
+      for (const q of event.retired) lines.push(`  - ${q.id}. ${q.question}`);
+      return lines;
+    }
+    case "prompt.refined":
+      return [`${tag(event.n)} next prompt: ${clip(event.prompt)}`];
+    case "job.done": {
+      const reason = {
+        "all-passed": "every requirement passed",
+        "max-iterations": "reached the iteration limit",
+        picked: "an image was picked",
+        stopped: "stopped",
+      }[event.reason];
+      const best = event.best ? ` best: iteration ${event.best.n} (${event.best.passed}/${event.best.total}) → ${ctx.bestPath}` : "";
+      return [`done: ${reason}.${best}`];
+    }
+    case "job.failed":
+      return [`failed: ${event.error}${event.best ? ` (best so far: iteration ${event.best.n} → ${ctx.bestPath})` : ""}`];
+    case "job.cancelled":
+      return [`cancelled${event.best ? ` (best so far: iteration ${event.best.n} → ${ctx.bestPath})` : ""}`];
+  }
+}
+
+/** What the live progress line says while the step after `event` runs. */
+export function activityAfter(event: AgentEvent, requirements: readonly Requirement[] | null): string | null {
+  switch (event.type) {
+    case "job.started":
+      return "planning and writing the checklist";
+    case "iteration.started":
+      return `generating image ${event.n}`;
+    case "image.ready":
+      return `verifying image ${event.n} against ${requirements?.length ?? 0} questions`;
+    case "verified":
+      return event.passed === event.total ? null : `writing the experience of attempt ${event.n}`;
+    case "experience":
+      return `refining the prompt for attempt ${event.n + 1}`;
+    default:
+      return null;
+  }
+}

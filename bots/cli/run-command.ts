@@ -1,0 +1,96 @@
+/** `gems run`: one job in the terminal, written to a folder as it goes. */
+import { mkdir, rename, writeFile } from "node:fs/promises";
+import { join, relative } from "node:path";
+import { randomUUID } from "node:crypto";
+import type { Runtime } from "../runtime.ts";
+import type { AgentEvent, JobEvent } from "../../core/agent/events.ts";
+import { runJob } from "../../core/agent/run-job.ts";
+import { validateJobRequest } from "../../core/agent/request.ts";
+import { createTrajectory, type Trajectory } from "../../core/memory/trajectory.ts";
+import { createInMemoryImageStore } from "../../core/memory/image-store.ts";
+import { activityAfter, renderEvent, type RenderContext } from "./render.ts";
+import { ProgressPrinter, type Output } from "./progress.ts";
+
+export interface RunOptions {
+  prompt: string;
+  skill?: string | undefined;
+  iterations?: number | undefined;
+  seed?: number | undefined;
+  outDir?: string | undefined;
+  json: boolean;
+  signal?: AbortSignal;
+}
+
+export type RunOutcome = "done" | "failed" | "cancelled";
+
+/** Runs one job to its end. Throws InputError before anything starts when the request is bad. */
+export async function runInTerminal(runtime: Runtime, options: RunOptions, stdout: Output, cwd: string): Promise<RunOutcome> {
+  const request = validateJobRequest(
+    { prompt: options.prompt, skill: options.skill, iterations: options.iterations, seed: options.seed },
+    runtime.skills,
+    runtime.config.maxIterations,
+  );
+  const jobId = randomUUID().slice(0, 8);
+  const outDir = options.outDir ?? join("out", jobId);
+  await mkdir(outDir, { recursive: true });
+  const shown = (path: string): string => relative(cwd, path) || path;
+  const images = createInMemoryImageStore();
+  const printer = new ProgressPrinter(stdout, !options.json && stdout.isTTY === true);
+  const ctx: RenderContext = {
+    maxIterations: request.maxIterations,
+    questions: new Map(),
+    imagePath: (n) => shown(join(outDir, `iter-${n}.png`)),
+    bestPath: shown(join(outDir, "best.png")),
+  };
+  let seq = 0;
+
+  const commit = async (trajectory: Trajectory, events: AgentEvent[]): Promise<void> => {
+    // Files first: a line that names a file is printed only once the file exists.
+    for (const event of events) {
+      if (event.type === "image.ready") {
+        await writeFile(join(outDir, `iter-${event.n}.png`), await images.get(event.image.hash));
+      }
+    }
+    const isFinal = events.some((e) => e.type === "job.done" || e.type === "job.failed" || e.type === "job.cancelled");
+    if (isFinal && trajectory.best) {
+      await writeFile(join(outDir, "best.png"), await images.get(trajectory.best.imageHash));
+    }
+    await writeJsonAtomically(join(outDir, "trajectory.json"), trajectory);
+    for (const event of events) {
+      if (options.json) {
+        const line: JobEvent = { ...event, jobId, seq: ++seq, at: new Date().toISOString() };
+        stdout.write(`${JSON.stringify(line)}\n`);
+        continue;
+      }
+      for (const text of renderEvent(event, ctx)) printer.line(text);
+      printer.status(activityAfter(event, trajectory.requirements));
+    }
+  };
+
+  if (!options.json) printer.line(`job ${jobId} → ${shown(outDir)}`);
+  const trajectory = createTrajectory(jobId, request);
+  try {
+    const finished = await runJob(
+      trajectory,
+      {
+        mllm: runtime.mllm,
+        generator: runtime.generator,
+        skills: runtime.skills,
+        images,
+        commit,
+        verifyConcurrency: runtime.config.verifyConcurrency,
+        logger: runtime.logger,
+      },
+      options.signal ? { signal: options.signal } : {},
+    );
+    return finished.status === "done" ? "done" : finished.status === "cancelled" ? "cancelled" : "failed";
+  } finally {
+    printer.stop();
+  }
+}
+
+async function writeJsonAtomically(path: string, value: unknown): Promise<void> {
+  const temporary = `${path}.${process.pid}.tmp`;
+  await writeFile(temporary, `${JSON.stringify(value, null, 2)}\n`);
+  await rename(temporary, path);
+}

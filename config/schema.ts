@@ -1,0 +1,316 @@
+/**
+ * All settings, from the environment (and `.env` when present), validated once at start-up into
+ * a frozen object that is passed down. Nothing else in the project reads process.env.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { parseEnv } from "node:util";
+import { z } from "zod";
+import { ConfigError } from "../core/errors.ts";
+
+/** A good value for each variable, quoted in the error when the given one is wrong. */
+const EXAMPLES: Record<string, string> = {
+  GEMS_MLLM: "openai-compatible",
+  GEMS_MLLM_BASE_URL: "http://127.0.0.1:30000/v1",
+  GEMS_MLLM_MODEL: "Qwen/Qwen3-VL-8B-Instruct",
+  GEMS_MLLM_TIMEOUT_MS: "120000",
+  GEMS_MLLM_MAX_RETRIES: "3",
+  GEMS_GENERATOR: "gems-http",
+  GEMS_GENERATOR_URL: "http://127.0.0.1:8000/generate",
+  GEMS_GENERATOR_TIMEOUT_MS: "300000",
+  GEMS_GENERATOR_MAX_RETRIES: "2",
+  GEMS_GENERATOR_SIZE: "1024x1024",
+  GEMS_MAX_ITERATIONS: "5",
+  GEMS_VERIFY_CONCURRENCY: "8",
+  GEMS_DATA_DIR: "./data",
+  GEMS_SKILLS_DIR: "./skills",
+  GEMS_SIM_LATENCY_MS: "0",
+  DISCORD_API_URL: "https://discord.com/api",
+  SLACK_API_URL: "https://slack.com/api/",
+  SLACK_PORT: "3000",
+  GEMS_WEB_PORT: "8787",
+  GEMS_WEB_HOST: "127.0.0.1",
+  LOG_LEVEL: "info",
+};
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value.trim() === "" ? undefined : value.trim()));
+
+const url = z
+  .string()
+  .optional()
+  .transform((value, ctx) => {
+    if (value === undefined || value.trim() === "") return undefined;
+    const trimmed = value.trim();
+    try {
+      const parsed = new URL(trimmed);
+      if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new Error("not http");
+    } catch {
+      ctx.addIssue({ code: "custom", message: "must be an http:// or https:// URL" });
+      return z.NEVER;
+    }
+    return trimmed.replace(/\/+$/, "");
+  });
+
+function integer(min: number, max: number, fallback: number) {
+  return z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined || value.trim() === "") return fallback;
+      const n = Number(value.trim());
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: "custom", message: `must be a whole number from ${min} to ${max}` });
+        return z.NEVER;
+      }
+      return n;
+    });
+}
+
+function choice<const T extends readonly [string, ...string[]]>(values: T) {
+  return z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined || value.trim() === "") return undefined;
+      const normalized = value.trim().toLowerCase();
+      if (!(values as readonly string[]).includes(normalized)) {
+        ctx.addIssue({ code: "custom", message: `must be one of ${values.join(", ")}` });
+        return z.NEVER;
+      }
+      return normalized as T[number];
+    });
+}
+
+const size = z
+  .string()
+  .optional()
+  .transform((value, ctx) => {
+    if (value === undefined || value.trim() === "") return undefined;
+    const match = /^(\d{2,5})x(\d{2,5})$/.exec(value.trim());
+    if (!match) {
+      ctx.addIssue({ code: "custom", message: "must be WIDTHxHEIGHT in pixels" });
+      return z.NEVER;
+    }
+    return { width: Number(match[1]), height: Number(match[2]) };
+  });
+
+const envSchema = z.object({
+  GEMS_MLLM: choice(["openai-compatible", "sim"] as const),
+  GEMS_MLLM_BASE_URL: url,
+  GEMS_MLLM_MODEL: optionalText,
+  GEMS_MLLM_API_KEY: optionalText,
+  GEMS_MLLM_TIMEOUT_MS: integer(1000, 3_600_000, 120_000),
+  GEMS_MLLM_MAX_RETRIES: integer(0, 10, 3),
+  OPENAI_API_KEY: optionalText,
+  GEMS_GENERATOR: choice(["gems-http", "openai", "sim"] as const),
+  GEMS_GENERATOR_URL: url,
+  GEMS_GENERATOR_MODEL: optionalText,
+  GEMS_GENERATOR_API_KEY: optionalText,
+  GEMS_GENERATOR_TIMEOUT_MS: integer(1000, 3_600_000, 300_000),
+  GEMS_GENERATOR_MAX_RETRIES: integer(0, 10, 2),
+  GEMS_GENERATOR_SIZE: size,
+  GEMS_MAX_ITERATIONS: integer(1, 10, 5),
+  GEMS_VERIFY_CONCURRENCY: integer(1, 64, 8),
+  GEMS_DATA_DIR: optionalText,
+  GEMS_SKILLS_DIR: optionalText,
+  GEMS_SIM_LATENCY_MS: integer(0, 60_000, 0),
+  DISCORD_TOKEN: optionalText,
+  DISCORD_APPLICATION_ID: optionalText,
+  DISCORD_GUILD_ID: optionalText,
+  DISCORD_API_URL: url,
+  SLACK_BOT_TOKEN: optionalText,
+  SLACK_SIGNING_SECRET: optionalText,
+  SLACK_APP_TOKEN: optionalText,
+  SLACK_API_URL: url,
+  SLACK_PORT: integer(1, 65_535, 3000),
+  GEMS_WEB_PORT: integer(0, 65_535, 8787),
+  GEMS_WEB_HOST: optionalText,
+  LOG_LEVEL: choice(["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const),
+});
+
+export type MllmConfig =
+  | { kind: "sim"; latencyMs: number }
+  | {
+      kind: "openai-compatible";
+      baseUrl: string | undefined;
+      /** Undefined means "ask the server which model it serves". */
+      model: string | undefined;
+      apiKey: string | undefined;
+      timeoutMs: number;
+      maxRetries: number;
+    };
+
+export type GeneratorConfig =
+  | { kind: "sim"; latencyMs: number }
+  | { kind: "gems-http"; url: string; timeoutMs: number; maxRetries: number }
+  | {
+      kind: "openai";
+      baseUrl: string | undefined;
+      model: string;
+      apiKey: string | undefined;
+      timeoutMs: number;
+      maxRetries: number;
+      size: { width: number; height: number } | undefined;
+    };
+
+export interface Config {
+  mllm: MllmConfig;
+  generator: GeneratorConfig;
+  maxIterations: number;
+  verifyConcurrency: number;
+  dataDir: string;
+  skillsDir: string;
+  discord: { token: string; applicationId: string; guildId: string | undefined; apiUrl: string | undefined } | null;
+  slack: {
+    botToken: string;
+    signingSecret: string | undefined;
+    appToken: string | undefined;
+    apiUrl: string | undefined;
+    port: number;
+  } | null;
+  web: { port: number; host: string };
+  logLevel: string;
+}
+
+export type Env = Record<string, string | undefined>;
+
+/**
+ * Parses settings from `env`; `envFile` (default `.env` in the working directory) fills in only
+ * what `env` leaves unset. Throws ConfigError with one line per bad variable.
+ */
+export function loadConfig(env: Env, options: { envFile?: string | null; cwd?: string } = {}): Readonly<Config> {
+  const cwd = options.cwd ?? process.cwd();
+  const merged: Env = { ...readEnvFile(options.envFile === undefined ? resolve(cwd, ".env") : options.envFile), ...env };
+  const parsed = envSchema.safeParse(merged);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const variable = String(issue.path[0] ?? "configuration");
+      const given = merged[variable];
+      const shown = isSecret(variable) ? "(hidden)" : JSON.stringify(given);
+      const example = EXAMPLES[variable];
+      return `${variable}: ${issue.message} (got ${shown})${example ? `. Example: ${variable}=${example}` : ""}`;
+    });
+    throw new ConfigError(lines.join("\n"));
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+
+  const mllmKind = e.GEMS_MLLM ?? (e.GEMS_MLLM_BASE_URL || e.OPENAI_API_KEY ? "openai-compatible" : "sim");
+  const mllm: MllmConfig =
+    mllmKind === "sim"
+      ? { kind: "sim", latencyMs: e.GEMS_SIM_LATENCY_MS }
+      : {
+          kind: "openai-compatible",
+          baseUrl: e.GEMS_MLLM_BASE_URL,
+          // OpenAI itself needs a model name; a self-hosted server can be asked for its own.
+          model: e.GEMS_MLLM_MODEL ?? (e.GEMS_MLLM_BASE_URL ? undefined : "gpt-4.1-mini"),
+          apiKey: e.GEMS_MLLM_API_KEY ?? e.OPENAI_API_KEY,
+          timeoutMs: e.GEMS_MLLM_TIMEOUT_MS,
+          maxRetries: e.GEMS_MLLM_MAX_RETRIES,
+        };
+  if (mllm.kind === "openai-compatible" && !mllm.baseUrl && !mllm.apiKey) {
+    problems.push(
+      `GEMS_MLLM: openai-compatible needs GEMS_MLLM_BASE_URL or an API key (got neither). Example: GEMS_MLLM_BASE_URL=${EXAMPLES["GEMS_MLLM_BASE_URL"]}`,
+    );
+  }
+
+  const generatorKind =
+    e.GEMS_GENERATOR ?? (e.GEMS_GENERATOR_URL ? "gems-http" : e.OPENAI_API_KEY ? "openai" : "sim");
+  let generator: GeneratorConfig;
+  if (generatorKind === "gems-http") {
+    if (!e.GEMS_GENERATOR_URL) {
+      problems.push(`GEMS_GENERATOR_URL: required when GEMS_GENERATOR=gems-http (got nothing). Example: GEMS_GENERATOR_URL=${EXAMPLES["GEMS_GENERATOR_URL"]}`);
+    }
+    generator = { kind: "gems-http", url: e.GEMS_GENERATOR_URL ?? "", timeoutMs: e.GEMS_GENERATOR_TIMEOUT_MS, maxRetries: e.GEMS_GENERATOR_MAX_RETRIES };
+  } else if (generatorKind === "openai") {
+    const apiKey = e.GEMS_GENERATOR_API_KEY ?? e.OPENAI_API_KEY;
+    if (!apiKey && !e.GEMS_GENERATOR_URL) {
+      problems.push("GEMS_GENERATOR: openai needs GEMS_GENERATOR_API_KEY or OPENAI_API_KEY (got neither). Example: GEMS_GENERATOR_API_KEY=sk-...");
+    }
+    generator = {
+      kind: "openai",
+      baseUrl: e.GEMS_GENERATOR_URL,
+      model: e.GEMS_GENERATOR_MODEL ?? "gpt-image-1",
+      apiKey,
+      timeoutMs: e.GEMS_GENERATOR_TIMEOUT_MS,
+      maxRetries: e.GEMS_GENERATOR_MAX_RETRIES,
+      size: e.GEMS_GENERATOR_SIZE,
+    };
+  } else {
+    generator = { kind: "sim", latencyMs: e.GEMS_SIM_LATENCY_MS };
+  }
+
+  const discordSet = [e.DISCORD_TOKEN, e.DISCORD_APPLICATION_ID].filter(Boolean).length;
+  if (discordSet === 1) {
+    problems.push(
+      e.DISCORD_TOKEN
+        ? "DISCORD_APPLICATION_ID: required with DISCORD_TOKEN (got nothing). Example: DISCORD_APPLICATION_ID=123456789012345678"
+        : "DISCORD_TOKEN: required with DISCORD_APPLICATION_ID (got nothing). Example: DISCORD_TOKEN=<the bot token from the Developer Portal>",
+    );
+  }
+  const discord =
+    e.DISCORD_TOKEN && e.DISCORD_APPLICATION_ID
+      ? { token: e.DISCORD_TOKEN, applicationId: e.DISCORD_APPLICATION_ID, guildId: e.DISCORD_GUILD_ID, apiUrl: e.DISCORD_API_URL }
+      : null;
+
+  if (e.SLACK_BOT_TOKEN && !e.SLACK_APP_TOKEN && !e.SLACK_SIGNING_SECRET) {
+    problems.push(
+      "SLACK_SIGNING_SECRET: required with SLACK_BOT_TOKEN unless SLACK_APP_TOKEN selects Socket Mode (got neither). Example: SLACK_SIGNING_SECRET=<from Basic Information in the app settings>",
+    );
+  }
+  const slack = e.SLACK_BOT_TOKEN
+    ? {
+        botToken: e.SLACK_BOT_TOKEN,
+        signingSecret: e.SLACK_SIGNING_SECRET,
+        appToken: e.SLACK_APP_TOKEN,
+        apiUrl: e.SLACK_API_URL,
+        port: e.SLACK_PORT,
+      }
+    : null;
+
+  if (problems.length > 0) throw new ConfigError(problems.join("\n"));
+
+  const config: Config = {
+    mllm,
+    generator,
+    maxIterations: e.GEMS_MAX_ITERATIONS,
+    verifyConcurrency: e.GEMS_VERIFY_CONCURRENCY,
+    dataDir: resolve(cwd, e.GEMS_DATA_DIR ?? "data"),
+    skillsDir: resolve(cwd, e.GEMS_SKILLS_DIR ?? "skills"),
+    discord,
+    slack,
+    web: { port: e.GEMS_WEB_PORT, host: e.GEMS_WEB_HOST ?? "127.0.0.1" },
+    logLevel: e.LOG_LEVEL ?? "info",
+  };
+  return deepFreeze(config);
+}
+
+function readEnvFile(path: string | null): Env {
+  if (path === null || !existsSync(path)) return {};
+  try {
+    return parseEnv(readFileSync(path, "utf8")) as Env;
+  } catch (error) {
+    throw new ConfigError(`${path}: could not be read as KEY=value lines`, { cause: error });
+  }
+}
+
+const isSecret = (variable: string): boolean => /TOKEN|KEY|SECRET/.test(variable);
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === "object") {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** Whether the agent runs on simulated models, for the notice printed at start-up. */
+export function simulatedParts(config: Config): string[] {
+  const parts: string[] = [];
+  if (config.mllm.kind === "sim") parts.push("MLLM");
+  if (config.generator.kind === "sim") parts.push("image generator");
+  return parts;
+}

@@ -1,0 +1,69 @@
+/** Validation of what people ask for, shared by every surface so they all answer the same way. */
+import { InputError } from "../errors.ts";
+import type { JobRequest, SkillChoice } from "../memory/trajectory.ts";
+import type { SkillLibrary } from "../skills/types.ts";
+
+export const PROMPT_MAX_CHARS = 4000;
+export const FEEDBACK_MAX_CHARS = 2000;
+export const MIN_ITERATIONS = 1;
+export const MAX_ITERATIONS = 10;
+
+export interface JobRequestInput {
+  prompt: string;
+  skill?: string | undefined;
+  iterations?: number | undefined;
+  seed?: number | undefined;
+}
+
+/** Checks a request and fills defaults; throws InputError with a message meant for the user. */
+export function validateJobRequest(
+  input: JobRequestInput,
+  skills: SkillLibrary,
+  defaultIterations: number,
+): JobRequest {
+  const prompt = input.prompt.trim();
+  if (prompt === "") throw new InputError("The prompt is empty. Describe the image you want, e.g. \"a red cube on a blue sphere\".");
+  if (prompt.length > PROMPT_MAX_CHARS) {
+    throw new InputError(
+      `The prompt is ${prompt.length} characters long; the limit is ${PROMPT_MAX_CHARS}. Shorten it and try again.`,
+    );
+  }
+  const iterations = input.iterations ?? defaultIterations;
+  if (!Number.isInteger(iterations) || iterations < MIN_ITERATIONS || iterations > MAX_ITERATIONS) {
+    throw new InputError(
+      `Iterations must be a whole number from ${MIN_ITERATIONS} to ${MAX_ITERATIONS} (got ${String(iterations)}).`,
+    );
+  }
+  const skill = parseSkillChoice(input.skill, skills);
+  const request: JobRequest = { prompt, skill, maxIterations: iterations };
+  if (input.seed !== undefined) {
+    if (!Number.isSafeInteger(input.seed) || input.seed < 0) {
+      throw new InputError(`The seed must be a non-negative whole number (got ${String(input.seed)}).`);
+    }
+    request.seed = input.seed;
+  }
+  return request;
+}
+
+function parseSkillChoice(raw: string | undefined, skills: SkillLibrary): SkillChoice {
+  const choice = (raw ?? "auto").trim().toLowerCase();
+  if (choice === "" || choice === "auto") return "auto";
+  if (choice === "none") return "none";
+  if (skills.has(choice)) return choice;
+  const known = skills.manifest().map((s) => s.id);
+  throw new InputError(
+    `Unknown skill "${raw}". Choose auto, none${known.length ? `, or one of: ${known.join(", ")}` : ""}.`,
+  );
+}
+
+/** Checks feedback text; throws InputError with a message meant for the person who wrote it. */
+export function validateFeedbackText(text: string): string {
+  const trimmed = text.trim();
+  if (trimmed === "") throw new InputError("The feedback is empty. Say what the next image should change.");
+  if (trimmed.length > FEEDBACK_MAX_CHARS) {
+    throw new InputError(
+      `The feedback is ${trimmed.length} characters long; the limit is ${FEEDBACK_MAX_CHARS}. Keep it to the changes that matter most.`,
+    );
+  }
+  return trimmed;
+}

@@ -1,0 +1,124 @@
+/**
+ * The GEMS roles, each one call (or a few) to the multimodal model. They take plain values and
+ * return plain values; the loop in run-job.ts decides when each runs and what is remembered.
+ */
+import type { Mllm } from "../models/ports.ts";
+import type { SkillLibrary } from "../skills/types.ts";
+import type { Plan, SkillChoice } from "../memory/trajectory.ts";
+import {
+  compressorMessages,
+  decomposerMessages,
+  feedbackMessages,
+  plannerMessages,
+  refinerMessages,
+  rewriterMessages,
+  verifierMessages,
+  type ChecklistLine,
+  type CompressorInput,
+  type FeedbackView,
+  type RefinerInput,
+} from "./prompts.ts";
+import {
+  limitWords,
+  parseAnswer,
+  parseFeedbackEdit,
+  parseQuestions,
+  parseRefinedPrompt,
+  parseSkillRoute,
+  unwrapPrompt,
+  type AnswerVerdict,
+  type FeedbackEdit,
+  type RefinedPrompt,
+} from "./parse.ts";
+import { describeError, isAbortError } from "../errors.ts";
+
+export const EXPERIENCE_MAX_WORDS = 100;
+
+/** Routes the request to at most one skill (or the forced one) and rewrites the prompt with it. */
+export async function planRequest(
+  mllm: Mllm,
+  skills: SkillLibrary,
+  request: string,
+  choice: SkillChoice,
+  signal?: AbortSignal,
+): Promise<Plan & { thought: string | null }> {
+  let skillId: string | null = null;
+  let why: string | null = null;
+  if (choice === "auto") {
+    const manifest = skills.manifest();
+    if (manifest.length > 0) {
+      const reply = await mllm.chat({ messages: plannerMessages(request, manifest), maxTokens: 300, signal });
+      const route = parseSkillRoute(reply.content, manifest.map((s) => s.id));
+      skillId = route.skill;
+      why = route.why;
+    }
+  } else if (choice !== "none") {
+    skillId = choice;
+    why = "chosen by the requester";
+  }
+  if (skillId === null) return { skill: null, prompt: request, why, thought: why };
+
+  const skill = await skills.load(skillId);
+  const reply = await mllm.chat({ messages: rewriterMessages(request, skill.instructions), maxTokens: 600, signal });
+  const rewritten = unwrapPrompt(reply.content);
+  // A rewriter that answers nothing must not erase the request.
+  return { skill: skillId, prompt: rewritten || request, why, thought: reply.reasoning ?? why };
+}
+
+/** Atomic yes/no questions about the original request. */
+export async function decomposeRequest(mllm: Mllm, request: string, signal?: AbortSignal): Promise<string[]> {
+  const reply = await mllm.chat({ messages: decomposerMessages(request), maxTokens: 800, signal });
+  return parseQuestions(reply.content);
+}
+
+/** Turns a person's comment into new questions and the checklist entries it replaces. */
+export async function decomposeFeedback(
+  mllm: Mllm,
+  request: string,
+  checklist: readonly ChecklistLine[],
+  feedback: FeedbackView,
+  signal?: AbortSignal,
+): Promise<FeedbackEdit> {
+  const reply = await mllm.chat({ messages: feedbackMessages(request, checklist, feedback), maxTokens: 600, signal });
+  return parseFeedbackEdit(reply.content, new Set(checklist.map((line) => line.id)));
+}
+
+export interface QuestionVerdict extends AnswerVerdict {
+  answer: string;
+  /** True when the model could not be asked (after retries), as opposed to answering badly. */
+  isError: boolean;
+}
+
+/** Asks one question about one image. Errors become failed verdicts with the reason kept. */
+export async function verifyQuestion(
+  mllm: Mllm,
+  png: Uint8Array,
+  question: string,
+  signal?: AbortSignal,
+): Promise<QuestionVerdict> {
+  try {
+    const reply = await mllm.chat({ messages: verifierMessages(png, question), maxTokens: 200, signal });
+    const answer = reply.content.trim();
+    return { ...parseAnswer(answer), answer, isError: false };
+  } catch (error) {
+    if (isAbortError(error)) throw error;
+    const reason = describeError(error);
+    return { passed: false, failure: `verifier error: ${reason}`, answer: "", isError: true };
+  }
+}
+
+/** Writes the experience of one attempt, under 100 words. */
+export async function compressAttempt(mllm: Mllm, input: CompressorInput, signal?: AbortSignal): Promise<string> {
+  const reply = await mllm.chat({ messages: compressorMessages(input), maxTokens: 300, signal });
+  const text = limitWords(reply.content.replace(/\s+/g, " "), EXPERIENCE_MAX_WORDS - 1);
+  if (text !== "") return text;
+  // The loop still needs a lesson to carry forward when the model returns nothing.
+  const failed = input.results.filter((r) => !r.passed).map((r) => r.question);
+  return limitWords(`No note from the compressor. Still failing: ${failed.join(" ")}`, EXPERIENCE_MAX_WORDS - 1);
+}
+
+/** Rewrites the prompt from the whole history; null when the model gave no usable prompt. */
+export async function refinePrompt(mllm: Mllm, input: RefinerInput, signal?: AbortSignal): Promise<RefinedPrompt | null> {
+  const reply = await mllm.chat({ messages: refinerMessages(input), maxTokens: 1500, signal });
+  return parseRefinedPrompt(reply);
+}

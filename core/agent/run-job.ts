@@ -1,0 +1,430 @@
+/**
+ * The GEMS loop as a state machine over the trajectory: each pass reads the memory, runs the one
+ * step that is missing, and commits the new memory with its events. Because the next step is
+ * derived from what was stored, a job restarted from its last commit carries on where it was
+ * and never repeats a finished step.
+ */
+import type { Logger } from "pino";
+import { createHash } from "node:crypto";
+import type { ImageGenerator, Mllm } from "../models/ports.ts";
+import type { ImageStore } from "../memory/stores.ts";
+import type { SkillLibrary } from "../skills/types.ts";
+import {
+  activeRequirements,
+  type BestImage,
+  type FeedbackEntry,
+  type IterationRecord,
+  type Requirement,
+  type StopReason,
+  type Trajectory,
+  type Verdict,
+} from "../memory/trajectory.ts";
+import type { AgentEvent, BestView, RequirementView } from "./events.ts";
+import { CancelledError, describeError, GemsError, isAbortError } from "../errors.ts";
+import { compressAttempt, decomposeFeedback, decomposeRequest, planRequest, refinePrompt, verifyQuestion } from "./roles.ts";
+import type { AttemptView, FeedbackView, ResultLine } from "./prompts.ts";
+import { mapWithConcurrency } from "./concurrency.ts";
+import { validateFeedbackText } from "./request.ts";
+
+export interface AgentDeps {
+  mllm: Mllm;
+  generator: ImageGenerator;
+  skills: SkillLibrary;
+  images: ImageStore;
+  /**
+   * Persists the trajectory together with the events its latest step produced. Called after
+   * every step; the events must not be delivered before the trajectory that explains them.
+   */
+  commit(trajectory: Trajectory, events: AgentEvent[]): Promise<void>;
+  /** How many verifier questions one job may have in flight. */
+  verifyConcurrency: number;
+  logger: Logger;
+  now?: () => Date;
+}
+
+export interface FeedbackInput {
+  author: string;
+  text: string;
+}
+
+export interface RunControls {
+  signal?: AbortSignal;
+  /** Feedback that arrived since the last step; drained at every step boundary. */
+  drainFeedback?: () => FeedbackInput[];
+}
+
+type Step =
+  | { kind: "prepare" }
+  | { kind: "start" }
+  | { kind: "generate"; iteration: IterationRecord }
+  | { kind: "verify"; iteration: IterationRecord; pending: Requirement[] }
+  | { kind: "compress"; iteration: IterationRecord }
+  | { kind: "refine"; iteration: IterationRecord }
+  | { kind: "finish"; reason: StopReason };
+
+/** What the loop does next, read from memory alone. */
+export function nextStep(trajectory: Trajectory): Step {
+  if (trajectory.plan === null || trajectory.requirements === null) return { kind: "prepare" };
+  const last = trajectory.iterations.at(-1);
+  const maxReached = trajectory.iterations.length >= trajectory.request.maxIterations;
+  if (!last) return { kind: "start" };
+  if (last.error !== undefined) return maxReached ? { kind: "finish", reason: "max-iterations" } : { kind: "start" };
+  if (last.imageHash === null) return { kind: "generate", iteration: last };
+  const active = activeRequirements(trajectory);
+  const checked = new Set(last.verdicts.map((v) => v.requirementId));
+  const pending = active.filter((r) => !checked.has(r.id));
+  if (!last.isVerified || pending.length > 0) return { kind: "verify", iteration: last, pending };
+  if (last.passed === last.total) return { kind: "finish", reason: "all-passed" };
+  if (maxReached) return { kind: "finish", reason: "max-iterations" };
+  if (last.experience === null) return { kind: "compress", iteration: last };
+  if (trajectory.nextPrompt === null) return { kind: "refine", iteration: last };
+  return { kind: "start" };
+}
+
+/**
+ * Runs (or resumes) a job until it finishes, fails or is cancelled. Never throws for model or
+ * storage failures: they end the job as failed, keeping the best image so far.
+ */
+export async function runJob(trajectory: Trajectory, deps: AgentDeps, controls: RunControls = {}): Promise<Trajectory> {
+  const t = trajectory;
+  const { signal } = controls;
+  const now = deps.now ?? (() => new Date());
+  const log = deps.logger.child({ jobId: t.jobId });
+  const commit = async (...events: AgentEvent[]): Promise<void> => {
+    t.updatedAt = now().toISOString();
+    await deps.commit(t, events);
+  };
+
+  const resumed = t.status === "running" || t.iterations.length > 0 || t.plan !== null;
+  t.status = "running";
+  t.stopReason = null;
+  t.error = null;
+  await commit({ type: "job.started", resumed });
+
+  try {
+    for (;;) {
+      throwIfAborted(signal);
+      for (const feedback of controls.drainFeedback?.() ?? []) {
+        await applyFeedback(t, feedback, deps, signal, now);
+      }
+      const step = nextStep(t);
+      log.debug({ step: step.kind, iteration: t.iterations.length }, "step");
+      switch (step.kind) {
+        case "prepare":
+          await prepare(t, deps, commit, signal);
+          break;
+        case "start":
+          await startIteration(t, commit, now);
+          break;
+        case "generate":
+          if (!(await generate(t, step.iteration, deps, commit, signal))) return t;
+          break;
+        case "verify":
+          await verify(t, step.iteration, step.pending, deps, commit, signal);
+          break;
+        case "compress":
+          await compress(t, step.iteration, deps, commit, signal);
+          break;
+        case "refine":
+          await refine(t, step.iteration, deps, commit, signal);
+          break;
+        case "finish":
+          t.status = "done";
+          t.stopReason = step.reason;
+          await commit({ type: "job.done", best: bestView(t.best), reason: step.reason });
+          log.info({ reason: step.reason, best: t.best }, "job done");
+          return t;
+      }
+    }
+  } catch (error) {
+    if (isAbortError(error) || signal?.aborted) {
+      t.status = "cancelled";
+      t.stopReason = "stopped";
+      await commit({ type: "job.cancelled", best: bestView(t.best) });
+      log.info("job cancelled");
+      return t;
+    }
+    const message = error instanceof GemsError ? error.message : `Unexpected error: ${describeError(error)}`;
+    log.error({ err: error }, "job failed");
+    t.status = "failed";
+    t.error = message;
+    await commit({ type: "job.failed", error: message, best: bestView(t.best) });
+    return t;
+  }
+}
+
+type Commit = (...events: AgentEvent[]) => Promise<void>;
+
+/** Planning and decomposition do not depend on each other, so they run at the same time. */
+async function prepare(t: Trajectory, deps: AgentDeps, commit: Commit, signal?: AbortSignal): Promise<void> {
+  const [plan, questions] = await Promise.all([
+    t.plan ?? planRequest(deps.mllm, deps.skills, t.request.prompt, t.request.skill, signal),
+    t.requirements ?? decomposeRequest(deps.mllm, t.request.prompt, signal),
+  ]);
+  const events: AgentEvent[] = [];
+  if (t.plan === null) {
+    const { thought, ...stored } = plan as Awaited<ReturnType<typeof planRequest>>;
+    t.plan = stored;
+    t.nextPrompt = { prompt: stored.prompt, thought };
+    events.push({ type: "plan.done", skill: stored.skill, prompt: stored.prompt, why: stored.why });
+  }
+  if (t.requirements === null) {
+    t.requirements = (questions as string[]).map((question, index) => ({ id: index + 1, question, source: "prompt" }));
+    events.push({ type: "requirements", questions: t.requirements.map(requirementView) });
+  }
+  await commit(...events);
+}
+
+async function startIteration(t: Trajectory, commit: Commit, now: () => Date): Promise<void> {
+  const previous = t.iterations.at(-1);
+  const next = t.nextPrompt ?? { prompt: previous?.prompt ?? t.plan?.prompt ?? t.request.prompt, thought: null };
+  const iteration: IterationRecord = {
+    n: t.iterations.length + 1,
+    prompt: next.prompt,
+    thought: next.thought,
+    imageHash: null,
+    verdicts: [],
+    passed: 0,
+    total: activeRequirements(t).length,
+    isVerified: false,
+    experience: null,
+    startedAt: now().toISOString(),
+  };
+  t.iterations.push(iteration);
+  t.nextPrompt = null;
+  await commit({ type: "iteration.started", n: iteration.n, prompt: iteration.prompt, thought: iteration.thought });
+}
+
+/** Returns false when the job ended because the generator failed. */
+async function generate(
+  t: Trajectory,
+  iteration: IterationRecord,
+  deps: AgentDeps,
+  commit: Commit,
+  signal?: AbortSignal,
+): Promise<boolean> {
+  let png: Uint8Array;
+  try {
+    png = await deps.generator.generate({ prompt: iteration.prompt, seed: seedFor(t, iteration.n), signal });
+  } catch (error) {
+    if (isAbortError(error)) throw error;
+    const message = error instanceof GemsError ? error.message : `The image generator failed: ${describeError(error)}`;
+    iteration.error = message;
+    t.status = "failed";
+    t.error = message;
+    deps.logger.error({ jobId: t.jobId, n: iteration.n, err: error }, "generation failed");
+    await commit(
+      { type: "iteration.failed", n: iteration.n, error: message },
+      { type: "job.failed", error: message, best: bestView(t.best) },
+    );
+    return false;
+  }
+  iteration.imageHash = await deps.images.put(png);
+  await commit({ type: "image.ready", n: iteration.n, image: { hash: iteration.imageHash } });
+  return true;
+}
+
+async function verify(
+  t: Trajectory,
+  iteration: IterationRecord,
+  pending: Requirement[],
+  deps: AgentDeps,
+  commit: Commit,
+  signal?: AbortSignal,
+): Promise<void> {
+  const png = await deps.images.get(iteration.imageHash as string);
+  const results = await mapWithConcurrency(pending, deps.verifyConcurrency, (requirement) =>
+    verifyQuestion(deps.mllm, png, requirement.question, signal),
+  );
+  throwIfAborted(signal);
+  // When no question could even be asked, the model is unreachable: that is a failure of the
+  // job, not a verdict on the image.
+  const firstError = results.find((r) => r.isError);
+  if (results.length > 0 && results.every((r) => r.isError)) {
+    throw new GemsError(
+      `The MLLM could not verify the image: ${firstError?.failure?.replace(/^verifier error: /, "") ?? "no answer"}`,
+      "backend",
+    );
+  }
+  const verdicts: Verdict[] = results.map((result, index) => ({
+    requirementId: (pending[index] as Requirement).id,
+    passed: result.passed,
+    answer: result.answer,
+    ...(result.failure ? { failure: result.failure } : {}),
+  }));
+  iteration.verdicts = [...iteration.verdicts, ...verdicts];
+  iteration.isVerified = true;
+  rescore(t);
+  await commit({
+    type: "verified",
+    n: iteration.n,
+    verdicts: iteration.verdicts,
+    passed: iteration.passed,
+    total: iteration.total,
+  });
+}
+
+async function compress(
+  t: Trajectory,
+  iteration: IterationRecord,
+  deps: AgentDeps,
+  commit: Commit,
+  signal?: AbortSignal,
+): Promise<void> {
+  const png = await deps.images.get(iteration.imageHash as string);
+  const experience = await compressAttempt(
+    deps.mllm,
+    {
+      request: t.request.prompt,
+      prompt: iteration.prompt,
+      thought: iteration.thought,
+      png,
+      results: resultLines(t, iteration),
+      feedback: feedbackViews(t),
+      earlierExperiences: t.iterations
+        .filter((it) => it.n < iteration.n && it.experience !== null)
+        .map((it) => ({ n: it.n, text: it.experience as string })),
+    },
+    signal,
+  );
+  iteration.experience = experience;
+  await commit({ type: "experience", n: iteration.n, text: experience });
+}
+
+async function refine(
+  t: Trajectory,
+  iteration: IterationRecord,
+  deps: AgentDeps,
+  commit: Commit,
+  signal?: AbortSignal,
+): Promise<void> {
+  const attempts: AttemptView[] = [];
+  for (const it of t.iterations) {
+    attempts.push({
+      n: it.n,
+      prompt: it.prompt,
+      png: it.imageHash ? await deps.images.get(it.imageHash) : null,
+      results: it.isVerified ? resultLines(t, it) : [],
+      experience: it.experience,
+      ...(it.error ? { error: it.error } : {}),
+    });
+  }
+  const refined = await refinePrompt(
+    deps.mllm,
+    {
+      request: t.request.prompt,
+      checklist: activeRequirements(t).map((r) => ({ id: r.id, question: r.question })),
+      feedback: feedbackViews(t),
+      attempts,
+    },
+    signal,
+  );
+  // A refiner that returns nothing usable should not stop the job; the next attempt reuses the
+  // prompt with a new seed, which still has a chance to pass.
+  const next = refined ?? { prompt: iteration.prompt, thought: "The refiner gave no prompt; trying the same prompt with a new seed." };
+  t.nextPrompt = next;
+  await commit({ type: "prompt.refined", n: iteration.n + 1, prompt: next.prompt, thought: next.thought });
+}
+
+/**
+ * Adds a person's feedback to the job's memory: the entry itself, the questions it adds to the
+ * checklist and the ones it retires. Works on running and finished jobs alike.
+ */
+export async function applyFeedback(
+  t: Trajectory,
+  input: FeedbackInput,
+  deps: Pick<AgentDeps, "mllm" | "commit">,
+  signal?: AbortSignal,
+  now: () => Date = () => new Date(),
+): Promise<FeedbackEntry> {
+  const text = validateFeedbackText(input.text);
+  const author = input.author.trim() || "someone";
+  const active = activeRequirements(t);
+  const edit = await decomposeFeedback(
+    deps.mllm,
+    t.request.prompt,
+    active.map((r) => ({ id: r.id, question: r.question })),
+    { author, text },
+    signal,
+  );
+  const requirements = t.requirements ?? [];
+  const entryId = t.feedback.length + 1;
+  const known = new Set(requirements.map((r) => r.question.toLowerCase()));
+  let nextId = requirements.reduce((max, r) => Math.max(max, r.id), 0) + 1;
+  const added: Requirement[] = edit.questions
+    .filter((question) => !known.has(question.toLowerCase()))
+    .map((question) => ({ id: nextId++, question, source: "feedback", feedbackId: entryId }));
+  const retired = requirements.filter((r) => edit.replaces.includes(r.id) && r.retiredByFeedbackId === undefined);
+  for (const requirement of retired) requirement.retiredByFeedbackId = entryId;
+  t.requirements = [...requirements, ...added];
+  const entry: FeedbackEntry = {
+    id: entryId,
+    author,
+    text,
+    atIteration: t.iterations.length,
+    requirementIds: added.map((r) => r.id),
+    retiredRequirementIds: retired.map((r) => r.id),
+    addedAt: now().toISOString(),
+  };
+  t.feedback.push(entry);
+  // The refined prompt was written before this feedback existed; write it again with it.
+  if (t.status === "running") t.nextPrompt = t.iterations.length > 0 ? null : t.nextPrompt;
+  rescore(t);
+  t.updatedAt = now().toISOString();
+  await deps.commit(t, [
+    {
+      type: "feedback.added",
+      author,
+      text,
+      questions: added.map(requirementView),
+      retired: retired.map(requirementView),
+    },
+  ]);
+  return entry;
+}
+
+/**
+ * Scores every iteration against the current checklist, so images stay comparable after
+ * feedback changes it: a question an older image was never asked counts as not passed.
+ * Best is the image with the most passes; the earliest wins a tie.
+ */
+export function rescore(t: Trajectory): void {
+  const active = activeRequirements(t);
+  let best: BestImage | null = null;
+  for (const it of t.iterations) {
+    const passedIds = new Set(it.verdicts.filter((v) => v.passed).map((v) => v.requirementId));
+    it.total = active.length;
+    it.passed = active.filter((r) => passedIds.has(r.id)).length;
+    if (it.imageHash !== null && it.isVerified && (best === null || it.passed > best.passed)) {
+      best = { n: it.n, imageHash: it.imageHash, passed: it.passed, total: it.total };
+    }
+  }
+  t.best = best;
+}
+
+function resultLines(t: Trajectory, iteration: IterationRecord): ResultLine[] {
+  const verdicts = new Map(iteration.verdicts.map((v) => [v.requirementId, v]));
+  return activeRequirements(t).map((r) => {
+    const verdict = verdicts.get(r.id);
+    const why = verdict ? verdict.failure : "not checked on this image";
+    return { id: r.id, question: r.question, passed: verdict?.passed ?? false, ...(why ? { why } : {}) };
+  });
+}
+
+const feedbackViews = (t: Trajectory): FeedbackView[] => t.feedback.map((f) => ({ author: f.author, text: f.text }));
+
+const requirementView = (r: Requirement): RequirementView => ({ id: r.id, question: r.question, source: r.source });
+
+export function bestView(best: BestImage | null): BestView | null {
+  return best ? { n: best.n, image: { hash: best.imageHash }, passed: best.passed, total: best.total } : null;
+}
+
+/** Same job, same seeds: a rerun of a job reproduces its images on a deterministic generator. */
+export function seedFor(t: Trajectory, n: number): number {
+  const base = t.request.seed ?? createHash("sha256").update(t.jobId).digest().readUInt32BE(0);
+  return (base + n - 1) % 2 ** 32;
+}
+
+function throwIfAborted(signal?: AbortSignal): void {
+  if (signal?.aborted) throw new CancelledError();
+}

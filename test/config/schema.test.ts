@@ -1,0 +1,92 @@
+import { describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { tmpdir } from "node:os";
+import { loadConfig, simulatedParts } from "../../config/schema.ts";
+import { ConfigError } from "../../core/errors.ts";
+
+const load = (env: Record<string, string>) => loadConfig(env, { envFile: null, cwd: "/srv/gems" });
+
+function configError(env: Record<string, string>): string {
+  try {
+    load(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("loadConfig", () => {
+  it("falls back to simulated models when no endpoint is configured", () => {
+    const config = load({});
+    expect(config.mllm.kind).toBe("sim");
+    expect(config.generator.kind).toBe("sim");
+    expect(simulatedParts(config)).toEqual(["MLLM", "image generator"]);
+    expect(config.maxIterations).toBe(5);
+    expect(config.dataDir).toBe("/srv/gems/data");
+  });
+
+  it("selects the real adapters from their URLs", () => {
+    const config = load({ GEMS_MLLM_BASE_URL: "http://127.0.0.1:30000/v1/", GEMS_GENERATOR_URL: "http://127.0.0.1:8000/generate" });
+    expect(config.mllm).toMatchObject({ kind: "openai-compatible", baseUrl: "http://127.0.0.1:30000/v1", model: undefined });
+    expect(config.generator).toMatchObject({ kind: "gems-http", url: "http://127.0.0.1:8000/generate" });
+    expect(simulatedParts(config)).toEqual([]);
+  });
+
+  it("uses OpenAI for both models when only OPENAI_API_KEY is set", () => {
+    const config = load({ OPENAI_API_KEY: "sk-test" });
+    expect(config.mllm).toMatchObject({ kind: "openai-compatible", model: "gpt-4.1-mini", apiKey: "sk-test" });
+    expect(config.generator).toMatchObject({ kind: "openai", model: "gpt-image-1", apiKey: "sk-test" });
+  });
+
+  it("names the variable, the problem and a good value for an out-of-range number", () => {
+    expect(configError({ GEMS_MAX_ITERATIONS: "11" })).toBe(
+      'GEMS_MAX_ITERATIONS: must be a whole number from 1 to 10 (got "11"). Example: GEMS_MAX_ITERATIONS=5',
+    );
+  });
+
+  it("rejects a URL that is not http", () => {
+    expect(configError({ GEMS_GENERATOR_URL: "localhost:8000" })).toMatch(/^GEMS_GENERATOR_URL: must be an http:\/\/ or https:\/\/ URL/);
+  });
+
+  it("rejects an unknown backend kind", () => {
+    expect(configError({ GEMS_MLLM: "llama" })).toMatch(/^GEMS_MLLM: must be one of openai-compatible, sim \(got "llama"\)/);
+  });
+
+  it("never repeats a secret in its message", () => {
+    const message = configError({ DISCORD_TOKEN: "super-secret-token" });
+    expect(message).toMatch(/^DISCORD_APPLICATION_ID: required with DISCORD_TOKEN/);
+    expect(message).not.toContain("super-secret-token");
+  });
+
+  it("asks for a generator URL when gems-http is forced without one", () => {
+    expect(configError({ GEMS_GENERATOR: "gems-http" })).toMatch(/^GEMS_GENERATOR_URL: required when GEMS_GENERATOR=gems-http/);
+  });
+
+  it("asks for a signing secret or an app token with a Slack bot token", () => {
+    expect(configError({ SLACK_BOT_TOKEN: "xoxb-1" })).toMatch(/^SLACK_SIGNING_SECRET: required with SLACK_BOT_TOKEN/);
+  });
+
+  it("reports every bad variable, one per line", () => {
+    expect(configError({ GEMS_MAX_ITERATIONS: "0", SLACK_PORT: "http" }).split("\n")).toHaveLength(2);
+  });
+
+  it("reads .env for what the environment leaves unset", () => {
+    const dir = mkdtempSync(join(tmpdir(), "gems-config-"));
+    try {
+      writeFileSync(join(dir, ".env"), "GEMS_MAX_ITERATIONS=3\nGEMS_DATA_DIR=state\n");
+      const config = loadConfig({ GEMS_DATA_DIR: "other" }, { cwd: dir });
+      expect(config.maxIterations).toBe(3);
+      expect(config.dataDir).toBe(join(dir, "other"));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("returns a frozen object", () => {
+    const config = load({});
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.mllm)).toBe(true);
+  });
+});
