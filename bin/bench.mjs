@@ -2,4 +2,4 @@
 import { register } from "tsx/esm/api";
 
 register();
-await import("../bench/main.ts");
+await import("../test/bench/main.ts");

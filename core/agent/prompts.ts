@@ -2,7 +2,7 @@
  * Every prompt the GEMS roles send, in one place. The wording is the project's own.
  *
  * Format rules, which parsers (and the simulated MLLM) rely on:
- * - every system prompt opens with "You are the GEMS <role>." naming one of ROLES;
+ * - every system prompt opens with "You are the GEMS <role>" naming one of ROLES;
  * - data goes in the user message under "## <Section>" headings, one blank line between sections;
  * - checklist lines are "<id>. <question>"; result lines are "[pass] <id>. <question>" or
  *   "[fail] <id>. <question> (<why>)".
@@ -17,7 +17,7 @@ export type Role = (typeof ROLES)[number];
 export function roleOf(messages: readonly MllmMessage[]): Role | null {
   const system = messages.find((m) => m.role === "system");
   if (!system || typeof system.content !== "string") return null;
-  const match = /^You are the GEMS (\w+)\./.exec(system.content);
+  const match = /^You are the GEMS (\w+)\b/.exec(system.content);
   const role = match?.[1];
   return (ROLES as readonly string[]).includes(role ?? "") ? (role as Role) : null;
 }

@@ -20,7 +20,7 @@ import {
   type Verdict,
 } from "../memory/trajectory.ts";
 import type { AgentEvent, BestView, RequirementView } from "./events.ts";
-import { CancelledError, describeError, GemsError, isAbortError } from "../errors.ts";
+import { CancelledError, describeError, GemsError, InputError, isAbortError } from "../errors.ts";
 import { compressAttempt, decomposeFeedback, decomposeRequest, planRequest, refinePrompt, verifyQuestion } from "./roles.ts";
 import type { AttemptView, FeedbackView, ResultLine } from "./prompts.ts";
 import { mapWithConcurrency } from "./concurrency.ts";
@@ -104,8 +104,17 @@ export async function runJob(trajectory: Trajectory, deps: AgentDeps, controls: 
   try {
     for (;;) {
       throwIfAborted(signal);
-      for (const feedback of controls.drainFeedback?.() ?? []) {
-        await applyFeedback(t, feedback, deps, signal, now);
+      // Feedback waits for the checklist: it may replace questions that do not exist yet.
+      const inbox = t.requirements === null ? [] : (controls.drainFeedback?.() ?? []);
+      for (const feedback of inbox) {
+        try {
+          await applyFeedback(t, feedback, deps, signal, now);
+        } catch (error) {
+          // The job service validates feedback before queueing it; a bad entry that slips
+          // through is dropped with a log line rather than ending everyone's job.
+          if (!(error instanceof InputError)) throw error;
+          log.warn({ author: feedback.author, problem: error.message }, "feedback skipped");
+        }
       }
       const step = nextStep(t);
       log.debug({ step: step.kind, iteration: t.iterations.length }, "step");

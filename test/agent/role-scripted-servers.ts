@@ -1,0 +1,112 @@
+/**
+ * Loopback model servers for agent tests, driven through the real adapters:
+ * - an OpenAI-compatible chat server whose answers are scripted per GEMS role, the role read
+ *   from the system prompt exactly as a real server would receive it;
+ * - a GEMS generator server whose PNGs carry the attempt number in a text chunk, so a scripted
+ *   verifier can tell which image it is looking at.
+ */
+import { roleOf, type Role } from "../../core/agent/prompts.ts";
+import { encodePng, readPngText } from "../../core/images/png.ts";
+import { createOpenAiCompatibleMllm } from "../../core/models/openai-compatible-mllm.ts";
+import { createGemsHttpGenerator } from "../../core/models/gems-http-generator.ts";
+import type { ImageGenerator, Mllm } from "../../core/models/ports.ts";
+import { chatCompletion, startFakeOpenAi, type FakeOpenAi, type FakeReply } from "../fakes/openai-server.ts";
+import { pngReply, startFakeGemsGenerator, type FakeGemsGenerator, type GenerateCall } from "../fakes/gems-generator-server.ts";
+
+export interface ChatCall {
+  role: Role | null;
+  /** All text of the user message, sections and all. */
+  text: string;
+  /** Attempt numbers of the images in the message, in order. */
+  attempts: number[];
+  /** How many calls this role had before this one. */
+  index: number;
+  body: any;
+}
+
+export type RoleScript = Partial<Record<Role, (call: ChatCall) => FakeReply | string>>;
+
+const DEFAULT_SCRIPT: Required<RoleScript> = {
+  planner: () => '{"skill": null, "why": "no skill fits"}',
+  rewriter: (call) => `rewritten: ${call.text}`,
+  decomposer: () => '{"questions": ["Is there a cube?", "Is the cube red?"]}',
+  feedback: () => '{"questions": [], "replaces": []}',
+  verifier: () => "yes",
+  compressor: (call) => `experience ${call.index + 1}`,
+  refiner: (call) => `thinking about attempt ${call.attempts.at(-1)}\nPROMPT: prompt ${call.attempts.length + 1}`,
+};
+
+export interface ScriptedMllm {
+  mllm: Mllm;
+  server: FakeOpenAi;
+  calls: ChatCall[];
+  callsOf(role: Role): ChatCall[];
+  close(): Promise<void>;
+}
+
+export async function startScriptedMllm(script: RoleScript = {}): Promise<ScriptedMllm> {
+  const calls: ChatCall[] = [];
+  const counts = new Map<Role | null, number>();
+  const server = await startFakeOpenAi({
+    chat: (body) => {
+      const messages = (body.messages ?? []) as Array<{ role: string; content: unknown }>;
+      const role = roleOf(messages.map((m) => ({ role: m.role as "system", content: typeof m.content === "string" ? m.content : "" })));
+      const parts = messages.filter((m) => m.role === "user").flatMap((m) => (Array.isArray(m.content) ? m.content : [{ type: "text", text: m.content }]));
+      const text = parts.filter((p: any) => p.type === "text").map((p: any) => p.text as string).join("\n");
+      const attempts = parts
+        .filter((p: any) => p.type === "image_url")
+        .map((p: any) => Number(readPngText(Buffer.from((p.image_url.url as string).split(",")[1] ?? "", "base64"))["attempt"]));
+      const index = counts.get(role) ?? 0;
+      counts.set(role, index + 1);
+      const call: ChatCall = { role, text, attempts, index, body };
+      calls.push(call);
+      const answer = role ? (script[role] ?? DEFAULT_SCRIPT[role])(call) : "ok";
+      return typeof answer === "string" ? chatCompletion(answer) : answer;
+    },
+  });
+  const mllm = createOpenAiCompatibleMllm({
+    baseUrl: server.url,
+    model: "fake-vl",
+    timeoutMs: 2_000,
+    maxRetries: 2,
+    retry: { baseDelayMs: 1, maxDelayMs: 5 },
+  });
+  return { mllm, server, calls, callsOf: (role) => calls.filter((c) => c.role === role), close: server.close };
+}
+
+/** A small real PNG whose text chunk says which attempt made it. */
+export function attemptPng(attempt: number): Uint8Array {
+  const rgba = new Uint8Array(4 * 4 * 4).fill(attempt * 20);
+  return encodePng({ width: 4, height: 4, rgba, text: { attempt: String(attempt) } });
+}
+
+export interface ScriptedGenerator {
+  generator: ImageGenerator;
+  server: FakeGemsGenerator;
+  calls: GenerateCall[];
+  close(): Promise<void>;
+}
+
+/** Answers call k (from 0) with attemptPng(k + 1) unless the script says otherwise. */
+export async function startScriptedGenerator(
+  script: (call: GenerateCall, index: number) => FakeReply | undefined = () => undefined,
+  options: { timeoutMs?: number; maxRetries?: number } = {},
+): Promise<ScriptedGenerator> {
+  const calls: GenerateCall[] = [];
+  const server = await startFakeGemsGenerator((call, index) => {
+    calls.push(call);
+    return script(call, index) ?? pngReply(attemptPng(index + 1));
+  });
+  const generator = createGemsHttpGenerator({
+    url: server.url,
+    timeoutMs: options.timeoutMs ?? 2_000,
+    maxRetries: options.maxRetries ?? 1,
+    retry: { baseDelayMs: 1, maxDelayMs: 5 },
+  });
+  return { generator, server, calls, close: server.close };
+}
+
+/** The attempt number a verifier call is looking at, and the question asked. */
+export function verifierView(call: ChatCall): { attempt: number; question: string } {
+  return { attempt: call.attempts[0] ?? 0, question: /## Question\n(.*)/.exec(call.text)?.[1]?.trim() ?? "" };
+}

@@ -1,0 +1,81 @@
+/**
+ * Dependencies point inward: bots → core/jobs → core/agent → core/models ports. These checks
+ * read the import lines of every source file, so a forbidden import fails here, not in review.
+ */
+import { describe, expect, it } from "vitest";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join, relative, resolve, dirname } from "node:path";
+
+const root = resolve(import.meta.dirname, "../..");
+
+function sourceFiles(folder: string): string[] {
+  const dir = join(root, folder);
+  const files: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) files.push(...sourceFiles(relative(root, path)));
+    else if (path.endsWith(".ts")) files.push(path);
+  }
+  return files;
+}
+
+/** Every module specifier a file imports or re-exports, resolved to a repo path when relative. */
+function importsOf(file: string): string[] {
+  const text = readFileSync(file, "utf8");
+  const specifiers = [...text.matchAll(/(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+["']([^"']+)["']/g)].map((m) => m[1] as string);
+  specifiers.push(...[...text.matchAll(/import\(\s*["']([^"']+)["']\s*\)/g)].map((m) => m[1] as string));
+  return specifiers.map((s) => (s.startsWith(".") ? relative(root, resolve(dirname(file), s)) : s));
+}
+
+function violations(folder: string, isForbidden: (specifier: string) => boolean): string[] {
+  return sourceFiles(folder).flatMap((file) =>
+    importsOf(file)
+      .filter(isForbidden)
+      .map((specifier) => `${relative(root, file)} imports ${specifier}`),
+  );
+}
+
+const chatPackages = /^(discord\.js|@discordjs\/|@slack\/)/;
+
+describe("layering", () => {
+  it("finds the imports it checks", () => {
+    // Guards the checks below against passing vacuously because the reader found nothing.
+    expect(importsOf(join(root, "core/agent/run-job.ts"))).toContain("core/models/ports.ts");
+  });
+
+  it("core never imports a chat platform, a bot, a server or the config loader", () => {
+    expect(
+      violations("core", (s) => chatPackages.test(s) || s.startsWith("bots/") || s.startsWith("servers/") || s.startsWith("config/")),
+    ).toEqual([]);
+  });
+
+  it("the agent never imports the job service", () => {
+    expect(violations("core/agent", (s) => s.startsWith("core/jobs/"))).toEqual([]);
+  });
+
+  it("the model adapters know nothing of the agent, memory, skills or jobs", () => {
+    expect(violations("core/models", (s) => /^core\/(agent|memory|skills|jobs)\//.test(s))).toEqual([]);
+  });
+
+  it("the simulated models depend on core only, never on a bot", () => {
+    expect(violations("servers", (s) => s.startsWith("bots/") || chatPackages.test(s))).toEqual([]);
+  });
+
+  it("nothing outside the CLI writes to the console", () => {
+    const offenders = ["core", "config"].flatMap((folder) =>
+      sourceFiles(folder)
+        .filter((file) => /\bconsole\.(log|info|warn|error|debug)\(/.test(readFileSync(file, "utf8")))
+        .map((file) => relative(root, file)),
+    );
+    expect(offenders).toEqual([]);
+  });
+
+  it("only config reads process.env", () => {
+    const offenders = ["core", "bots", "servers"].flatMap((folder) =>
+      sourceFiles(folder)
+        .filter((file) => !file.endsWith("main.ts") && /process\.env/.test(readFileSync(file, "utf8")))
+        .map((file) => relative(root, file)),
+    );
+    expect(offenders).toEqual([]);
+  });
+});
