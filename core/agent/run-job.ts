@@ -51,6 +51,12 @@ export interface RunControls {
   signal?: AbortSignal;
   /** Feedback that arrived since the last step; drained at every step boundary. */
   drainFeedback?: () => FeedbackInput[];
+  /**
+   * Asked when a step fails (after the adapters' own retries), with how many times the job
+   * has failed so far. Resolving true, typically after a backoff, resumes the job from memory;
+   * false ends it as failed. Without it, the first failure ends the job.
+   */
+  retryAfterFailure?: (error: GemsError, failures: number) => Promise<boolean>;
 }
 
 type Step =
@@ -101,65 +107,105 @@ export async function runJob(trajectory: Trajectory, deps: AgentDeps, controls: 
   t.error = null;
   await commit({ type: "job.started", resumed });
 
-  try {
-    for (;;) {
-      throwIfAborted(signal);
-      // Feedback waits for the checklist: it may replace questions that do not exist yet.
-      const inbox = t.requirements === null ? [] : (controls.drainFeedback?.() ?? []);
-      for (const feedback of inbox) {
+  const cancel = async (): Promise<Trajectory> => {
+    t.status = "cancelled";
+    t.stopReason = "stopped";
+    await commit({ type: "job.cancelled", best: bestView(t.best) });
+    log.info("job cancelled");
+    return t;
+  };
+
+  for (let failures = 1; ; failures++) {
+    try {
+      return await advanceUntilFinished(t, deps, controls, commit, log, now);
+    } catch (error) {
+      if (isAbortError(error) || signal?.aborted) return cancel();
+      const message = error instanceof GemsError ? error.message : `Unexpected error: ${describeError(error)}`;
+      let isRetrying = false;
+      if (controls.retryAfterFailure && error instanceof GemsError && error.code !== "input") {
+        log.warn({ err: error, failures }, "step failed");
         try {
-          await applyFeedback(t, feedback, deps, signal, now);
-        } catch (error) {
-          // The job service validates feedback before queueing it; a bad entry that slips
-          // through is dropped with a log line rather than ending everyone's job.
-          if (!(error instanceof InputError)) throw error;
-          log.warn({ author: feedback.author, problem: error.message }, "feedback skipped");
+          isRetrying = await controls.retryAfterFailure(error, failures);
+        } catch (waitError) {
+          if (isAbortError(waitError) || signal?.aborted) return cancel();
+          throw waitError;
         }
       }
-      const step = nextStep(t);
-      log.debug({ step: step.kind, iteration: t.iterations.length }, "step");
-      switch (step.kind) {
-        case "prepare":
-          await prepare(t, deps, commit, signal);
-          break;
-        case "start":
-          await startIteration(t, commit, now);
-          break;
-        case "generate":
-          if (!(await generate(t, step.iteration, deps, commit, signal))) return t;
-          break;
-        case "verify":
-          await verify(t, step.iteration, step.pending, deps, commit, signal);
-          break;
-        case "compress":
-          await compress(t, step.iteration, deps, commit, signal);
-          break;
-        case "refine":
-          await refine(t, step.iteration, deps, commit, signal);
-          break;
-        case "finish":
-          t.status = "done";
-          t.stopReason = step.reason;
-          await commit({ type: "job.done", best: bestView(t.best), reason: step.reason });
-          log.info({ reason: step.reason, best: t.best }, "job done");
-          return t;
+      // Memory holds every finished step, so trying again resumes where the failure struck.
+      if (isRetrying) continue;
+      log.error({ err: error }, "job failed");
+      t.status = "failed";
+      t.error = message;
+      const events: AgentEvent[] = [];
+      const last = t.iterations.at(-1);
+      if (error instanceof GenerationFailedError && last && last.imageHash === null) {
+        last.error = message;
+        events.push({ type: "iteration.failed", n: last.n, error: message });
       }
-    }
-  } catch (error) {
-    if (isAbortError(error) || signal?.aborted) {
-      t.status = "cancelled";
-      t.stopReason = "stopped";
-      await commit({ type: "job.cancelled", best: bestView(t.best) });
-      log.info("job cancelled");
+      events.push({ type: "job.failed", error: message, best: bestView(t.best) });
+      await commit(...events);
       return t;
     }
-    const message = error instanceof GemsError ? error.message : `Unexpected error: ${describeError(error)}`;
-    log.error({ err: error }, "job failed");
-    t.status = "failed";
-    t.error = message;
-    await commit({ type: "job.failed", error: message, best: bestView(t.best) });
-    return t;
   }
+}
+
+async function advanceUntilFinished(
+  t: Trajectory,
+  deps: AgentDeps,
+  controls: RunControls,
+  commit: Commit,
+  log: Logger,
+  now: () => Date,
+): Promise<Trajectory> {
+  const { signal } = controls;
+  for (;;) {
+    throwIfAborted(signal);
+    // Feedback waits for the checklist: it may replace questions that do not exist yet.
+    const inbox = t.requirements === null ? [] : (controls.drainFeedback?.() ?? []);
+    for (const feedback of inbox) {
+      try {
+        await applyFeedback(t, feedback, deps, signal, now);
+      } catch (error) {
+        // The job service validates feedback before queueing it; a bad entry that slips
+        // through is dropped with a log line rather than ending everyone's job.
+        if (!(error instanceof InputError)) throw error;
+        log.warn({ author: feedback.author, problem: error.message }, "feedback skipped");
+      }
+    }
+    const step = nextStep(t);
+    log.debug({ step: step.kind, iteration: t.iterations.length }, "step");
+    switch (step.kind) {
+      case "prepare":
+        await prepare(t, deps, commit, signal);
+        break;
+      case "start":
+        await startIteration(t, commit, now);
+        break;
+      case "generate":
+        await generate(t, step.iteration, deps, commit, signal);
+        break;
+      case "verify":
+        await verify(t, step.iteration, step.pending, deps, commit, signal);
+        break;
+      case "compress":
+        await compress(t, step.iteration, deps, commit, signal);
+        break;
+      case "refine":
+        await refine(t, step.iteration, deps, commit, signal);
+        break;
+      case "finish":
+        t.status = "done";
+        t.stopReason = step.reason;
+        await commit({ type: "job.done", best: bestView(t.best), reason: step.reason });
+        log.info({ reason: step.reason, best: t.best }, "job done");
+        return t;
+    }
+  }
+}
+
+/** The generator gave up on an attempt; the loop records it on the iteration. */
+class GenerationFailedError extends GemsError {
+  override readonly name = "GenerationFailedError";
 }
 
 type Commit = (...events: AgentEvent[]) => Promise<void>;
@@ -211,26 +257,17 @@ async function generate(
   deps: AgentDeps,
   commit: Commit,
   signal?: AbortSignal,
-): Promise<boolean> {
+): Promise<void> {
   let png: Uint8Array;
   try {
     png = await deps.generator.generate({ prompt: iteration.prompt, seed: seedFor(t, iteration.n), signal });
   } catch (error) {
     if (isAbortError(error)) throw error;
     const message = error instanceof GemsError ? error.message : `The image generator failed: ${describeError(error)}`;
-    iteration.error = message;
-    t.status = "failed";
-    t.error = message;
-    deps.logger.error({ jobId: t.jobId, n: iteration.n, err: error }, "generation failed");
-    await commit(
-      { type: "iteration.failed", n: iteration.n, error: message },
-      { type: "job.failed", error: message, best: bestView(t.best) },
-    );
-    return false;
+    throw new GenerationFailedError(message, "backend", { cause: error });
   }
   iteration.imageHash = await deps.images.put(png);
   await commit({ type: "image.ready", n: iteration.n, image: { hash: iteration.imageHash } });
-  return true;
 }
 
 async function verify(

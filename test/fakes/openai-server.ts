@@ -1,0 +1,127 @@
+/**
+ * A loopback OpenAI API: POST /v1/chat/completions and POST /v1/images/generations, with
+ * OpenAI's payload and error shapes (`{"error":{"message","type","param","code"}}`), real
+ * status codes and Retry-After on 429.
+ *
+ *   const openai = await startFakeOpenAi({
+ *     chat: (body, index) => (index === 0 ? openAiError(500, "boom") : chatCompletion("hello")),
+ *   });
+ *   createOpenAiCompatibleMllm({ baseUrl: openai.url, model: "m" });
+ *   openai.requests[0].body.messages;   // what the client sent
+ *   await openai.close();
+ *
+ * `index` counts requests to that endpoint from 0, so a script can fail the first tries and
+ * then succeed. Without a script, chat answers "ok" and images answer a 1×1 PNG.
+ */
+import { startLoopbackServer, type FakeReply, type RecordedRequest } from "./loopback-server.ts";
+import { TINY_PNG_BASE64 } from "./png-fixture.ts";
+
+export type { FakeReply, RecordedRequest } from "./loopback-server.ts";
+
+/** `body` is the parsed JSON the client sent. */
+export type FakeEndpoint = (body: any, index: number, request: RecordedRequest) => FakeReply | Promise<FakeReply>;
+
+export interface FakeOpenAiScript {
+  chat?: FakeEndpoint;
+  images?: FakeEndpoint;
+}
+
+export interface FakeOpenAi {
+  /** The SDK's baseURL: http://127.0.0.1:<port>/v1 */
+  url: string;
+  /** Every request, in arrival order, to any path. */
+  requests: RecordedRequest[];
+  close(): Promise<void>;
+}
+
+export async function startFakeOpenAi(script: FakeOpenAiScript = {}): Promise<FakeOpenAi> {
+  const counts = { chat: 0, images: 0 };
+  const chat = script.chat ?? (() => chatCompletion("ok"));
+  const images = script.images ?? (() => imagesResponse([TINY_PNG_BASE64]));
+  const server = await startLoopbackServer((request) => {
+    const route = `${request.method} ${request.path}`;
+    if (route === "POST /v1/chat/completions") return chat(request.body, counts.chat++, request);
+    if (route === "POST /v1/images/generations") return images(request.body, counts.images++, request);
+    return openAiError(404, `Invalid URL (${route})`, { code: null });
+  });
+  return { url: `${server.origin}/v1`, requests: server.requests, close: server.close };
+}
+
+/** A chat.completion as OpenAI sends it; `message` adds fields such as `reasoning_content`. */
+export function chatCompletion(
+  content: string | null,
+  message: Record<string, unknown> = {},
+  model = "fake-model",
+): FakeReply {
+  return {
+    json: {
+      id: "chatcmpl-fake0001",
+      object: "chat.completion",
+      created: 1_735_689_600,
+      model,
+      choices: [
+        {
+          index: 0,
+          message: { role: "assistant", content, refusal: null, annotations: [], ...message },
+          logprobs: null,
+          finish_reason: "stop",
+        },
+      ],
+      usage: { prompt_tokens: 12, completion_tokens: 3, total_tokens: 15 },
+      system_fingerprint: null,
+    },
+  };
+}
+
+/** An images response with one entry per base64 image, as gpt-image-1 answers. */
+export function imagesResponse(b64Images: string[]): FakeReply {
+  return {
+    json: {
+      created: 1_735_689_600,
+      data: b64Images.map((b64_json) => ({ b64_json })),
+      background: "opaque",
+      output_format: "png",
+      quality: "low",
+      size: "1024x1024",
+      usage: { input_tokens: 10, output_tokens: 272, total_tokens: 282 },
+    },
+  };
+}
+
+const ERROR_TYPES: Record<number, string> = {
+  400: "invalid_request_error",
+  401: "invalid_request_error",
+  403: "invalid_request_error",
+  404: "invalid_request_error",
+  429: "requests",
+  500: "server_error",
+  503: "server_error",
+};
+
+/** OpenAI's error body with a real status code. */
+export function openAiError(
+  status: number,
+  message: string,
+  options: { type?: string; code?: string | null; param?: string | null; headers?: Record<string, string> } = {},
+): FakeReply {
+  return {
+    status,
+    headers: options.headers,
+    json: {
+      error: {
+        message,
+        type: options.type ?? ERROR_TYPES[status] ?? "api_error",
+        param: options.param ?? null,
+        code: options.code ?? null,
+      },
+    },
+  };
+}
+
+/** OpenAI's 429 with a Retry-After in seconds. */
+export function rateLimited(retryAfterSeconds: number): FakeReply {
+  return openAiError(429, "Rate limit reached for requests. Please try again later.", {
+    code: "rate_limit_exceeded",
+    headers: { "retry-after": String(retryAfterSeconds) },
+  });
+}
