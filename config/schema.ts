@@ -25,6 +25,15 @@ const EXAMPLES: Record<string, string> = {
   GEMS_DATA_DIR: "./data",
   GEMS_SKILLS_DIR: "./skills",
   GEMS_SIM_LATENCY_MS: "0",
+  GEMS_MAX_RUNNING_JOBS: "8",
+  GEMS_GENERATOR_CONCURRENCY: "2",
+  GEMS_MLLM_CONCURRENCY: "16",
+  GEMS_MAX_QUEUED_PER_PERSON: "5",
+  GEMS_RATE_LIMIT_PER_HOUR: "30",
+  GEMS_ADMINS: "discord:123456789012345678,slack:U0123ABCD",
+  GEMS_FEEDBACK_REQUESTER_ONLY: "false",
+  GEMS_RETENTION_DAYS: "30",
+  GEMS_OUTAGE_BUDGET_MS: "90000",
   DISCORD_API_URL: "https://discord.com/api",
   SLACK_API_URL: "https://slack.com/api/",
   SLACK_PORT: "3000",
@@ -84,6 +93,37 @@ function choice<const T extends readonly [string, ...string[]]>(values: T) {
     });
 }
 
+function flag(fallback: boolean) {
+  return z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined || value.trim() === "") return fallback;
+      const normalized = value.trim().toLowerCase();
+      if (["true", "1", "yes", "on"].includes(normalized)) return true;
+      if (["false", "0", "no", "off"].includes(normalized)) return false;
+      ctx.addIssue({ code: "custom", message: "must be true or false" });
+      return z.NEVER;
+    });
+}
+
+// Person ids carry their surface ("discord:123") so an admin on one platform is not one on another.
+const personIds = z
+  .string()
+  .optional()
+  .transform((value, ctx) => {
+    const ids = (value ?? "")
+      .split(",")
+      .map((id) => id.trim())
+      .filter((id) => id !== "");
+    const bad = ids.find((id) => !/^[a-z][a-z0-9-]*:\S+$/.test(id));
+    if (bad !== undefined) {
+      ctx.addIssue({ code: "custom", message: `must be a comma-separated list of surface:id person ids ("${bad}" has no surface)` });
+      return z.NEVER;
+    }
+    return [...new Set(ids)];
+  });
+
 const size = z
   .string()
   .optional()
@@ -117,6 +157,15 @@ const envSchema = z.object({
   GEMS_DATA_DIR: optionalText,
   GEMS_SKILLS_DIR: optionalText,
   GEMS_SIM_LATENCY_MS: integer(0, 60_000, 0),
+  GEMS_MAX_RUNNING_JOBS: integer(1, 256, 8),
+  GEMS_GENERATOR_CONCURRENCY: integer(1, 64, 2),
+  GEMS_MLLM_CONCURRENCY: integer(1, 256, 16),
+  GEMS_MAX_QUEUED_PER_PERSON: integer(1, 1000, 5),
+  GEMS_RATE_LIMIT_PER_HOUR: integer(0, 100_000, 30),
+  GEMS_ADMINS: personIds,
+  GEMS_FEEDBACK_REQUESTER_ONLY: flag(false),
+  GEMS_RETENTION_DAYS: integer(1, 3650, 30),
+  GEMS_OUTAGE_BUDGET_MS: integer(0, 3_600_000, 90_000),
   DISCORD_TOKEN: optionalText,
   DISCORD_APPLICATION_ID: optionalText,
   DISCORD_GUILD_ID: optionalText,
@@ -156,6 +205,28 @@ export type GeneratorConfig =
       size: { width: number; height: number } | undefined;
     };
 
+/** How the job service shares the models among people and jobs; see core/jobs/README.md. */
+export interface JobsConfig {
+  /** Jobs whose agent loop runs at the same time. */
+  maxRunningJobs: number;
+  /** Generator calls in flight across all jobs. */
+  generatorConcurrency: number;
+  /** MLLM calls in flight across all jobs. */
+  mllmConcurrency: number;
+  /** Jobs one person may have waiting (not yet running). */
+  maxQueuedPerPerson: number;
+  /** New jobs per person in any 60 minutes; 0 turns the limit off. */
+  rateLimitPerHour: number;
+  /** Surface-qualified person ids ("discord:123") who may stop, pick or continue anyone's job. */
+  admins: string[];
+  /** When true, only the requester (and admins) may give feedback on a job. */
+  feedbackRequesterOnly: boolean;
+  /** Finished jobs older than this are deleted with their images. */
+  retentionDays: number;
+  /** How long a job waits out failing model servers before it fails. */
+  outageBudgetMs: number;
+}
+
 export interface Config {
   mllm: MllmConfig;
   generator: GeneratorConfig;
@@ -172,10 +243,17 @@ export interface Config {
     port: number;
   } | null;
   web: { port: number; host: string };
+  jobs: JobsConfig;
   logLevel: string;
 }
 
 export type Env = Record<string, string | undefined>;
+
+/**
+ * The library shipped in this repository. The default, rather than ./skills, so that `gems`
+ * finds its skills from any working directory.
+ */
+export const BUNDLED_SKILLS_DIR = resolve(import.meta.dirname, "../skills");
 
 /**
  * Parses settings from `env`; `envFile` (default `.env` in the working directory) fills in only
@@ -279,10 +357,21 @@ export function loadConfig(env: Env, options: { envFile?: string | null; cwd?: s
     maxIterations: e.GEMS_MAX_ITERATIONS,
     verifyConcurrency: e.GEMS_VERIFY_CONCURRENCY,
     dataDir: resolve(cwd, e.GEMS_DATA_DIR ?? "data"),
-    skillsDir: resolve(cwd, e.GEMS_SKILLS_DIR ?? "skills"),
+    skillsDir: e.GEMS_SKILLS_DIR ? resolve(cwd, e.GEMS_SKILLS_DIR) : BUNDLED_SKILLS_DIR,
     discord,
     slack,
     web: { port: e.GEMS_WEB_PORT, host: e.GEMS_WEB_HOST ?? "127.0.0.1" },
+    jobs: {
+      maxRunningJobs: e.GEMS_MAX_RUNNING_JOBS,
+      generatorConcurrency: e.GEMS_GENERATOR_CONCURRENCY,
+      mllmConcurrency: e.GEMS_MLLM_CONCURRENCY,
+      maxQueuedPerPerson: e.GEMS_MAX_QUEUED_PER_PERSON,
+      rateLimitPerHour: e.GEMS_RATE_LIMIT_PER_HOUR,
+      admins: e.GEMS_ADMINS,
+      feedbackRequesterOnly: e.GEMS_FEEDBACK_REQUESTER_ONLY,
+      retentionDays: e.GEMS_RETENTION_DAYS,
+      outageBudgetMs: e.GEMS_OUTAGE_BUDGET_MS,
+    },
     logLevel: e.LOG_LEVEL ?? "info",
   };
   return deepFreeze(config);

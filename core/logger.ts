@@ -1,32 +1,47 @@
 import { pino, type DestinationStream, type Logger } from "pino";
 
 /**
- * Paths pino blanks out wherever they appear in a log record. Keys and tokens reach log calls
- * through configs, request headers and SDK errors, so the list covers all three shapes.
+ * Field names whose values never reach a log line, at any depth. Keys and tokens reach log
+ * calls inside configs, request headers and SDK errors, nested to any depth, which pino's
+ * fixed redact paths cannot follow.
  */
-export const REDACTED_PATHS = [
-  "token",
-  "apiKey",
-  "appToken",
-  "botToken",
-  "signingSecret",
-  "authorization",
-  "*.token",
-  "*.apiKey",
-  "*.appToken",
-  "*.botToken",
-  "*.signingSecret",
-  "*.authorization",
-  "*.Authorization",
-  "*.headers.authorization",
-  "*.headers.Authorization",
-  "*.*.apiKey",
-  "*.*.token",
-];
+const SECRET_FIELD = /token|secret|password|api[-_]?key|authorization|cookie/i;
+const MAX_DEPTH = 8;
+
+/** A copy of `value` with every secret-named field replaced by "[redacted]". */
+export function scrubSecrets(value: unknown, depth = 0, seen = new WeakSet<object>()): unknown {
+  if (value === null || typeof value !== "object" || value instanceof Error) return value;
+  if (seen.has(value) || depth > MAX_DEPTH) return "[omitted]";
+  seen.add(value);
+  if (Array.isArray(value)) return value.map((item) => scrubSecrets(item, depth + 1, seen));
+  const copy: Record<string, unknown> = {};
+  for (const [key, inner] of Object.entries(value)) {
+    copy[key] = SECRET_FIELD.test(key) ? "[redacted]" : scrubSecrets(inner, depth + 1, seen);
+  }
+  return copy;
+}
+
+/**
+ * Scrubs every line on its way to `destination`. Done at the stream rather than in pino's
+ * formatters because child-logger bindings never pass through those.
+ */
+function scrubbingDestination(destination: DestinationStream): DestinationStream {
+  return {
+    write(line: string): void {
+      let scrubbed = line;
+      try {
+        scrubbed = `${JSON.stringify(scrubSecrets(JSON.parse(line)))}\n`;
+      } catch {
+        // Not a JSON record (pino only writes JSON, so this is a foreign line): pass it on.
+      }
+      destination.write(scrubbed);
+    },
+  };
+}
 
 /** The one root logger; everything else logs through children of it (jobId, surface, user). */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
-  return pino({ level, redact: { paths: REDACTED_PATHS, censor: "[redacted]" }, base: { app: "gems-bot" } }, destination);
+  return pino({ level, base: { app: "gems-bot" } }, scrubbingDestination(destination ?? pino.destination(1)));
 }
 
 /** For code paths that must take a logger but whose caller does not care (tests, benchmarks). */

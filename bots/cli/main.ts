@@ -3,13 +3,13 @@
  * 1 a model backend failed after its retries, 130 interrupted.
  */
 import { parseArgs } from "node:util";
-import { pino } from "pino";
 import { loadConfig, simulatedParts, type Config } from "../../config/schema.ts";
 import { ConfigError, GemsError, InputError, describeError } from "../../core/errors.ts";
 import { createLogger } from "../../core/logger.ts";
 import { createRuntime, describeModels, type Runtime } from "../runtime.ts";
 import { runInTerminal } from "./run-command.ts";
 import { serve } from "./serve-command.ts";
+import { terminalLogDestination } from "./log-lines.ts";
 
 const USAGE = `Usage:
   gems run "<prompt>" [--skill <id|auto|none>] [--iterations N] [--out DIR] [--seed N] [--json]
@@ -76,7 +76,7 @@ export async function main(io: Io): Promise<number> {
     throw error;
   }
   // Logs go to stderr so stdout stays the job's own output (and valid JSON lines with --json).
-  const logger = createLogger(io.env["LOG_LEVEL"] ? config.logLevel : "warn", pino.destination(2));
+  const logger = createLogger(io.env["LOG_LEVEL"] ? config.logLevel : "warn", terminalLogDestination(io.stderr));
 
   try {
     const runtime = await createRuntime(config, logger);
@@ -152,6 +152,11 @@ if (process.argv[1] && /gems(\.mjs)?$/.test(process.argv[1])) {
     if (++interrupts > 1) process.exit(EXIT.interrupted);
     controller.abort();
   };
+  // A reader that went away (`gems skills | head`) is not an error worth a stack trace.
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(EXIT.ok);
+    throw error;
+  });
   process.on("SIGINT", interrupt);
   process.on("SIGTERM", interrupt);
   main({

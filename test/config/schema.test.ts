@@ -84,9 +84,72 @@ describe("loadConfig", () => {
     }
   });
 
+  it("gives the job service safe limits when none are set", () => {
+    expect(load({}).jobs).toEqual({
+      maxRunningJobs: 8,
+      generatorConcurrency: 2,
+      mllmConcurrency: 16,
+      maxQueuedPerPerson: 5,
+      rateLimitPerHour: 30,
+      admins: [],
+      feedbackRequesterOnly: false,
+      retentionDays: 30,
+      outageBudgetMs: 90_000,
+    });
+  });
+
+  it("reads the job service limits from their variables", () => {
+    const config = load({
+      GEMS_MAX_RUNNING_JOBS: "12",
+      GEMS_GENERATOR_CONCURRENCY: "4",
+      GEMS_MLLM_CONCURRENCY: "32",
+      GEMS_MAX_QUEUED_PER_PERSON: "3",
+      GEMS_RATE_LIMIT_PER_HOUR: "0",
+      GEMS_FEEDBACK_REQUESTER_ONLY: "yes",
+      GEMS_RETENTION_DAYS: "7",
+      GEMS_OUTAGE_BUDGET_MS: "60000",
+    });
+    expect(config.jobs).toMatchObject({
+      maxRunningJobs: 12,
+      generatorConcurrency: 4,
+      mllmConcurrency: 32,
+      maxQueuedPerPerson: 3,
+      rateLimitPerHour: 0,
+      feedbackRequesterOnly: true,
+      retentionDays: 7,
+      outageBudgetMs: 60_000,
+    });
+  });
+
+  it("reads admins as a comma list of surface-qualified ids, without duplicates", () => {
+    expect(load({ GEMS_ADMINS: " discord:42, slack:U1 ,,discord:42" }).jobs.admins).toEqual(["discord:42", "slack:U1"]);
+  });
+
+  it("rejects an admin id without its surface", () => {
+    expect(configError({ GEMS_ADMINS: "discord:42,12345" })).toMatch(
+      /^GEMS_ADMINS: must be a comma-separated list of surface:id person ids \("12345" has no surface\)/,
+    );
+  });
+
+  it("rejects a yes/no setting that is neither", () => {
+    expect(configError({ GEMS_FEEDBACK_REQUESTER_ONLY: "maybe" })).toBe(
+      'GEMS_FEEDBACK_REQUESTER_ONLY: must be true or false (got "maybe"). Example: GEMS_FEEDBACK_REQUESTER_ONLY=false',
+    );
+  });
+
+  it("rejects zero jobs running at once", () => {
+    expect(configError({ GEMS_MAX_RUNNING_JOBS: "0" })).toMatch(/^GEMS_MAX_RUNNING_JOBS: must be a whole number from 1 to 256/);
+  });
+
+  it("uses the bundled skills unless GEMS_SKILLS_DIR says otherwise", () => {
+    expect(load({}).skillsDir).toBe(join(import.meta.dirname, "../../skills"));
+    expect(load({ GEMS_SKILLS_DIR: "my-skills" }).skillsDir).toBe("/srv/gems/my-skills");
+  });
+
   it("returns a frozen object", () => {
     const config = load({});
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.mllm)).toBe(true);
+    expect(Object.isFrozen(config.jobs.admins)).toBe(true);
   });
 });

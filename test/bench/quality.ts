@@ -1,0 +1,86 @@
+/**
+ * Single pass vs the GEMS loop on the simulated models: how often every requirement is met, and
+ * how many images a job needs. Each prompt runs with the same seed in every configuration.
+ */
+import { runJob } from "../../core/agent/run-job.ts";
+import { createTrajectory, type SkillChoice } from "../../core/memory/trajectory.ts";
+import { createInMemoryImageStore } from "../../core/memory/image-store.ts";
+import { loadSkillLibrary } from "../../core/skills/registry.ts";
+import { silentLogger } from "../../core/logger.ts";
+import { createSimMllm } from "../../servers/sim/sim-mllm.ts";
+import { createSimGenerator } from "../../servers/sim/sim-generator.ts";
+import { BENCH_PROMPTS } from "../../servers/sim/prompts-bench.ts";
+
+interface Setting {
+  label: string;
+  skill: SkillChoice;
+  maxIterations: number;
+}
+
+const SETTINGS: Setting[] = [
+  { label: "single pass (1 image, no skill)", skill: "none", maxIterations: 1 },
+  { label: "GEMS loop + memory, no skill (≤5 images)", skill: "none", maxIterations: 5 },
+  { label: "GEMS loop + memory + skills (≤5 images)", skill: "auto", maxIterations: 5 },
+];
+
+export interface QualityRow {
+  label: string;
+  jobs: number;
+  allMet: number;
+  requirementRate: number;
+  imagesPerJob: number;
+}
+
+export async function measureQuality(skillsDir: string, seeds: readonly number[] = [1, 2, 3]): Promise<QualityRow[]> {
+  const skills = await loadSkillLibrary(skillsDir);
+  const mllm = createSimMllm({ latencyMs: 0 });
+  const generator = createSimGenerator({ latencyMs: 0 });
+  const rows: QualityRow[] = [];
+  for (const setting of SETTINGS) {
+    let jobs = 0;
+    let allMet = 0;
+    let passed = 0;
+    let total = 0;
+    let images = 0;
+    for (const seed of seeds) {
+      for (const [index, prompt] of BENCH_PROMPTS.entries()) {
+        const trajectory = createTrajectory(`bench-${seed}-${index}`, {
+          prompt,
+          skill: setting.skill,
+          maxIterations: setting.maxIterations,
+          seed: seed * 1000 + index,
+        });
+        const result = await runJob(trajectory, {
+          mllm,
+          generator,
+          skills,
+          images: createInMemoryImageStore(),
+          commit: async () => {},
+          verifyConcurrency: 8,
+          logger: silentLogger,
+        });
+        jobs++;
+        images += result.iterations.filter((it) => it.imageHash !== null).length;
+        const best = result.best;
+        if (best && best.passed === best.total) allMet++;
+        passed += best?.passed ?? 0;
+        total += best?.total ?? 0;
+      }
+    }
+    rows.push({ label: setting.label, jobs, allMet: allMet / jobs, requirementRate: passed / total, imagesPerJob: images / jobs });
+  }
+  return rows;
+}
+
+export function qualityTable(rows: readonly QualityRow[]): string {
+  const base = rows[0];
+  const lines = [
+    "| setting | jobs | all requirements met | requirements met | images per job | all-met vs single pass |",
+    "|---|---:|---:|---:|---:|---:|",
+    ...rows.map(
+      (r) =>
+        `| ${r.label} | ${r.jobs} | ${(r.allMet * 100).toFixed(1)}% | ${(r.requirementRate * 100).toFixed(1)}% | ${r.imagesPerJob.toFixed(2)} | ${base && base.allMet > 0 ? `${(r.allMet / base.allMet).toFixed(2)}×` : "n/a"} |`,
+    ),
+  ];
+  return lines.join("\n");
+}
