@@ -1,0 +1,164 @@
+/**
+ * Prompt → picture for the sim generator: read the prompt, decide which atoms come out right,
+ * lay the groups out, paint them, and embed what was painted as JSON in the PNG.
+ */
+import { encodePng } from "../../core/images/png.ts";
+import { type Colour, COLOUR_RGB, COLOURS, type Shape } from "./lexicon.ts";
+import { layoutCells, type LayoutRelation } from "./layout.ts";
+import { createRandom, hashText, type Random } from "./random.ts";
+import { Canvas, drawShape, type Rgb, TEXT_HEIGHT, textWidth } from "./raster.ts";
+import { type Box, type RenderedObject, type RenderedScene, type RenderedText, SCENE_KEY } from "./rendered-scene.ts";
+import { type AtomOutcome, decideOutcomes, flipRelation, misspell, wrongColour, wrongCount } from "./salience.ts";
+import { analysePrompt, type SceneSpec } from "./scene.ts";
+
+export interface RenderOptions {
+  seed: number;
+  width: number;
+  height: number;
+  capacity: number;
+}
+
+export interface RenderResult {
+  png: Uint8Array;
+  scene: RenderedScene;
+  /** Which atoms were drawn as asked; for tests and tuning, never shown to the verifier. */
+  outcomes: AtomOutcome[];
+}
+
+interface Group {
+  id: string;
+  noun: string;
+  shape: Shape;
+  colour: Colour;
+  count: number;
+  text: string | null;
+}
+
+/** Renders a prompt the way the sim generator does; deterministic in prompt and seed. */
+export function renderPrompt(prompt: string, options: RenderOptions): RenderResult {
+  const { spec, atoms } = analysePrompt(prompt);
+  // Mixing the prompt into the seed means a changed prompt also changes the luck, as with diffusion.
+  const random = createRandom(hashText(`${options.seed}\u0000${prompt}`));
+  const outcomes = decideOutcomes(atoms, options.capacity, random);
+  const { groups, relations, freeTexts } = applyOutcomes(spec, outcomes, random);
+  const scene = paint(groups, relations, freeTexts, spec.styles, options);
+  return { ...scene, outcomes };
+}
+
+function applyOutcomes(spec: SceneSpec, outcomes: readonly AtomOutcome[], random: Random) {
+  const groups: Group[] = spec.objects.map((object) => ({
+    id: object.id,
+    noun: object.noun,
+    shape: object.shape,
+    colour: object.colour ?? defaultColour(object.noun),
+    count: object.count ?? 2 + Math.floor(random() * 2),
+    text: object.text,
+  }));
+  const freeTexts = spec.texts.filter((text) => !spec.objects.some((o) => o.text === text));
+  const relations: LayoutRelation[] = [];
+  // Outcomes come most salient first, so the layout honours the most salient relations first.
+  for (const { mention, rendered } of outcomes) {
+    const atom = mention.atom;
+    if (atom.kind === "relation") {
+      const relation = rendered ? atom.relation : flipRelation(atom.relation);
+      relations.push({ subject: atom.subject, relation, object: atom.object });
+      continue;
+    }
+    if (rendered) continue;
+    if (atom.kind === "count" || atom.kind === "colour") {
+      const group = groups.find((g) => g.id === atom.object);
+      if (group && atom.kind === "count") group.count = wrongCount(atom.count, random);
+      if (group && atom.kind === "colour") group.colour = wrongColour(atom.colour, random);
+    } else if (atom.kind === "text") {
+      const carrier = groups.find((g) => g.text === atom.text);
+      if (carrier) carrier.text = misspell(atom.text, random);
+      const free = freeTexts.indexOf(atom.text);
+      if (free >= 0) freeTexts[free] = misspell(atom.text, random);
+    }
+  }
+  return { groups: groups.filter((g) => g.count > 0), relations, freeTexts };
+}
+
+/** Objects named without a colour still get one, the same every time, so images are stable. */
+const defaultColour = (noun: string): Colour => COLOURS[hashText(noun) % COLOURS.length]!;
+
+const BACKGROUNDS: Record<string, Rgb> = {
+  neon: [22, 20, 40],
+  vintage: [226, 206, 170],
+  sketch: [252, 252, 250],
+  watercolor: [246, 240, 228],
+};
+const PLAQUE: Rgb = [238, 226, 196];
+
+function paint(groups: Group[], relations: LayoutRelation[], freeTexts: string[], styles: string[], options: RenderOptions) {
+  const { width, height } = options;
+  const background = styles.map((s) => BACKGROUNDS[s]).find((b) => b !== undefined) ?? [236, 232, 224];
+  const canvas = new Canvas(width, height, background);
+  const markerScale = Math.max(1, Math.round(Math.min(width, height) / 160));
+  const top = markerScale * (TEXT_HEIGHT + 4);
+  const plaqueIds = freeTexts.map((_, i) => `text-${i + 1}`);
+  const cells = layoutCells([...groups.map((g) => g.id), ...plaqueIds], relations, { width, height, top });
+
+  const objects: RenderedObject[] = [];
+  const texts: RenderedText[] = [];
+  for (const group of groups) {
+    const boxes = instanceBoxes(cells.get(group.id)!, group.count, group.shape === "plaque");
+    for (const box of boxes) {
+      drawShape(canvas, group.shape, box, COLOUR_RGB[group.colour]);
+      if (group.text !== null) drawLabel(canvas, group.text, boardOf(box), COLOUR_RGB[group.colour]);
+    }
+    objects.push({ id: group.id, noun: group.noun, shape: group.shape, colour: group.colour, count: group.count, boxes });
+    if (group.text !== null) texts.push({ text: group.text, on: group.id, box: boardOf(boxes[0]!) });
+  }
+  freeTexts.forEach((text, i) => {
+    const box = instanceBoxes(cells.get(plaqueIds[i]!)!, 1, true)[0]!;
+    drawShape(canvas, "plaque", box, PLAQUE);
+    drawLabel(canvas, text, boardOf(box), PLAQUE);
+    texts.push({ text, on: null, box: boardOf(box) });
+  });
+  // Honesty marker: every sim image says what it is.
+  canvas.drawText("SIM", markerScale * 2, markerScale * 2, markerScale, [120, 120, 120]);
+
+  const scene: RenderedScene = { generator: "gems-sim", simulated: true, seed: options.seed, width, height, objects, texts, styles };
+  const png = encodePng({
+    width,
+    height,
+    rgba: canvas.rgba,
+    text: { [SCENE_KEY]: JSON.stringify(scene), Software: "GEMS Bot sim generator (a simulation, not an image model)" },
+  });
+  return { png, scene };
+}
+
+/** Copies of one object in a small grid, centred in the group's cell. */
+function instanceBoxes(cell: Box, count: number, wide: boolean): Box[] {
+  const columns = Math.max(1, Math.min(count, Math.round(Math.sqrt((count * cell.w) / cell.h)) || 1));
+  const rows = Math.ceil(count / columns);
+  const slotW = cell.w / columns;
+  const slotH = cell.h / rows;
+  const size = Math.min(slotW, slotH) * 0.78;
+  const w = wide ? Math.min(slotW * 0.94, size * 1.4) : size;
+  const boxes: Box[] = [];
+  for (let i = 0; i < count; i++) {
+    const column = i % columns;
+    const row = Math.floor(i / columns);
+    const x = cell.x + column * slotW + (slotW - w) / 2;
+    const y = cell.y + row * slotH + (slotH - size) / 2;
+    boxes.push({ x: Math.round(x), y: Math.round(y), w: Math.round(w), h: Math.round(size) });
+  }
+  return boxes;
+}
+
+/** The writable board of a plaque: its upper part, above the post. */
+const boardOf = (box: Box): Box => ({ x: box.x, y: box.y, w: box.w, h: Math.round(box.h * 0.65) });
+
+function drawLabel(canvas: Canvas, text: string, board: Box, paper: Rgb): void {
+  const ink: Rgb = paper[0] + paper[1] + paper[2] > 380 ? [20, 20, 20] : [250, 250, 250];
+  const fit = (s: string, scale: number) => textWidth(s, scale) <= board.w * 0.9;
+  const scale = Math.max(1, Math.floor(Math.min((board.w * 0.9) / Math.max(1, textWidth(text, 1)), (board.h * 0.6) / TEXT_HEIGHT)));
+  let shown = text;
+  // Too long even at the smallest size: show what fits; the scene JSON keeps the whole text.
+  while (shown.length > 1 && !fit(shown, scale)) shown = shown.slice(0, -1);
+  const x = board.x + (board.w - textWidth(shown, scale)) / 2;
+  const y = board.y + (board.h - TEXT_HEIGHT * scale) / 2;
+  canvas.drawText(shown, Math.round(x), Math.round(y), scale, ink);
+}

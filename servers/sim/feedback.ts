@@ -1,0 +1,74 @@
+/**
+ * The sim feedback editor: turns a person's comment ("make the sphere green", "the sign should say
+ * CLOSED", "add a yellow star", "remove the cat") into new questions and the checklist questions
+ * they replace.
+ */
+import type { ChecklistLine } from "../../core/agent/prompts.ts";
+import { type CountLookup, parseQuestion, questionFor } from "./questions.ts";
+import { type Atom, analysePrompt, atomKey } from "./scene.ts";
+
+export interface FeedbackQuestions {
+  questions: string[];
+  /** Checklist ids the comment contradicts or supersedes. */
+  replaces: number[];
+}
+
+const REMOVAL = /\b(?:remove|delete|get rid of|take away|take out|drop|lose)\s+(?:all\s+)?(?:of\s+)?(?:the\s+|any\s+|that\s+)?/gi;
+
+/** New atoms a comment asks for; only what it states outright, never what a phrase merely implies. */
+export function atomsOfComment(comment: string): Atom[] {
+  const atoms = new Map<string, Atom>();
+  for (const clause of comment.split(/[.;!?\n]+|\bbut\b/i)) {
+    if (!clause.trim()) continue;
+    const { atoms: found } = analysePrompt(clause.replace(REMOVAL, "no "));
+    for (const mention of found) if (mention.explicit) atoms.set(mention.key, mention.atom);
+  }
+  return [...atoms.values()];
+}
+
+/** Questions for a comment, and which numbered checklist questions they replace. */
+export function questionsForFeedback(comment: string, checklist: readonly ChecklistLine[], requestCounts: CountLookup): FeedbackQuestions {
+  const wanted = atomsOfComment(comment);
+  const existing = checklist.flatMap((line) => {
+    const atom = parseQuestion(line.question);
+    return atom ? [{ id: line.id, atom }] : [];
+  });
+  const counts = new Map<string, number | null>();
+  for (const { atom } of existing) if (atom.kind === "count") counts.set(atom.object, atom.count);
+  for (const atom of wanted) if (atom.kind === "count") counts.set(atom.object, atom.count);
+  const countOf: CountLookup = (object) => (counts.has(object) ? counts.get(object) : requestCounts(object));
+
+  const questions: string[] = [];
+  const replaces = new Set<number>();
+  for (const atom of wanted) {
+    const same = existing.find((e) => atomKey(e.atom) === atomKey(atom) && JSON.stringify(e.atom) === JSON.stringify(atom));
+    if (same) continue; // already required; nothing to add or retire
+    questions.push(questionFor(atom, countOf));
+    for (const { id, atom: old } of existing) if (supersedes(atom, old)) replaces.add(id);
+  }
+  return { questions, replaces: [...replaces].sort((a, b) => a - b) };
+}
+
+function supersedes(next: Atom, old: Atom): boolean {
+  switch (next.kind) {
+    case "count":
+      if (next.count === 0) return involves(old, next.object);
+      return old.kind === "count" && old.object === next.object;
+    case "colour":
+      return old.kind === "colour" && old.object === next.object;
+    case "relation":
+      return old.kind === "relation" && samePair(old.subject, old.object, next.subject, next.object);
+    case "text":
+      return old.kind === "text";
+    case "style":
+      return old.kind === "style";
+  }
+}
+
+const samePair = (a: string, b: string, c: string, d: string) => (a === c && b === d) || (a === d && b === c);
+
+function involves(atom: Atom, object: string): boolean {
+  if (atom.kind === "count" || atom.kind === "colour") return atom.object === object;
+  if (atom.kind === "relation") return atom.subject === object || atom.object === object;
+  return false;
+}

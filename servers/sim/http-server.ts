@@ -1,0 +1,202 @@
+/**
+ * The sim models behind real protocols: OpenAI chat completions and images, and the GEMS
+ * diffusers server's POST /generate. The real adapters can point here and run fully offline.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { describeError, InputError } from "../../core/errors.ts";
+import type { ImageGenerator, Mllm } from "../../core/models/ports.ts";
+import { chatBody, chatCompletion, describeIssues, errorBody, imagesBody, toMllmMessages, WireError } from "./openai-wire.ts";
+import { hashText } from "./random.ts";
+import { createSimGenerator } from "./sim-generator.ts";
+import { createSimMllm } from "./sim-mllm.ts";
+
+export interface SimServerOptions {
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  mllm?: Mllm;
+  generator?: ImageGenerator;
+  log?: (line: string) => void;
+  /** Larger request bodies get 413; default 20 MB, enough for a few data-URL images. */
+  maxBodyBytes?: number;
+}
+
+export interface SimServer {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+const DEFAULT_MAX_BODY = 20 * 1024 * 1024;
+
+interface Context {
+  mllm: Mllm;
+  generator: ImageGenerator;
+  maxBodyBytes: number;
+}
+
+/** Starts the sim server; resolves once it listens. */
+export async function startSimServer(options: SimServerOptions = {}): Promise<SimServer> {
+  const context: Context = {
+    mllm: options.mllm ?? createSimMllm(),
+    generator: options.generator ?? createSimGenerator(),
+    maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY,
+  };
+  const log = options.log ?? (() => {});
+  const server = createServer((req, res) => {
+    const started = Date.now();
+    res.on("finish", () => log(`${req.method} ${req.url?.split("?")[0]} ${res.statusCode} ${Date.now() - started}ms`));
+    route(req, res, context).catch((error: unknown) => {
+      log(`${req.method} ${req.url} failed: ${describeError(error)}`);
+      if (!res.headersSent) sendJson(res, 500, errorBody(`The sim server failed: ${describeError(error)}`, "server_error", null));
+      else res.destroy();
+    });
+  });
+  const host = options.host ?? "127.0.0.1";
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        // Keep-alive sockets from SDK clients would otherwise hold close() open.
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function route(req: IncomingMessage, res: ServerResponse, context: Context): Promise<void> {
+  const url = new URL(req.url ?? "/", "http://sim.local");
+  const path = url.pathname.replace(/\/+$/, "") || "/";
+  const isOpenAi = path.startsWith("/v1/");
+  const routes: Record<string, { method: string; handle: () => Promise<void> }> = {
+    "/healthz": { method: "GET", handle: async () => sendText(res, 200, "ok") },
+    "/v1/models": { method: "GET", handle: async () => sendJson(res, 200, modelList()) },
+    "/v1/chat/completions": { method: "POST", handle: () => handleChat(req, res, context) },
+    "/v1/images/generations": { method: "POST", handle: () => handleImages(req, res, context) },
+    "/generate": { method: "POST", handle: () => handleGenerate(req, res, url, context) },
+  };
+  const match = routes[path];
+  if (!match) {
+    req.resume();
+    if (isOpenAi) sendJson(res, 404, errorBody(`Unknown endpoint ${path}.`, "invalid_request_error", "unknown_url"));
+    else sendText(res, 404, `Not found: ${path}`);
+    return;
+  }
+  if (req.method !== match.method) {
+    req.resume();
+    res.setHeader("Allow", match.method);
+    if (isOpenAi) sendJson(res, 405, errorBody(`Use ${match.method} for ${path}.`, "invalid_request_error", "method_not_allowed"));
+    else sendText(res, 405, `Use ${match.method} for ${path}.`);
+    return;
+  }
+  try {
+    await match.handle();
+  } catch (error) {
+    if (!(error instanceof WireError)) throw error;
+    if (isOpenAi) sendJson(res, error.status, errorBody(error.message, "invalid_request_error", error.code));
+    else sendText(res, error.status, error.message);
+  }
+}
+
+const modelList = () => ({
+  object: "list",
+  data: [{ id: "gems-sim", object: "model", created: 0, owned_by: "gems-sim (a simulation)" }],
+});
+
+async function handleChat(req: IncomingMessage, res: ServerResponse, context: Context): Promise<void> {
+  const parsed = chatBody.safeParse(await readJson(req, context.maxBodyBytes));
+  if (!parsed.success) throw new WireError(describeIssues(parsed.error), 400, "invalid_body");
+  if (parsed.data.stream) throw new WireError("The sim server does not stream; send stream: false.", 400, "unsupported_stream");
+  const reply = await context.mllm.chat({ messages: toMllmMessages(parsed.data.messages) });
+  sendJson(res, 200, chatCompletion(parsed.data, reply));
+}
+
+async function handleImages(req: IncomingMessage, res: ServerResponse, context: Context): Promise<void> {
+  const parsed = imagesBody.safeParse(await readJson(req, context.maxBodyBytes));
+  if (!parsed.success) throw new WireError(describeIssues(parsed.error), 400, "invalid_body");
+  const body = parsed.data;
+  if (body.response_format === "url") {
+    const message = 'The sim server returns images only as b64_json; omit response_format or send "b64_json".';
+    throw new WireError(message, 400, "unsupported_response_format");
+  }
+  const [width, height] = body.size && body.size !== "auto" ? body.size.split("x").map(Number) : [undefined, undefined];
+  const seed = body.seed ?? hashText(body.prompt);
+  const data: Array<{ b64_json: string }> = [];
+  for (let i = 0; i < (body.n ?? 1); i++) {
+    const png = await generate(context.generator, { prompt: body.prompt, seed: seed + i, width, height });
+    data.push({ b64_json: Buffer.from(png).toString("base64") });
+  }
+  sendJson(res, 200, { created: Math.floor(Date.now() / 1000), data });
+}
+
+async function handleGenerate(req: IncomingMessage, res: ServerResponse, url: URL, context: Context): Promise<void> {
+  await readBody(req, context.maxBodyBytes); // the protocol sends everything in the query; drain any body
+  const prompt = url.searchParams.get("prompt")?.trim();
+  if (!prompt) throw new WireError("Missing the prompt query parameter: POST /generate?prompt=...", 400, null);
+  const number = (name: string) => {
+    const raw = url.searchParams.get(name);
+    if (raw === null || raw === "") return undefined;
+    if (!/^\d+$/.test(raw)) {
+      throw new WireError(`The ${name} query parameter must be a non-negative whole number (got "${raw}").`, 400, null);
+    }
+    return Number(raw);
+  };
+  const png = await generate(context.generator, { prompt, seed: number("seed"), width: number("width"), height: number("height") });
+  res.writeHead(200, { "Content-Type": "image/png", "Content-Length": png.length });
+  res.end(png);
+}
+
+async function generate(generator: ImageGenerator, request: { prompt: string; seed?: number; width?: number; height?: number }) {
+  try {
+    return await generator.generate(request);
+  } catch (error) {
+    if (error instanceof InputError) throw new WireError(error.message, 400, "invalid_value");
+    throw error;
+  }
+}
+
+async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+  const body = await readBody(req, limit);
+  try {
+    return JSON.parse(body.toString("utf8")) as unknown;
+  } catch (error) {
+    throw new WireError(`The request body is not valid JSON (${describeError(error)}).`, 400, "invalid_json");
+  }
+}
+
+/** Reads the whole body, or throws a 413 once it passes `limit` (the rest is drained, not kept). */
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  if (Number(req.headers["content-length"] ?? 0) > limit) {
+    req.resume();
+    throw new WireError(`The request body is larger than ${limit} bytes.`, 413, "request_too_large");
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size <= limit) chunks.push(chunk);
+  }
+  if (size > limit) throw new WireError(`The request body is larger than ${limit} bytes.`, 413, "request_too_large");
+  return Buffer.concat(chunks);
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function sendText(res: ServerResponse, status: number, text: string): void {
+  res.writeHead(status, { "Content-Type": "text/plain; charset=utf-8", "Content-Length": Buffer.byteLength(text) });
+  res.end(text);
+}

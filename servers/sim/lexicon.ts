@@ -1,0 +1,158 @@
+/**
+ * The words the simulated models understand. The generator draws only what is listed here, and
+ * the MLLM can only ask and answer about the same words, so the two always agree on meaning.
+ */
+
+export const COLOURS = ["red", "blue", "green", "yellow", "orange", "purple", "pink", "black", "white", "gray", "brown"] as const;
+export type Colour = (typeof COLOURS)[number];
+
+export const COLOUR_RGB: Record<Colour, readonly [number, number, number]> = {
+  red: [220, 40, 40],
+  blue: [40, 80, 220],
+  green: [40, 170, 70],
+  yellow: [240, 210, 40],
+  orange: [245, 140, 30],
+  purple: [140, 60, 190],
+  pink: [240, 130, 180],
+  black: [25, 25, 25],
+  white: [250, 250, 250],
+  gray: [140, 140, 140],
+  brown: [130, 80, 40],
+};
+
+const COLOUR_ALIASES: Record<string, Colour> = { grey: "gray", violet: "purple" };
+
+export function colourOf(word: string): Colour | null {
+  const lower = word.toLowerCase();
+  if ((COLOURS as readonly string[]).includes(lower)) return lower as Colour;
+  return COLOUR_ALIASES[lower] ?? null;
+}
+
+/** What the raster knows how to draw; every noun maps to one of these. */
+export type Shape =
+  | "square"
+  | "circle"
+  | "triangle"
+  | "column"
+  | "star"
+  | "heart"
+  | "cat"
+  | "dog"
+  | "tree"
+  | "house"
+  | "car"
+  | "bird"
+  | "flower"
+  | "cup"
+  | "book"
+  | "plaque";
+
+export const NOUN_SHAPES: Record<string, Shape> = {
+  cube: "square",
+  box: "square",
+  sphere: "circle",
+  ball: "circle",
+  cone: "triangle",
+  pyramid: "triangle",
+  cylinder: "column",
+  star: "star",
+  heart: "heart",
+  cat: "cat",
+  dog: "dog",
+  tree: "tree",
+  house: "house",
+  car: "car",
+  bird: "bird",
+  flower: "flower",
+  cup: "cup",
+  book: "book",
+  sign: "plaque",
+  banner: "plaque",
+  poster: "plaque",
+};
+
+/** Nouns that can carry quoted text ("a sign that says ..."). */
+export const TEXT_CARRIERS = new Set(["sign", "banner", "poster"]);
+
+export function pluralOf(noun: string): string {
+  return /(x|s|ch|sh)$/.test(noun) ? `${noun}es` : `${noun}s`;
+}
+
+const SINGULAR_OF = new Map<string, string>(
+  Object.keys(NOUN_SHAPES).flatMap((noun) => [
+    [noun, noun],
+    [pluralOf(noun), noun],
+  ]),
+);
+
+/** The singular noun and whether the word was plural, or null for a word outside the lexicon. */
+export function nounOf(word: string): { noun: string; plural: boolean } | null {
+  const lower = word.toLowerCase();
+  const noun = SINGULAR_OF.get(lower);
+  return noun ? { noun, plural: noun !== lower } : null;
+}
+
+const NUMBER_WORDS = ["no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"];
+
+/** Count words: articles mean one; "no" and "without" mean none. */
+export function countOf(word: string): number | null {
+  const lower = word.toLowerCase();
+  if (lower === "a" || lower === "an" || lower === "single") return 1;
+  if (lower === "without" || lower === "zero") return 0;
+  const index = NUMBER_WORDS.indexOf(lower);
+  if (index >= 0) return index;
+  if (/^\d{1,2}$/.test(lower)) {
+    const value = Number(lower);
+    return value <= 10 ? value : null;
+  }
+  return null;
+}
+
+export function numberWord(count: number): string {
+  return count >= 1 && count <= 10 ? NUMBER_WORDS[count]! : String(count);
+}
+
+export type Relation = "left of" | "right of" | "above" | "below" | "next to";
+
+/** Phrases for each relation, longest first so "on the left of" wins over "left of". */
+export const RELATION_PHRASES: ReadonlyArray<readonly [string[], Relation]> = [
+  [["on", "the", "left", "side", "of"], "left of"],
+  [["on", "the", "right", "side", "of"], "right of"],
+  [["on", "the", "left", "of"], "left of"],
+  [["to", "the", "left", "of"], "left of"],
+  [["on", "the", "right", "of"], "right of"],
+  [["to", "the", "right", "of"], "right of"],
+  [["on", "top", "of"], "above"],
+  [["left", "of"], "left of"],
+  [["right", "of"], "right of"],
+  [["next", "to"], "next to"],
+  [["above"], "above"],
+  [["over"], "above"],
+  [["atop"], "above"],
+  [["below"], "below"],
+  [["under"], "below"],
+  [["underneath"], "below"],
+  [["beneath"], "below"],
+  [["beside"], "next to"],
+];
+
+/** How a relation is written in prompts and questions. */
+export const RELATION_TEXT: Record<Relation, string> = {
+  "left of": "to the left of",
+  "right of": "to the right of",
+  above: "above",
+  below: "below",
+  "next to": "next to",
+};
+
+export const STYLES: Record<string, string> = {
+  watercolor: "watercolor",
+  watercolour: "watercolor",
+  neon: "neon",
+  pixel: "pixel art",
+  sketch: "sketch",
+  cartoon: "cartoon",
+  photorealistic: "photorealistic",
+  minimalist: "minimalist",
+  vintage: "vintage",
+};

@@ -1,0 +1,123 @@
+/**
+ * The OpenAI wire formats the sim server speaks: request bodies (validated with zod at the edge)
+ * and response bodies shaped like the real ones, so the openai SDK and our adapters accept them.
+ */
+import { z } from "zod";
+import type { MllmMessage, MllmPart, MllmReply } from "../../core/models/ports.ts";
+
+const textPart = z.object({ type: z.literal("text"), text: z.string() });
+const imagePart = z.object({
+  type: z.literal("image_url"),
+  image_url: z.union([z.string(), z.object({ url: z.string(), detail: z.string().optional() })]),
+});
+
+export const chatBody = z.object({
+  model: z.string().optional(),
+  messages: z
+    .array(
+      z.object({
+        role: z.enum(["system", "developer", "user", "assistant"]),
+        content: z.union([z.string(), z.array(z.union([textPart, imagePart])), z.null()]),
+      }),
+    )
+    .min(1),
+  stream: z.boolean().optional(),
+  max_tokens: z.number().int().positive().optional(),
+  max_completion_tokens: z.number().int().positive().optional(),
+  temperature: z.number().optional(),
+});
+export type ChatBody = z.infer<typeof chatBody>;
+
+export const imagesBody = z.object({
+  prompt: z.string().trim().min(1, "prompt must not be empty"),
+  model: z.string().optional(),
+  n: z.number().int().min(1).max(4).optional(),
+  size: z
+    .string()
+    .regex(/^(?:auto|\d{2,4}x\d{2,4})$/, 'size must be "auto" or like "512x512"')
+    .optional(),
+  response_format: z.enum(["b64_json", "url"]).optional(),
+  output_format: z.literal("png", 'the sim only makes PNGs; send output_format "png" or leave it out').optional(),
+  /** Not in OpenAI's API; accepted so runs against the sim can be made repeatable. */
+  seed: z.number().int().nonnegative().optional(),
+});
+export type ImagesBody = z.infer<typeof imagesBody>;
+
+/** A client mistake, answered with 400 and OpenAI's error shape. */
+export class WireError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly code: string | null,
+  ) {
+    super(message);
+  }
+}
+
+/** Converts chat messages to the port's messages; images must be data: URLs. */
+export function toMllmMessages(messages: ChatBody["messages"]): MllmMessage[] {
+  return messages.map((message) => {
+    const role = message.role === "developer" ? "system" : message.role;
+    if (typeof message.content === "string" || message.content === null) return { role, content: message.content ?? "" };
+    const parts = message.content.map((part): MllmPart => {
+      if (part.type === "text") return { type: "text", text: part.text };
+      const url = typeof part.image_url === "string" ? part.image_url : part.image_url.url;
+      return { type: "image", png: decodeDataUrl(url) };
+    });
+    // The GEMS prompts keep system prompts as strings; a content array there is flattened to text.
+    if (role === "system") return { role, content: parts.map((p) => (p.type === "text" ? p.text : "")).join("\n") };
+    return { role, content: parts };
+  });
+}
+
+function decodeDataUrl(url: string): Uint8Array {
+  const match = /^data:([\w/+.-]+)?(;base64)?,(.*)$/s.exec(url);
+  if (!match || !match[2]) {
+    throw new WireError("The sim server only accepts images as base64 data: URLs (data:image/png;base64,...).", 400, "invalid_image_url");
+  }
+  return new Uint8Array(Buffer.from(match[3]!, "base64"));
+}
+
+let completions = 0;
+
+const tokens = (text: string) => Math.ceil(text.length / 4);
+
+export function chatCompletion(body: ChatBody, reply: MllmReply) {
+  const promptText = body.messages
+    .map((m) => (typeof m.content === "string" ? m.content : (m.content ?? []).map((p) => (p.type === "text" ? p.text : "")).join(" ")))
+    .join("\n");
+  const completionTokens = tokens(reply.content) + tokens(reply.reasoning ?? "");
+  completions++;
+  return {
+    id: `chatcmpl-sim-${Date.now().toString(36)}-${completions}`,
+    object: "chat.completion" as const,
+    created: Math.floor(Date.now() / 1000),
+    model: body.model ?? "gems-sim",
+    choices: [
+      {
+        index: 0,
+        message: {
+          role: "assistant" as const,
+          content: reply.content,
+          refusal: null,
+          ...(reply.reasoning !== null ? { reasoning_content: reply.reasoning } : {}),
+        },
+        logprobs: null,
+        finish_reason: "stop" as const,
+      },
+    ],
+    usage: { prompt_tokens: tokens(promptText), completion_tokens: completionTokens, total_tokens: tokens(promptText) + completionTokens },
+  };
+}
+
+export function errorBody(message: string, type: string, code: string | null) {
+  return { error: { message, type, param: null, code } };
+}
+
+/** One line naming the first problem zod found, e.g. "messages.0.role: Invalid option". */
+export function describeIssues(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return "The request body is invalid.";
+  const path = issue.path.join(".");
+  return `Invalid request body: ${path ? `${path}: ` : ""}${issue.message}`;
+}

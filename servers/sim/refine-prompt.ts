@@ -1,0 +1,154 @@
+/**
+ * The sim refiner's strategy, the one the GEMS refiner prompt recommends: put what failed first
+ * and say it again, keep what passed where it was. It writes the prompt from the checklist (so
+ * human feedback that changed the checklist is followed) and copies the emphasis of the previous
+ * prompt (so what passed because it was repeated keeps its repetition).
+ */
+import type { ChecklistLine } from "../../core/agent/prompts.ts";
+import { numberWord, pluralOf, RELATION_TEXT } from "./lexicon.ts";
+import { type CountLookup, parseQuestion } from "./questions.ts";
+import { type Atom, analysePrompt, atomKey } from "./scene.ts";
+
+export interface RefineInput {
+  request: string;
+  checklist: readonly ChecklistLine[];
+  /** The prompt of the last attempt, or null before the first. */
+  lastPrompt: string | null;
+  /** Checklist ids that passed in the last attempt; every other id counts as not yet achieved. */
+  passedIds: ReadonlySet<number>;
+}
+
+export interface RefinedPrompt {
+  prompt: string;
+  /** Checklist lines moved to the front. */
+  promoted: ChecklistLine[];
+  /** Checklist lines the sim could not turn into a phrase; appended verbatim. */
+  unparsed: ChecklistLine[];
+}
+
+const MAX_MENTIONS = 3;
+
+interface Slot {
+  atom: Atom;
+  mentions: number;
+}
+
+/** Writes the next prompt: failed atoms first and repeated, passed atoms after, as before. */
+export function refinePrompt(input: RefineInput): RefinedPrompt {
+  const previous = analysePrompt(input.lastPrompt ?? input.request);
+  const earlier = new Map(previous.atoms.map((a) => [a.key, a]));
+  const { spec: request, atoms: requestAtoms } = analysePrompt(input.request);
+
+  const parsed = input.checklist.map((line) => ({ line, atom: parseQuestion(line.question) }));
+  const unparsed = parsed.filter((p) => p.atom === null).map((p) => p.line);
+  const known = parsed.filter((p): p is { line: ChecklistLine; atom: Atom } => p.atom !== null);
+  const position = (atom: Atom) => earlier.get(atomKey(atom))?.first ?? Number.MAX_SAFE_INTEGER;
+  const mentionsBefore = (atom: Atom) => earlier.get(atomKey(atom))?.mentions ?? 0;
+
+  const failed = known.filter((p) => !input.passedIds.has(p.line.id));
+  const passed = known.filter((p) => input.passedIds.has(p.line.id));
+  const byPosition = (a: { atom: Atom }, b: { atom: Atom }) => position(a.atom) - position(b.atom);
+  const slots: Slot[] = [
+    ...[...failed].sort(byPosition).map(({ atom }) => ({ atom, mentions: Math.min(MAX_MENTIONS, Math.max(2, mentionsBefore(atom) + 1)) })),
+    ...[...passed].sort(byPosition).map(({ atom }) => ({ atom, mentions: Math.min(MAX_MENTIONS, Math.max(1, mentionsBefore(atom))) })),
+    ...uncovered(requestAtoms.map((a) => a.atom), known.map((k) => k.atom))
+      .sort((a, b) => position(a) - position(b))
+      .map((atom) => ({ atom, mentions: Math.min(MAX_MENTIONS, Math.max(1, mentionsBefore(atom))) })),
+  ];
+
+  const counts = new Map<string, number | null>();
+  for (const { atom } of known) if (atom.kind === "count") counts.set(atom.object, atom.count);
+  const countOf: CountLookup = (object) => (counts.has(object) ? counts.get(object) : request.objects.find((o) => o.id === object)?.count);
+  const carrierOf = (text: string) => request.objects.find((o) => o.text?.toLowerCase() === text.toLowerCase())?.noun ?? null;
+
+  // Styles are not ranked by the generator, so they simply close the first round.
+  const styles = slots.filter((s) => s.atom.kind === "style").map((s) => phraseFor(s.atom, countOf, carrierOf));
+  const ranked = slots.filter((s) => s.atom.kind !== "style");
+  const rounds: string[] = [];
+  for (let round = 1; round <= MAX_MENTIONS; round++) {
+    const phrases = phrasesFor(
+      ranked.filter((s) => s.mentions >= round).map((s) => s.atom),
+      countOf,
+      carrierOf,
+    );
+    if (round === 1) phrases.push(...styles);
+    if (phrases.length === 0) break;
+    rounds.push((round === 1 ? "" : round === 2 ? "Again: " : "Once more: ") + phrases.join(", "));
+  }
+  if (unparsed.length) rounds.push(`Also: ${unparsed.map((l) => l.question.replace(/\?$/, "")).join("; ")}`);
+  const prompt = rounds.join(". ").trim() || input.lastPrompt || input.request;
+  return { prompt, promoted: failed.map((p) => p.line), unparsed };
+}
+
+/**
+ * Request atoms the checklist does not ask about (a sparse checklist from a real decomposer) are
+ * kept at the end, unless the checklist overrides them: an object now absent, another text, style
+ * or relation between the same pair.
+ */
+function uncovered(requestAtoms: Atom[], checklistAtoms: Atom[]): Atom[] {
+  const keys = new Set(checklistAtoms.map(atomKey));
+  const absent = new Set(checklistAtoms.flatMap((a) => (a.kind === "count" && a.count === 0 ? [a.object] : [])));
+  const has = (kind: Atom["kind"]) => checklistAtoms.some((a) => a.kind === kind);
+  const pairs = new Set(checklistAtoms.flatMap((a) => (a.kind === "relation" ? [[a.subject, a.object].sort().join("|")] : [])));
+  return requestAtoms.filter((atom) => {
+    if (keys.has(atomKey(atom))) return false;
+    switch (atom.kind) {
+      case "count":
+      case "colour":
+        return !absent.has(atom.object);
+      case "relation":
+        return !absent.has(atom.subject) && !absent.has(atom.object) && !pairs.has([atom.subject, atom.object].sort().join("|"));
+      case "text":
+      case "style":
+        return !has(atom.kind);
+    }
+  });
+}
+
+/** Phrases for atoms in order; a count next to a colour of the same object becomes one phrase. */
+function phrasesFor(atoms: Atom[], countOf: CountLookup, carrierOf: (text: string) => string | null): string[] {
+  const phrases: string[] = [];
+  for (let i = 0; i < atoms.length; i++) {
+    const atom = atoms[i]!;
+    const next = atoms[i + 1];
+    if (atom.kind === "count" && next?.kind === "colour" && next.object === atom.object) {
+      phrases.push(countPhrase(atom.object, atom.count, next.colour));
+      i++;
+    } else if (atom.kind === "colour" && next?.kind === "count" && next.object === atom.object) {
+      phrases.push(countPhrase(atom.object, next.count, atom.colour));
+      i++;
+    } else {
+      phrases.push(phraseFor(atom, countOf, carrierOf));
+    }
+  }
+  return phrases;
+}
+
+function countPhrase(object: string, count: number | null, colour: string | null): string {
+  const adjective = colour ? `${colour} ` : "";
+  if (count === 0) return `no ${pluralOf(object)}`;
+  if (count === null) return `some ${adjective}${pluralOf(object)}`;
+  if (count === 1) return `exactly one ${adjective}${object}`;
+  return `exactly ${numberWord(count)} ${adjective}${pluralOf(object)}`;
+}
+
+function phraseFor(atom: Atom, countOf: CountLookup, carrierOf: (text: string) => string | null): string {
+  const noun = (object: string) => {
+    const count = countOf(object);
+    return count === null || (count !== undefined && count > 1) ? pluralOf(object) : object;
+  };
+  switch (atom.kind) {
+    case "count":
+      return countPhrase(atom.object, atom.count, null);
+    case "colour":
+      return `${atom.colour} ${noun(atom.object)}`;
+    case "relation":
+      return `the ${noun(atom.subject)} ${RELATION_TEXT[atom.relation]} the ${noun(atom.object)}`;
+    case "text": {
+      const carrier = carrierOf(atom.text);
+      return carrier ? `a ${carrier} that says "${atom.text}"` : `the text "${atom.text}"`;
+    }
+    case "style":
+      return `in ${atom.style} style`;
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * The simulated image generator: offline, deterministic in prompt and seed, and openly a
+ * simulation (every image carries a "SIM" marker and its scene as JSON).
+ */
+import { InputError } from "../../core/errors.ts";
+import type { ImageGenerator, ImageRequest } from "../../core/models/ports.ts";
+import { renderPrompt } from "./draw-scene.ts";
+import { simulateLatency } from "./latency.ts";
+import { hashText } from "./random.ts";
+import { DEFAULT_CAPACITY } from "./salience.ts";
+
+export interface SimGeneratorOptions {
+  latencyMs?: number;
+  width?: number;
+  height?: number;
+  /** How many requirements the sim draws reliably; see salience.ts. */
+  capacity?: number;
+}
+
+const MIN_SIDE = 32;
+const MAX_SIDE = 2048;
+
+/** Creates the sim generator; see servers/sim/README.md for how it decides what to get wrong. */
+export function createSimGenerator(options: SimGeneratorOptions = {}): ImageGenerator {
+  return {
+    name: "sim",
+    async generate(request: ImageRequest): Promise<Uint8Array> {
+      const prompt = request.prompt.trim();
+      if (prompt === "") throw new InputError("The image prompt is empty; describe what to draw.");
+      const width = side("width", request.width ?? options.width ?? 512);
+      const height = side("height", request.height ?? options.height ?? 512);
+      await simulateLatency(options.latencyMs ?? 0, request.signal);
+      const seed = request.seed ?? hashText(prompt);
+      return renderPrompt(prompt, { seed, width, height, capacity: options.capacity ?? DEFAULT_CAPACITY }).png;
+    },
+  };
+}
+
+function side(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < MIN_SIDE || value > MAX_SIDE) {
+    throw new InputError(`The image ${name} must be a whole number from ${MIN_SIDE} to ${MAX_SIDE} pixels (got ${value}).`);
+  }
+  return value;
+}
