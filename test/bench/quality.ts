@@ -10,15 +10,20 @@ import { silentLogger } from "../../core/logger.ts";
 import { createSimMllm } from "../../servers/sim/sim-mllm.ts";
 import { createSimGenerator } from "../../servers/sim/sim-generator.ts";
 import { BENCH_PROMPTS } from "../../servers/sim/prompts-bench.ts";
+import { roleOf } from "../../core/agent/prompts.ts";
+import type { Mllm } from "../../core/models/ports.ts";
 
 interface Setting {
   label: string;
   skill: SkillChoice;
   maxIterations: number;
+  /** Baseline: the refiner hands back the previous prompt, so only the seed changes. */
+  isRedrawOnly?: boolean;
 }
 
 const SETTINGS: Setting[] = [
   { label: "single pass (1 image, no skill)", skill: "none", maxIterations: 1 },
+  { label: "redraw: same prompt, new seed (≤5 images)", skill: "none", maxIterations: 5, isRedrawOnly: true },
   { label: "GEMS loop + memory, no skill (≤5 images)", skill: "none", maxIterations: 5 },
   { label: "GEMS loop + memory + skills (≤5 images)", skill: "auto", maxIterations: 5 },
 ];
@@ -33,7 +38,7 @@ export interface QualityRow {
 
 export async function measureQuality(skillsDir: string, seeds: readonly number[] = [1, 2, 3]): Promise<QualityRow[]> {
   const skills = await loadSkillLibrary(skillsDir);
-  const mllm = createSimMllm({ latencyMs: 0 });
+  const simMllm = createSimMllm({ latencyMs: 0 });
   const generator = createSimGenerator({ latencyMs: 0 });
   const rows: QualityRow[] = [];
   for (const setting of SETTINGS) {
@@ -51,7 +56,7 @@ export async function measureQuality(skillsDir: string, seeds: readonly number[]
           seed: seed * 1000 + index,
         });
         const result = await runJob(trajectory, {
-          mllm,
+          mllm: setting.isRedrawOnly ? redrawOnly(simMllm) : simMllm,
           generator,
           skills,
           images: createInMemoryImageStore(),
@@ -70,6 +75,20 @@ export async function measureQuality(skillsDir: string, seeds: readonly number[]
     rows.push({ label: setting.label, jobs, allMet: allMet / jobs, requirementRate: passed / total, imagesPerJob: images / jobs });
   }
   return rows;
+}
+
+/** The sim MLLM, except that its refiner returns the last prompt unchanged. */
+function redrawOnly(mllm: Mllm): Mllm {
+  return {
+    name: `${mllm.name}+redraw`,
+    async chat(request) {
+      if (roleOf(request.messages) !== "refiner") return mllm.chat(request);
+      const user = request.messages.find((m) => m.role === "user")?.content;
+      const texts = Array.isArray(user) ? user.flatMap((part) => (part.type === "text" ? [part.text] : [])) : [String(user)];
+      const prompts = texts.flatMap((text) => [...text.matchAll(/^Prompt: (.*)$/gm)].map((m) => m[1] as string));
+      return { content: `PROMPT: ${prompts.at(-1) ?? ""}`, reasoning: null };
+    },
+  };
 }
 
 export function qualityTable(rows: readonly QualityRow[]): string {
