@@ -57,6 +57,11 @@ export interface RunControls {
    * false ends it as failed. Without it, the first failure ends the job.
    */
   retryAfterFailure?: (error: GemsError, failures: number) => Promise<boolean>;
+  /**
+   * Aborted when the service shuts down gracefully: unlike `signal`, the step in progress
+   * finishes and is committed, then runJob returns with the job still "running", to be resumed.
+   */
+  pause?: AbortSignal;
 }
 
 type Step =
@@ -160,6 +165,7 @@ async function advanceUntilFinished(
   const { signal } = controls;
   for (;;) {
     throwIfAborted(signal);
+    if (controls.pause?.aborted) return t;
     // Feedback waits for the checklist: it may replace questions that do not exist yet.
     const inbox = t.requirements === null ? [] : (controls.drainFeedback?.() ?? []);
     for (const feedback of inbox) {
@@ -250,7 +256,7 @@ async function startIteration(t: Trajectory, commit: Commit, now: () => Date): P
   await commit({ type: "iteration.started", n: iteration.n, prompt: iteration.prompt, thought: iteration.thought });
 }
 
-/** Returns false when the job ended because the generator failed. */
+/** Throws GenerationFailedError when the generator gave up, so the loop can mark the attempt. */
 async function generate(
   t: Trajectory,
   iteration: IterationRecord,
