@@ -1,0 +1,26 @@
+/**
+ * How long a job waits out failing model servers. The adapters already retry a few times within
+ * one call; this covers the longer outage (a server restarting, a GPU box rebooting): the job
+ * sleeps with exponential backoff and resumes from memory, until the outage has lasted longer
+ * than the budget.
+ */
+import type { GemsError } from "../errors.ts";
+
+export const OUTAGE_FIRST_DELAY_MS = 1_000;
+export const OUTAGE_MAX_DELAY_MS = 30_000;
+
+/** Failures a wait can fix. A full disk or a bad request stays broken, so the job fails at once. */
+export function isOutage(error: GemsError): boolean {
+  return error.code === "backend" || error.code === "rate-limited" || error.code === "timeout";
+}
+
+/**
+ * The wait before the next try, or null when the outage has used up its budget. `waits` counts
+ * earlier waits in this outage; the last wait is cut short so the final try lands on the budget.
+ */
+export function outageDelayMs(outageStartedMs: number, nowMs: number, waits: number, budgetMs: number): number | null {
+  const elapsed = nowMs - outageStartedMs;
+  if (elapsed >= budgetMs) return null;
+  const backoff = Math.min(OUTAGE_MAX_DELAY_MS, OUTAGE_FIRST_DELAY_MS * 2 ** waits);
+  return Math.min(backoff, budgetMs - elapsed);
+}
