@@ -31,6 +31,10 @@ export async function openSqliteKeyv(dataDir: string, namespace: string): Promis
   try {
     // WAL lets readers on the other connections proceed while one of them writes.
     await adapter.query("PRAGMA journal_mode = WAL");
+    // Every step of every job commits, so a commit must be cheap. In WAL mode NORMAL skips the
+    // fsync per commit yet keeps every commit through a killed process (kill -9, OOM, deploys);
+    // only an OS crash or power loss can drop the last few, which then re-run from memory.
+    await adapter.query("PRAGMA synchronous = NORMAL");
   } catch (error) {
     await adapter.close().catch(() => {
       // The open error below is the one the operator can act on; a failed close of a handle that

@@ -2,25 +2,47 @@
  * `npm run sim-server`: the sim models on a local port, for running the real adapters offline.
  * This is a terminal entry point, so it prints to the console directly.
  */
+import { parseArgs } from "node:util";
 import { startSimServer } from "./http-server.ts";
+import { createSimGenerator } from "./sim-generator.ts";
+import { createSimMllm } from "./sim-mllm.ts";
 
 const DEFAULT_PORT = 8790;
 
-function portFrom(args: readonly string[], env: NodeJS.ProcessEnv): number {
-  const flag = args.indexOf("--port");
-  const raw = flag >= 0 ? args[flag + 1] : env["GEMS_SIM_PORT"];
-  if (raw === undefined || raw === "") return DEFAULT_PORT;
-  const port = Number(raw);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
-    console.error(`sim-server: the port must be a whole number from 0 to 65535 (got "${raw}"), e.g. --port ${DEFAULT_PORT}.`);
-    process.exit(1);
-  }
-  return port;
+function fail(message: string): never {
+  console.error(`sim-server: ${message}`);
+  process.exit(1);
+}
+
+function wholeNumber(raw: string | undefined, name: string, max: number, fallback: number, example: string): number {
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > max) fail(`${name} must be a whole number from 0 to ${max} (got "${raw}"), e.g. ${example}.`);
+  return n;
+}
+
+let args;
+try {
+  args = parseArgs({
+    options: {
+      port: { type: "string" },
+      "mllm-latency": { type: "string" },
+      "generator-latency": { type: "string" },
+      quiet: { type: "boolean", default: false },
+    },
+  }).values;
+} catch (error) {
+  fail(`${error instanceof Error ? error.message : String(error)}. Usage: npm run sim-server -- [--port N] [--mllm-latency MS] [--generator-latency MS] [--quiet]`);
 }
 
 const server = await startSimServer({
-  port: portFrom(process.argv.slice(2), process.env),
-  log: (line) => console.log(line),
+  port: wholeNumber(args.port ?? process.env["GEMS_SIM_PORT"], "the port", 65_535, DEFAULT_PORT, `--port ${DEFAULT_PORT}`),
+  // Latency makes a demo feel like real models, and lets benchmarks model busy servers.
+  mllm: createSimMllm({ latencyMs: wholeNumber(args["mllm-latency"], "--mllm-latency", 600_000, 0, "--mllm-latency 50") }),
+  generator: createSimGenerator({
+    latencyMs: wholeNumber(args["generator-latency"], "--generator-latency", 600_000, 0, "--generator-latency 150"),
+  }),
+  ...(args.quiet ? {} : { log: (line: string) => console.log(line) }),
 });
 console.log(`GEMS sim server (simulated models, not real ones) listening on ${server.url}`);
 console.log("Point GEMS Bot at it with:");

@@ -19,7 +19,12 @@ export class Canvas {
     background: Rgb,
   ) {
     this.rgba = new Uint8Array(width * height * 4);
-    for (let i = 0; i < width * height; i++) this.rgba.set([background[0], background[1], background[2], 255], i * 4);
+    this.rgba.set([background[0], background[1], background[2], 255]);
+    // Doubling copies fill the canvas in ~20 native copies instead of a JS loop per pixel;
+    // the loop was most of the sim generator's CPU time.
+    for (let filled = 4; filled < this.rgba.length; filled *= 2) {
+      this.rgba.copyWithin(filled, 0, Math.min(filled, this.rgba.length - filled));
+    }
   }
 
   /** Paints every pixel of `box` whose centre, mapped to the unit square, passes `inside`. */

@@ -4,6 +4,7 @@
  */
 import { resolve } from "node:path";
 import { measureQuality, qualityTable } from "./quality.ts";
+import { benchJobs } from "./jobs.ts";
 
 const root = resolve(import.meta.dirname, "../..");
 const suites: Record<string, () => Promise<string>> = {
@@ -13,6 +14,7 @@ const suites: Record<string, () => Promise<string>> = {
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     return `## Simulated models: single pass vs GEMS\n\n${qualityTable(rows)}\n\n(${rows[0]?.jobs ?? 0} jobs per setting, ${seconds} s)`;
   },
+  jobs: benchJobs,
 };
 
 const wanted = process.argv.slice(2);
