@@ -1,0 +1,158 @@
+/**
+ * The studio's JSON API: each handler validates the body's shape, calls the job service as the
+ * person named in it, and turns a refusal into a 4xx with the service's own message.
+ */
+import type { IncomingMessage } from "node:http";
+import { FEEDBACK_MAX_CHARS, MAX_ITERATIONS, MIN_ITERATIONS, PROMPT_MAX_CHARS } from "../../core/agent/request.ts";
+import { MAX_EXTRA_ITERATIONS } from "../../core/jobs/limits.ts";
+import type { JobService, Result } from "../../core/jobs/types.ts";
+import type { SkillLibrary } from "../../core/skills/types.ts";
+import { continueBody, feedbackBody, parseBody, personBody, pickBody, startJobBody } from "./api-schemas.ts";
+import type { EventStreams } from "./event-streams.ts";
+import { HttpError, readJsonBody, refusalError, sendJson } from "./http-io.ts";
+import { WEB_LIMITS } from "./limits.ts";
+import { webPerson } from "./person.ts";
+import type { Route, RouteContext } from "./router.ts";
+
+export interface ApiDeps {
+  jobs: JobService;
+  skills: SkillLibrary;
+  streams: EventStreams;
+  modelsDescription: string | undefined;
+}
+
+// The service makes ids of letters, digits, "-" and "_"; anything else cannot name a job.
+const JOB_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+function jobIdOf(ctx: RouteContext): string {
+  let id: string;
+  try {
+    id = decodeURIComponent(ctx.params[0] ?? "");
+  } catch {
+    id = ctx.params[0] ?? "";
+  }
+  if (!JOB_ID.test(id)) throw new HttpError(404, "not-found", `There is no job "${id.slice(0, 80)}".`);
+  return id;
+}
+
+function ok<T extends object>(result: Result<T>): T & { ok: true } {
+  if (!result.ok) throw refusalError(result);
+  return result;
+}
+
+/** Last-Event-ID (a reconnecting browser) wins over ?after= (a first connection that already has some events). */
+function afterSeqOf(req: IncomingMessage, url: URL): number {
+  const header = req.headers["last-event-id"];
+  const raw = (typeof header === "string" && header.trim() !== "" ? header : url.searchParams.get("after"))?.trim();
+  if (raw === undefined || raw === "") return 0;
+  const seq = /^\d{1,15}$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isSafeInteger(seq)) {
+    throw new HttpError(400, "input", `"after" must be a whole number of 0 or more, the seq of the last event you have (got "${raw.slice(0, 40)}").`);
+  }
+  return seq;
+}
+
+export function apiRoutes(deps: ApiDeps): Route[] {
+  const { jobs, skills, streams } = deps;
+  const web = { surface: "web" };
+
+  return [
+    {
+      pattern: /^\/api\/info$/,
+      methods: {
+        GET: ({ req, res }) =>
+          sendJson(req, res, 200, {
+            models: deps.modelsDescription ?? null,
+            limits: {
+              promptMaxChars: PROMPT_MAX_CHARS,
+              feedbackMaxChars: FEEDBACK_MAX_CHARS,
+              minIterations: MIN_ITERATIONS,
+              maxIterations: MAX_ITERATIONS,
+              maxExtraIterations: MAX_EXTRA_ITERATIONS,
+              nameMaxChars: WEB_LIMITS.nameMaxChars,
+            },
+          }),
+      },
+    },
+    {
+      pattern: /^\/api\/skills$/,
+      methods: { GET: ({ req, res }) => sendJson(req, res, 200, { skills: skills.manifest() }) },
+    },
+    {
+      pattern: /^\/api\/events$/,
+      methods: { GET: ({ req, res }) => streams.openOverviewStream(req, res) },
+    },
+    {
+      pattern: /^\/api\/jobs$/,
+      methods: {
+        GET: ({ req, res }) => sendJson(req, res, 200, { jobs: jobs.list().slice(0, WEB_LIMITS.jobListMax) }),
+        POST: async ({ req, res }) => {
+          const body = parseBody(startJobBody, await readJsonBody(req));
+          const { name, ...input } = body;
+          const submitted = ok(await jobs.submit(input, webPerson(name), web));
+          sendJson(req, res, 201, { jobId: submitted.jobId, position: submitted.position }, { location: `/api/jobs/${submitted.jobId}` });
+        },
+      },
+    },
+    {
+      pattern: /^\/api\/jobs\/([^/]+)$/,
+      methods: { GET: (ctx) => sendJson(ctx.req, ctx.res, 200, { job: ok(jobs.status(jobIdOf(ctx))).job }) },
+    },
+    {
+      pattern: /^\/api\/jobs\/([^/]+)\/events$/,
+      methods: {
+        GET: (ctx) => {
+          const jobId = jobIdOf(ctx);
+          const afterSeq = afterSeqOf(ctx.req, ctx.url);
+          // Answered as JSON while it still can be: once the stream starts the status is 200.
+          ok(jobs.status(jobId));
+          streams.openJobStream(ctx.req, ctx.res, jobId, afterSeq);
+        },
+      },
+    },
+    {
+      pattern: /^\/api\/jobs\/([^/]+)\/feedback$/,
+      methods: {
+        POST: async (ctx) => {
+          const jobId = jobIdOf(ctx);
+          const body = parseBody(feedbackBody, await readJsonBody(ctx.req));
+          const result = ok(await jobs.addFeedback(jobId, webPerson(body.name), body.text));
+          sendJson(ctx.req, ctx.res, 200, { isApplied: result.isApplied, questions: result.questions });
+        },
+      },
+    },
+    {
+      pattern: /^\/api\/jobs\/([^/]+)\/stop$/,
+      methods: {
+        POST: async (ctx) => {
+          const jobId = jobIdOf(ctx);
+          const body = parseBody(personBody, await readJsonBody(ctx.req));
+          const result = ok(await jobs.cancel(jobId, webPerson(body.name)));
+          sendJson(ctx.req, ctx.res, 200, { best: result.best });
+        },
+      },
+    },
+    {
+      pattern: /^\/api\/jobs\/([^/]+)\/pick$/,
+      methods: {
+        POST: async (ctx) => {
+          const jobId = jobIdOf(ctx);
+          const body = parseBody(pickBody, await readJsonBody(ctx.req));
+          const result = ok(await jobs.pick(jobId, body.iteration, webPerson(body.name)));
+          sendJson(ctx.req, ctx.res, 200, { best: result.best });
+        },
+      },
+    },
+    {
+      pattern: /^\/api\/jobs\/([^/]+)\/continue$/,
+      methods: {
+        POST: async (ctx) => {
+          const jobId = jobIdOf(ctx);
+          const body = parseBody(continueBody, await readJsonBody(ctx.req));
+          const result = ok(await jobs.continue(jobId, body.iterations, webPerson(body.name)));
+          sendJson(ctx.req, ctx.res, 202, { position: result.position });
+        },
+      },
+    },
+  ];
+}

@@ -1,0 +1,29 @@
+// The studio's JSON API. Errors carry the server's message, which is written for people.
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+export async function api(method, path, body) {
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers: body === undefined ? {} : { "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, "network", "The studio cannot be reached. Is `gems serve` still running?");
+  }
+  const data = await response.json().catch(() => null);
+  if (!response.ok) {
+    throw new ApiError(response.status, data?.error?.code ?? "http", data?.error?.message ?? `The studio answered ${response.status}.`);
+  }
+  return data;
+}
+
+export const jobPath = (jobId) => `/api/jobs/${encodeURIComponent(jobId)}`;
+export const imageUrl = (hash) => `/images/${hash}.png`;

@@ -1,0 +1,156 @@
+// A job as the page shows it, rebuilt from the same event stream the chat bots render. The
+// status fetch supplies only what events do not carry: the request and who made it.
+
+export function createJobState(job) {
+  return {
+    jobId: job.jobId,
+    request: job.request,
+    requester: job.requester,
+    surface: job.surfaceRef?.surface ?? job.requester.id.split(":")[0],
+    status: "queued",
+    position: null,
+    plan: null,
+    requirements: new Map(),
+    iterations: new Map(),
+    feedback: [],
+    best: null,
+    stopReason: null,
+    error: null,
+    lastSeq: 0,
+    progress: "",
+  };
+}
+
+/** Fields from a fresh status fetch that events do not bring (maxIterations grows on continue). */
+export function updateFromStatus(state, job) {
+  state.request = job.request;
+  state.requester = job.requester;
+  if (job.status === "queued") state.position = job.position;
+}
+
+const plural = (count, word) => `${count} ${word}${count === 1 ? "" : "s"}`;
+
+function iteration(state, n) {
+  let it = state.iterations.get(n);
+  if (!it) {
+    it = { n, prompt: "", thought: null, imageHash: null, verdicts: null, passed: 0, total: 0, experience: null, nextPrompt: null, error: null };
+    state.iterations.set(n, it);
+  }
+  return it;
+}
+
+export function isFinished(status) {
+  return status === "done" || status === "failed" || status === "cancelled";
+}
+
+export function doneText(state) {
+  const best = state.best;
+  const bestText = best ? `iteration ${best.n} passed ${best.passed} of ${best.total}` : "there is no image";
+  switch (state.status) {
+    case "done":
+      if (state.stopReason === "all-passed") return `Done: every requirement passed on iteration ${best?.n ?? "?"}.`;
+      if (state.stopReason === "picked") return `Done: iteration ${best?.n ?? "?"} was picked as the result.`;
+      return `Done after ${plural(state.iterations.size, "iteration")}; the best, ${bestText}.`;
+    case "failed":
+      return `Failed: ${state.error ?? "unknown error"}${best ? ` The best so far: ${bestText}.` : ""}`;
+    case "cancelled":
+      return `Stopped${best ? `; the best so far: ${bestText}` : ""}.`;
+    default:
+      return "";
+  }
+}
+
+/** Applies one stored event; returns false for one already applied (replays overlap on reconnect). */
+export function applyEvent(state, event) {
+  if (event.seq <= state.lastSeq) return false;
+  state.lastSeq = event.seq;
+  switch (event.type) {
+    case "job.queued":
+      state.status = "queued";
+      state.position = event.position;
+      state.stopReason = null;
+      state.error = null;
+      state.progress = event.position > 0 ? `Waiting: number ${event.position} in line.` : "Starting…";
+      break;
+    case "job.started":
+      state.status = "running";
+      state.position = null;
+      state.progress = event.resumed ? "Resumed after a restart." : "Planning…";
+      break;
+    case "plan.done":
+      state.plan = { skill: event.skill, prompt: event.prompt, why: event.why };
+      state.progress = `${event.skill ? `Using the skill “${event.skill}”.` : "No skill needed."} Writing the checklist…`;
+      break;
+    case "requirements":
+      for (const q of event.questions) state.requirements.set(q.id, { ...q, retired: false });
+      state.progress = `The checklist has ${plural(event.questions.length, "question")}.`;
+      break;
+    case "iteration.started": {
+      const it = iteration(state, event.n);
+      it.prompt = event.prompt;
+      it.thought = event.thought;
+      state.progress = `Iteration ${event.n}: generating the image…`;
+      break;
+    }
+    case "image.ready":
+      iteration(state, event.n).imageHash = event.image.hash;
+      state.progress = `Iteration ${event.n}: image ready, checking the requirements…`;
+      break;
+    case "iteration.failed":
+      iteration(state, event.n).error = event.error;
+      state.progress = `Iteration ${event.n} failed: ${event.error}`;
+      break;
+    case "verified": {
+      const it = iteration(state, event.n);
+      it.verdicts = new Map(event.verdicts.map((v) => [v.requirementId, v]));
+      it.passed = event.passed;
+      it.total = event.total;
+      state.progress = `Iteration ${event.n}: ${event.passed} of ${event.total} passed.`;
+      break;
+    }
+    case "experience":
+      iteration(state, event.n).experience = event.text;
+      state.progress = `Iteration ${event.n}: lesson noted; refining the prompt…`;
+      break;
+    case "feedback.added":
+      for (const q of event.questions) state.requirements.set(q.id, { ...q, retired: false });
+      for (const q of event.retired) {
+        const known = state.requirements.get(q.id);
+        state.requirements.set(q.id, { ...(known ?? q), retired: true });
+      }
+      state.feedback.push({ author: event.author, text: event.text, questions: event.questions });
+      state.progress = `${event.author}'s feedback added ${plural(event.questions.length, "question")} to the checklist.`;
+      break;
+    case "prompt.refined": {
+      const previous = state.iterations.get(event.n - 1);
+      if (previous) previous.nextPrompt = event.prompt;
+      state.progress = `Prompt refined for iteration ${event.n}.`;
+      break;
+    }
+    case "job.done":
+    case "job.failed":
+    case "job.cancelled":
+      state.status = event.type === "job.done" ? "done" : event.type === "job.failed" ? "failed" : "cancelled";
+      state.best = event.best;
+      state.stopReason = event.type === "job.done" ? event.reason : event.type === "job.cancelled" ? "stopped" : null;
+      state.error = event.type === "job.failed" ? event.error : null;
+      state.position = null;
+      state.progress = doneText(state);
+      break;
+    default:
+      // A newer server may send event types this page does not know; they are skipped.
+      break;
+  }
+  return true;
+}
+
+/** The latest verdict on each requirement, from the newest verified iteration that asked it. */
+export function latestVerdicts(state) {
+  const latest = new Map();
+  const ordered = [...state.iterations.values()].sort((a, b) => a.n - b.n);
+  for (const it of ordered) {
+    if (!it.verdicts) continue;
+    for (const [id, verdict] of it.verdicts) latest.set(id, { ...verdict, n: it.n });
+  }
+  return latest;
+}

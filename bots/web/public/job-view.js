@@ -1,0 +1,199 @@
+// Renders a job's state into the job panel. Iteration cards are keyed by number and rebuilt
+// only when their content changed, so images do not flicker and focus stays where it was.
+import { imageUrl } from "./api.js";
+import { fill, h, show } from "./dom.js";
+import { doneText, isFinished, latestVerdicts } from "./job-state.js";
+import { passChart } from "./trajectory-chart.js";
+
+const STATUS_LABEL = { queued: "queued", running: "running", done: "done", failed: "failed", cancelled: "stopped" };
+
+// Drawn with CSS around plain ✓/✗ glyphs: emoji fonts are missing on many Linux machines,
+// where ✅/❌ would show as empty boxes.
+function mark(kind) {
+  const glyph = { pass: "✓", fail: "✗", pending: "…", retired: "–" }[kind];
+  return h("span", { class: `mark mark-${kind}`, "aria-hidden": "true", text: glyph });
+}
+
+export function statusBadge(status) {
+  return h("span", { class: `status status-${status}`, text: STATUS_LABEL[status] ?? status });
+}
+
+/** The result if the job finished, else the iteration leading so far (first wins a tie, as in GEMS). */
+export function bestN(state) {
+  if (state.best) return state.best.n;
+  let leader = null;
+  for (const it of state.iterations.values()) {
+    if (it.verdicts && it.imageHash && (leader === null || it.passed > leader.passed)) leader = it;
+  }
+  return leader?.n ?? null;
+}
+
+export function createJobView(els, actions) {
+  const cards = new Map();
+
+  function renderHeader(state) {
+    els.heading.textContent = state.request.prompt;
+    const skill = state.plan ? (state.plan.skill ?? "none") : state.request.skill;
+    fill(
+      els.meta,
+      statusBadge(state.status),
+      ` by ${state.requester.name} (${state.surface}) · skill: ${skill} · ${state.iterations.size} of ${state.request.maxIterations} iterations`,
+      state.status === "queued" && state.position ? ` · number ${state.position} in line` : "",
+    );
+    const finishedText = doneText(state);
+    els.progress.textContent = isFinished(state.status) && finishedText ? finishedText : state.progress;
+    show(els.stop, state.status === "queued" || state.status === "running");
+    show(els.continueForm, isFinished(state.status));
+  }
+
+  function renderChecklist(state) {
+    const verdicts = latestVerdicts(state);
+    const items = [...state.requirements.values()].map((r) => {
+      const verdict = verdicts.get(r.id);
+      const kind = r.retired ? "retired" : verdict ? (verdict.passed ? "pass" : "fail") : "pending";
+      const label = r.retired ? "replaced" : verdict ? (verdict.passed ? `passed on iteration ${verdict.n}` : `failed on iteration ${verdict.n}`) : "not checked yet";
+      return h(
+        "li",
+        { class: `requirement${r.retired ? " retired" : ""}${r.source === "feedback" ? " from-feedback" : ""}` },
+        mark(kind),
+        h("span", { class: "question", text: r.question }),
+        h("span", { class: "visually-hidden", text: ` (${label})` }),
+        r.source === "feedback" ? h("span", { class: "tag", text: "from feedback" }) : null,
+      );
+    });
+    if (items.length === 0) items.push(h("li", { class: "hint", text: "The checklist is written once the job is planned." }));
+    fill(els.checklist, items);
+  }
+
+  function renderTrajectory(state) {
+    const verified = [...state.iterations.values()].filter((it) => it.verdicts).sort((a, b) => a.n - b.n);
+    show(els.trajectory, verified.length > 0);
+    if (verified.length === 0) return;
+    fill(els.chart, passChart(verified.map((it) => ({ n: it.n, passed: it.passed, total: it.total }))));
+    const best = bestN(state);
+    fill(
+      els.filmstrip,
+      [...state.iterations.values()]
+        .sort((a, b) => a.n - b.n)
+        .map((it) =>
+          h(
+            "li",
+            { class: it.n === best ? "frame best" : "frame" },
+            h(
+              "button",
+              { type: "button", class: "frame-button", "aria-label": `Show iteration ${it.n}`, onclick: () => actions.showIteration(it.n) },
+              it.imageHash ? h("img", { src: imageUrl(it.imageHash), alt: "", width: 96, height: 96, loading: "lazy" }) : h("span", { class: "frame-blank", text: "…" }),
+              h("span", { class: "frame-caption", text: `#${it.n} ${it.verdicts ? `${it.passed}/${it.total}` : ""}${it.n === best ? " ★" : ""}` }),
+            ),
+          ),
+        ),
+    );
+  }
+
+  function cardSignature(state, it, best) {
+    const questions = it.verdicts ? [...it.verdicts.keys()].map((id) => state.requirements.get(id)?.question ?? "") : [];
+    return JSON.stringify([
+      it,
+      it.verdicts && [...it.verdicts.values()],
+      questions,
+      best === it.n,
+      isFinished(state.status),
+      state.stopReason,
+      state.best?.n,
+      state.iterations.has(it.n + 1),
+    ]);
+  }
+
+  function renderCard(state, it, best) {
+    const isPicked = state.stopReason === "picked" && state.best?.n === it.n;
+    const title = `iteration-${it.n}-title`;
+    const figure = it.imageHash
+      ? h("img", { src: imageUrl(it.imageHash), alt: `Iteration ${it.n}: ${it.prompt}`, width: 512, height: 512, loading: "lazy" })
+      : h("div", { class: "placeholder", text: it.error ? "No image" : "Generating…" });
+    const verdicts = it.verdicts
+      ? h(
+          "ul",
+          { class: "verdicts", "aria-label": `Checklist for iteration ${it.n}` },
+          [...it.verdicts.values()].map((v) =>
+            h(
+              "li",
+              { class: v.passed ? "pass" : "fail", title: v.answer },
+              mark(v.passed ? "pass" : "fail"),
+              h("span", { class: "visually-hidden", text: v.passed ? "Passed: " : "Failed: " }),
+              h("span", { text: state.requirements.get(v.requirementId)?.question ?? `Requirement ${v.requirementId}` }),
+            ),
+          ),
+        )
+      : it.imageHash
+        ? h("p", { class: "hint", text: "Checking…" })
+        : null;
+    const details = h(
+      "dl",
+      { class: "details" },
+      h("dt", { text: "Prompt" }),
+      h("dd", { text: it.prompt }),
+      it.experience ? [h("dt", { text: "Experience" }), h("dd", { text: it.experience })] : null,
+      // Once the next iteration exists its card shows this prompt; repeating it only adds length.
+      it.nextPrompt && !state.iterations.has(it.n + 1) ? [h("dt", { text: "Next prompt" }), h("dd", { text: it.nextPrompt })] : null,
+      it.error ? [h("dt", { text: "Error" }), h("dd", { class: "error", text: it.error })] : null,
+    );
+    return h(
+      "li",
+      { class: `card${best === it.n ? " best" : ""}`, id: `iteration-${it.n}`, "data-n": it.n },
+      h(
+        "article",
+        { "aria-labelledby": title },
+        h(
+          "header",
+          { class: "card-header" },
+          h("h4", { id: title, tabindex: "-1", text: `Iteration ${it.n}` }),
+          it.verdicts ? h("span", { class: it.passed === it.total ? "badge all" : "badge", text: `${it.passed}/${it.total} passed` }) : null,
+          best === it.n ? h("span", { class: "badge best-badge", text: isFinished(state.status) ? "★ result" : "★ best so far" }) : null,
+        ),
+        h("figure", {}, figure),
+        verdicts,
+        details,
+        it.thought ? h("details", {}, h("summary", { text: "Thought" }), h("p", { text: it.thought })) : null,
+        it.imageHash && !isPicked
+          ? h("button", { type: "button", class: "pick", "data-focus-key": `pick-${it.n}`, onclick: () => actions.pick(it.n), text: "Use this" })
+          : null,
+      ),
+    );
+  }
+
+  function renderCards(state) {
+    const best = bestN(state);
+    const ordered = [...state.iterations.values()].sort((a, b) => a.n - b.n);
+    const focusKey = document.activeElement?.closest?.("#iteration-cards") ? document.activeElement.getAttribute("data-focus-key") : null;
+    for (const it of ordered) {
+      const signature = cardSignature(state, it, best);
+      const known = cards.get(it.n);
+      if (known?.signature === signature) continue;
+      const el = renderCard(state, it, best);
+      if (known) known.el.replaceWith(el);
+      else els.iterations.append(el);
+      cards.set(it.n, { el, signature });
+    }
+    if (focusKey) els.iterations.querySelector(`[data-focus-key="${focusKey}"]`)?.focus();
+  }
+
+  return {
+    render(state) {
+      renderHeader(state);
+      renderChecklist(state);
+      renderTrajectory(state);
+      renderCards(state);
+    },
+    reset() {
+      // Nothing of the previous job may linger while the next one loads.
+      cards.clear();
+      els.heading.textContent = "";
+      els.meta.replaceChildren();
+      els.progress.textContent = "";
+      els.iterations.replaceChildren();
+      els.checklist.replaceChildren();
+      els.filmstrip.replaceChildren();
+      els.chart.replaceChildren();
+    },
+  };
+}
