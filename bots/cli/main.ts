@@ -103,13 +103,10 @@ export async function main(io: Io): Promise<number> {
     );
     return outcome === "done" ? EXIT.ok : outcome === "cancelled" ? EXIT.interrupted : EXIT.backend;
   } catch (error) {
-    if (error instanceof InputError || error instanceof ConfigError) {
-      say(`gems: ${error.message}`);
-      return EXIT.input;
-    }
     if (error instanceof GemsError) {
       say(`gems: ${error.message}`);
-      return EXIT.backend;
+      // By code, not class: any layer may report a bad setting (a taken port, say).
+      return error.code === "input" || error.code === "config" ? EXIT.input : EXIT.backend;
     }
     throw error;
   }

@@ -1,0 +1,133 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { spawn, type ChildProcess } from "node:child_process";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { mkdtempSync, rmSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { tmpdir } from "node:os";
+
+const root = resolve(import.meta.dirname, "../..");
+let work: string;
+const children: ChildProcess[] = [];
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), "gems-serve-"));
+});
+afterAll(() => {
+  for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
+  rmSync(work, { recursive: true, force: true });
+});
+
+interface Served {
+  child: ChildProcess;
+  url: string;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Starts `gems serve` and resolves once it prints the studio's address. */
+function startServe(dataDir: string, env: Record<string, string> = {}): Promise<Served> {
+  const child = spawn(process.execPath, [join(root, "bin/gems.mjs"), "serve"], {
+    cwd: work,
+    env: { PATH: process.env["PATH"] ?? "", HOME: work, GEMS_DATA_DIR: dataDir, GEMS_WEB_PORT: "0", GEMS_SIM_LATENCY_MS: "40", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.push(child);
+  let output = "";
+  const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
+  return new Promise((resolvePromise, reject) => {
+    const onData = (chunk: Buffer): void => {
+      output += chunk.toString();
+      // The last line of the start-up message: everything before it has been printed.
+      const match = /GEMS Studio is open at (http:\/\/\S+?)\/?\n[\s\S]*Ctrl-C stops/.exec(output);
+      if (match) resolvePromise({ child, url: match[1] as string, output: () => output, exited });
+    };
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", onData);
+    void exited.then((code) => reject(new Error(`serve exited (${code}) before it was ready:\n${output}`)));
+  });
+}
+
+async function submit(url: string, prompt: string, iterations = 3): Promise<string> {
+  const response = await fetch(`${url}/api/jobs`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ prompt, iterations, name: "Ada" }),
+  });
+  expect(response.status).toBe(201);
+  return ((await response.json()) as { jobId: string }).jobId;
+}
+
+async function job(url: string, jobId: string): Promise<any> {
+  const response = await fetch(`${url}/api/jobs/${jobId}`);
+  return ((await response.json()) as { job: unknown }).job;
+}
+
+/** Polls the studio's API: the process under test is another process, so there is no event to await. */
+async function waitFor<T>(read: () => Promise<T>, isReady: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (isReady(value)) return value;
+    if (Date.now() > deadline) throw new Error(`timed out; last value: ${JSON.stringify(value).slice(0, 300)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe("gems serve", () => {
+  it("says where the studio is, runs jobs submitted there, and drains on SIGTERM", async () => {
+    const served = await startServe(join(work, "data-1"));
+    expect(served.output()).toContain("using the simulated MLLM and image generator");
+    expect(served.output()).toContain("no chat platform is configured");
+    expect(await (await fetch(`${served.url}/healthz`)).text()).toMatch(/ok/);
+
+    const jobId = await submit(served.url, "two green balls above a red cube");
+    const done = await waitFor(() => job(served.url, jobId), (j) => j.status === "done");
+    expect(done.iterations).toBeGreaterThanOrEqual(1);
+
+    served.child.kill("SIGTERM");
+    expect(await served.exited).toBe(0);
+    expect(served.output()).toContain("gems: stopped.");
+  });
+
+  it("resumes an unfinished job after kill -9 without repeating an iteration", async () => {
+    const dataDir = join(work, "data-2");
+    const first = await startServe(dataDir, { GEMS_SIM_LATENCY_MS: "150" });
+    const jobId = await submit(first.url, 'three green cones left of two yellow cubes, a sign that says "HELLO"', 5);
+    // Killed as soon as the first image exists: its verification is still to come.
+    const before = await waitFor(() => job(first.url, jobId), (j) => j.trajectory.iterations.some((it: any) => it.imageHash !== null));
+    first.child.kill("SIGKILL");
+    expect(before.status).toBe("running");
+    await first.exited;
+
+    const second = await startServe(dataDir, { GEMS_SIM_LATENCY_MS: "10" });
+    expect(second.output()).toContain("resumed 1 unfinished job(s)");
+    const done = await waitFor(() => job(second.url, jobId), (j) => j.status === "done" || j.status === "failed");
+    expect(done.status).toBe("done");
+    const numbers = done.trajectory.iterations.map((it: any) => it.n);
+    expect(numbers).toEqual(numbers.map((_: number, i: number) => i + 1));
+    second.child.kill("SIGTERM");
+    expect(await second.exited).toBe(0);
+  });
+
+  it("stops with a message naming GEMS_WEB_PORT when the port is taken", async () => {
+    const blocker: Server = createServer();
+    await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
+    const port = (blocker.address() as AddressInfo).port;
+    try {
+      const child = spawn(process.execPath, [join(root, "bin/gems.mjs"), "serve"], {
+        cwd: work,
+        env: { PATH: process.env["PATH"] ?? "", HOME: work, GEMS_DATA_DIR: join(work, "data-3"), GEMS_WEB_PORT: String(port) },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      children.push(child);
+      let stderr = "";
+      child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+      const code = await new Promise<number | null>((done) => child.once("exit", done));
+      expect(code).toBe(2);
+      expect(stderr).toMatch(new RegExp(`gems: The web studio could not listen on 127\\.0\\.0\\.1:${port} .*Set GEMS_WEB_PORT to a free port`));
+    } finally {
+      blocker.close();
+    }
+  });
+});
