@@ -1,0 +1,18 @@
+/** What every listener of the Slack bot shares; built once in index.ts. */
+import type { webApi } from "@slack/bolt";
+import type { Logger } from "pino";
+import type { JobService } from "../../core/jobs/types.ts";
+import type { SkillLibrary } from "../../core/skills/types.ts";
+import type { People } from "./people.ts";
+import type { PendingResponders } from "./responders.ts";
+import type { ThreadIndex } from "./thread-index.ts";
+
+export interface BotContext {
+  jobs: JobService;
+  skills: SkillLibrary;
+  client: webApi.WebClient;
+  people: People;
+  threads: ThreadIndex;
+  responders: PendingResponders;
+  logger: Logger;
+}

@@ -1,0 +1,233 @@
+/**
+ * Job events as Slack messages: the status card (the thread's root, edited as the job moves),
+ * thread replies (plan, iterations, feedback, resume) and the final reply with its buttons.
+ * Pure functions of the job's status, so the same event renders the same after a restart.
+ */
+import type { types } from "@slack/bolt";
+import type { BestView, RequirementView } from "../../core/agent/events.ts";
+import type { JobStatus } from "../../core/jobs/types.ts";
+import type { StopReason, Trajectory, Verdict } from "../../core/memory/trajectory.ts";
+import type { SkillSummary } from "../../core/skills/types.ts";
+import { PICK_ACTION, REFINE_ACTION, STOP_ACTION, button } from "./buttons.ts";
+import { SLACK_LIMITS, truncate, truncateMrkdwn } from "./limits.ts";
+import { escapeMrkdwn, mention, quoteMrkdwn } from "./mrkdwn.ts";
+import { slackUserOf } from "./people.ts";
+
+export interface SlackMessage {
+  /** Notification and screen-reader text; also the whole message when there are no blocks. */
+  text: string;
+  blocks?: types.KnownBlock[];
+}
+
+const PROMPT_SHOWN = 600;
+const QUESTION_SHOWN = 300;
+const ERROR_SHOWN = 500;
+
+const section = (text: string): types.SectionBlock => ({
+  type: "section",
+  text: { type: "mrkdwn", text: truncateMrkdwn(text, SLACK_LIMITS.sectionText) },
+});
+
+const context = (text: string): types.ContextBlock => ({
+  type: "context",
+  elements: [{ type: "mrkdwn", text: truncateMrkdwn(text, SLACK_LIMITS.contextText) }],
+});
+
+const fitText = (text: string): string => truncateMrkdwn(text, SLACK_LIMITS.messageText);
+
+function fitBlocks(blocks: types.KnownBlock[]): types.KnownBlock[] {
+  return blocks.slice(0, SLACK_LIMITS.blocksPerMessage);
+}
+
+function requesterLabel(status: JobStatus): string {
+  const user = slackUserOf(status.requester.id);
+  return user ? mention(user) : `*${escapeMrkdwn(status.requester.name)}*`;
+}
+
+function skillLabel(t: Trajectory): string {
+  const chosen = t.request.skill;
+  if (chosen === "none") return "no skill";
+  if (chosen !== "auto") return `skill \`${escapeMrkdwn(chosen)}\``;
+  if (t.plan === null) return "skill: auto";
+  return t.plan.skill ? `skill \`${escapeMrkdwn(t.plan.skill)}\` (picked by the planner)` : "no skill (the planner chose none)";
+}
+
+const checks = (n: number): string => `${n} check${n === 1 ? "" : "s"}`;
+
+function bestLine(best: { n: number; passed: number; total: number } | null): string {
+  return best ? `best: iteration ${best.n}, ${best.passed}/${best.total} passed` : "no image yet";
+}
+
+/** One line saying where the job is. */
+export function statusLine(status: JobStatus): string {
+  const t = status.trajectory;
+  switch (status.status) {
+    case "queued":
+      return status.position ? `⏳ Queued, #${status.position} in line` : "⏳ Starting…";
+    case "running": {
+      const k = t.iterations.length;
+      if (k === 0) return "🔄 Planning and writing the checklist…";
+      return `🔄 Iteration ${k} of ${t.request.maxIterations} · ${bestLine(status.best)}`;
+    }
+    case "done":
+      return `✅ ${finishPhrase(status.stopReason, status.best, t)}`;
+    case "failed":
+      return `❌ Failed: ${escapeMrkdwn(truncate(status.error ?? "unknown error", ERROR_SHOWN))}`;
+    case "cancelled":
+      return `⏹ Stopped · ${bestLine(status.best)}`;
+  }
+}
+
+function finishPhrase(reason: StopReason | null, best: JobStatus["best"], t: Trajectory): string {
+  const n = best?.n ?? t.iterations.length;
+  switch (reason) {
+    case "all-passed":
+      return `Done: all ${checks(best?.total ?? 0)} passed on iteration ${n}`;
+    case "picked":
+      return `Done: iteration ${n} was picked`;
+    default:
+      return `Done after ${t.iterations.length} iteration${t.iterations.length === 1 ? "" : "s"} · ${bestLine(best)}`;
+  }
+}
+
+/** The first channel message: prompt, requester, skill, status; Stop while the job can be stopped. */
+export function renderStatusCard(status: JobStatus): SlackMessage {
+  const t = status.trajectory;
+  const isActive = status.status === "queued" || status.status === "running";
+  const blocks: types.KnownBlock[] = [
+    section(`🎨 *GEMS* image for ${requesterLabel(status)}\n${quoteMrkdwn(truncate(t.request.prompt, PROMPT_SHOWN))}`),
+    context(`${skillLabel(t)} · up to ${t.request.maxIterations} iterations · job \`${status.jobId}\``),
+    section(statusLine(status)),
+  ];
+  if (isActive) {
+    blocks.push({ type: "actions", block_id: `status-${status.jobId}`, elements: [button(STOP_ACTION, "Stop", { jobId: status.jobId }, "danger")] });
+  } else {
+    blocks.push(context("Replies in this thread are feedback for the next attempt."));
+  }
+  return {
+    text: fitText(`GEMS: ${escapeMrkdwn(truncate(t.request.prompt, PROMPT_SHOWN))} (${statusLine(status)})`),
+    blocks: fitBlocks(blocks),
+  };
+}
+
+/** The plan and the checklist, once the decomposer wrote it. */
+export function renderPlan(status: JobStatus, questions: readonly RequirementView[]): SlackMessage {
+  const t = status.trajectory;
+  const why = t.plan?.why ? ` ${escapeMrkdwn(truncate(t.plan.why, QUESTION_SHOWN))}` : "";
+  const list = questions.map((q, i) => `${i + 1}. ${escapeMrkdwn(truncate(q.question, QUESTION_SHOWN))}`).join("\n");
+  const text = [
+    `🧭 *Plan:* ${skillLabel(t)}.${why}`,
+    questions.length > 0
+      ? `*Checklist* (${checks(questions.length)} the verifier asks about every image):\n${list}`
+      : "The request had nothing the verifier can check, so one image will do.",
+    "_Reply in this thread to steer the next attempt._",
+  ].join("\n");
+  return { text: fitText(text) };
+}
+
+/** The comment uploaded with an iteration's image: the checklist with verdicts, and the prompt. */
+export function renderIterationComment(status: JobStatus, n: number, verdicts: readonly Verdict[], passed: number, total: number): string {
+  const t = status.trajectory;
+  const iteration = t.iterations.find((it) => it.n === n);
+  const questionOf = new Map((t.requirements ?? []).map((r) => [r.id, r.question]));
+  const lines = verdicts.map((v) => {
+    const question = escapeMrkdwn(truncate(questionOf.get(v.requirementId) ?? `check ${v.requirementId}`, QUESTION_SHOWN));
+    return `${v.passed ? "✅" : "❌"} ${question}`;
+  });
+  const parts = [`*Iteration ${n} of ${t.request.maxIterations}* · ${passed}/${total} passed`, ...lines];
+  if (iteration) {
+    parts.push(`*Prompt:*\n${quoteMrkdwn(truncate(iteration.prompt, PROMPT_SHOWN))}`);
+    if (iteration.thought) parts.push(`_Why this prompt:_ ${escapeMrkdwn(truncate(iteration.thought, QUESTION_SHOWN))}`);
+  }
+  return fitText(parts.join("\n"));
+}
+
+export function renderIterationFailed(n: number, error: string): SlackMessage {
+  return { text: fitText(`⚠️ Iteration ${n} produced no image: ${escapeMrkdwn(truncate(error, ERROR_SHOWN))}`) };
+}
+
+export function renderFeedbackAdded(author: string, text: string, questions: readonly RequirementView[], retired: readonly RequirementView[]): SlackMessage {
+  const parts = [`📝 Feedback from *${escapeMrkdwn(author)}*:\n${quoteMrkdwn(truncate(text, PROMPT_SHOWN))}`];
+  if (questions.length > 0) {
+    parts.push(`Added to the checklist:\n${questions.map((q) => `• ${escapeMrkdwn(truncate(q.question, QUESTION_SHOWN))}`).join("\n")}`);
+  } else {
+    parts.push("Nothing new to check: the checklist already covers it. The refiner will still read it.");
+  }
+  if (retired.length > 0) {
+    parts.push(`No longer checked:\n${retired.map((q) => `• ~${escapeMrkdwn(truncate(q.question, QUESTION_SHOWN))}~`).join("\n")}`);
+  }
+  return { text: fitText(parts.join("\n")) };
+}
+
+export function renderResumed(status: JobStatus): SlackMessage {
+  const done = status.trajectory.iterations.filter((it) => it.isVerified).length;
+  return { text: `♻️ GEMS Bot restarted; this job resumed where it left off (after ${done} finished iteration${done === 1 ? "" : "s"}).` };
+}
+
+export function renderContinued(status: JobStatus): SlackMessage {
+  const t = status.trajectory;
+  const extra = t.request.maxIterations - t.iterations.length;
+  return { text: `🔁 Refining further: up to ${extra} more iteration${extra === 1 ? "" : "s"}, with everything learned so far.` };
+}
+
+export type Ending =
+  | { kind: "done"; reason: StopReason }
+  | { kind: "failed"; error: string }
+  | { kind: "cancelled" };
+
+/** The last reply: why the job ended, the best image, and what can be done next. */
+export function renderFinal(status: JobStatus, ending: Ending, best: BestView | null, fileId: string | null): SlackMessage {
+  const t = status.trajectory;
+  const summary = best ? `Iteration ${best.n} passed ${best.passed} of ${checks(best.total)}.` : "There is no image to show.";
+  let headline: string;
+  switch (ending.kind) {
+    case "done":
+      headline =
+        ending.reason === "all-passed"
+          ? `🏁 *Every check passed* on iteration ${best?.n ?? t.iterations.length}.`
+          : ending.reason === "picked"
+            ? `📌 *Iteration ${best?.n ?? "?"} is the result.*`
+            : `🏁 *Reached the limit of ${t.request.maxIterations} iterations.* Here is the image that passed the most checks.`;
+      break;
+    case "failed":
+      headline = `❌ *The job failed:* ${escapeMrkdwn(truncate(ending.error, ERROR_SHOWN))}`;
+      break;
+    case "cancelled":
+      headline = "⏹ *Stopped.*";
+      break;
+  }
+  const blocks: types.KnownBlock[] = [section(`${headline}\n${summary}`)];
+  if (best && fileId) {
+    blocks.push({
+      type: "image",
+      slack_file: { id: fileId },
+      alt_text: truncate(`Best image, iteration ${best.n}: ${t.request.prompt}`, SLACK_LIMITS.imageAltText),
+      title: { type: "plain_text", text: truncate(`Iteration ${best.n} · ${best.passed}/${best.total} passed`, SLACK_LIMITS.imageTitle) },
+    });
+  }
+  const buttons: types.Button[] = [button(REFINE_ACTION, "Refine more", { jobId: status.jobId }, "primary")];
+  const isPicked = ending.kind === "done" && ending.reason === "picked";
+  if (best && !isPicked) buttons.push(button(PICK_ACTION, "Use this", { jobId: status.jobId, n: best.n }));
+  blocks.push({ type: "actions", block_id: `final-${status.jobId}-${status.lastSeq}`, elements: buttons });
+  blocks.push(context("Reply in this thread with what to change, then press *Refine more*."));
+  return { text: fitText(`${headline} ${summary}`), blocks: fitBlocks(blocks) };
+}
+
+export function renderSkills(skills: readonly SkillSummary[]): SlackMessage {
+  if (skills.length === 0) return { text: "No skills are installed, so every job runs without one." };
+  const lines = skills.map((s) => `• \`${escapeMrkdwn(s.id)}\` *${escapeMrkdwn(s.name)}*: ${escapeMrkdwn(truncate(s.description, QUESTION_SHOWN))}`);
+  return { text: fitText(`*Skills* (use with \`/gems <prompt> --skill <id>\`; \`auto\` lets the planner choose, \`none\` uses none):\n${lines.join("\n")}`) };
+}
+
+export function renderHelp(): SlackMessage {
+  return {
+    text: [
+      "*GEMS* makes an image, checks it against a list of yes/no questions, and refines it until they pass.",
+      "• `/gems <prompt>`: start a job in this channel. Options: `--skill <id|auto|none>`, `--iterations <1-10>`.",
+      "• `/gems`: the same, in a form with the skills to pick from.",
+      "• `/gems skills`: list the skills.",
+      "• Reply in a job's thread to give feedback: it becomes new checks for the next image.",
+      "• Buttons: *Stop* a running job, *Use this* image as the result, *Refine more* a finished one.",
+    ].join("\n"),
+  };
+}

@@ -1,0 +1,32 @@
+/**
+ * Images into a thread with files.uploadV2, which is Slack's three-step external upload:
+ * files.getUploadURLExternal, the bytes to the returned URL, then files.completeUploadExternal
+ * with channel_id and thread_ts, which shares the file as a reply carrying `initial_comment`.
+ */
+import type { webApi } from "@slack/bolt";
+import { SLACK_LIMITS, truncateMrkdwn } from "./limits.ts";
+
+export interface ThreadUpload {
+  channel: string;
+  threadTs: string;
+  png: Uint8Array;
+  filename: string;
+  title: string;
+  /** mrkdwn shown with the image. */
+  comment: string;
+}
+
+/** Uploads one PNG as a thread reply and returns its file id. */
+export async function uploadToThread(client: webApi.WebClient, upload: ThreadUpload): Promise<string> {
+  const result = await client.filesUploadV2({
+    channel_id: upload.channel,
+    thread_ts: upload.threadTs,
+    initial_comment: truncateMrkdwn(upload.comment, SLACK_LIMITS.messageText),
+    file: Buffer.from(upload.png.buffer, upload.png.byteOffset, upload.png.byteLength),
+    filename: upload.filename,
+    title: upload.title,
+  });
+  const fileId = result.files[0]?.files?.[0]?.id;
+  if (fileId === undefined) throw new Error("files.completeUploadExternal answered without a file id");
+  return fileId;
+}
