@@ -11,6 +11,7 @@ import { jobLimitsFromConfig } from "../core/jobs/limits.ts";
 import type { JobService, StartReport } from "../core/jobs/types.ts";
 import { createDiskImageStore } from "../core/memory/image-store.ts";
 import { createWebStudio } from "./web/index.ts";
+import { createSlackBot } from "./slack/index.ts";
 
 /** A chat platform or the studio, as the server drives it. */
 interface Surface {
@@ -44,6 +45,28 @@ export async function startServer(runtime: Runtime, modelsDescription: string): 
     logger: logger.child({ component: "jobs" }),
   });
   const chatSurfaces: Surface[] = [];
+  if (config.slack) {
+    const bot = createSlackBot({ jobs, images, skills: runtime.skills, config: config.slack, logger: logger.child({ surface: "slack" }) });
+    chatSurfaces.push({ name: "Slack", start: () => bot.start(), stop: () => bot.stop() });
+  }
+  const stopSurfaces = async (surfaces: readonly Surface[]): Promise<void> => {
+    for (const surface of surfaces) {
+      await surface.stop().catch((error: unknown) => logger.error({ err: error, surface: surface.name }, "surface did not stop cleanly"));
+    }
+  };
+
+  // Chat bots subscribe before the service starts, so events they never received come back.
+  const started: Surface[] = [];
+  try {
+    for (const surface of chatSurfaces) {
+      await surface.start();
+      started.push(surface);
+    }
+  } catch (error) {
+    await stopSurfaces(started);
+    await jobs.close();
+    throw error;
+  }
   const report = await jobs.start();
   if (report.corrupt.length > 0) {
     logger.warn({ corrupt: report.corrupt }, `${report.corrupt.length} stored job(s) could not be read and were skipped`);
@@ -61,11 +84,10 @@ export async function startServer(runtime: Runtime, modelsDescription: string): 
   try {
     ({ url: webUrl } = await studio.start());
   } catch (error) {
+    await stopSurfaces(chatSurfaces);
     await jobs.close();
     throw error;
   }
-
-  for (const surface of chatSurfaces) await surface.start();
 
   return {
     jobs,
@@ -73,11 +95,10 @@ export async function startServer(runtime: Runtime, modelsDescription: string): 
     webUrl,
     chatSurfaces: chatSurfaces.map((s) => s.name),
     async stop() {
-      for (const surface of chatSurfaces) {
-        await surface.stop().catch((error: unknown) => logger.error({ err: error, surface: surface.name }, "surface did not stop cleanly"));
-      }
       await studio.stop();
+      // Drain first: events of the steps that finish while draining still reach the chat bots.
       await jobs.drain({ timeoutMs: DRAIN_TIMEOUT_MS });
+      await stopSurfaces(chatSurfaces);
       await jobs.close();
     },
   };

@@ -5,6 +5,9 @@ import type { AddressInfo } from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { tmpdir } from "node:os";
+import { startFakeSlack } from "../fakes/slack/fake-slack.ts";
+import { createSlackSender } from "../fakes/slack/signed-requests.ts";
+import { slashCommand } from "../fakes/slack/payloads.ts";
 
 const root = resolve(import.meta.dirname, "../..");
 let work: string;
@@ -74,6 +77,15 @@ async function waitFor<T>(read: () => Promise<T>, isReady: (value: T) => boolean
   }
 }
 
+/** A port nobody listens on right now, for settings that cannot take 0. */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((r) => probe.listen(0, "127.0.0.1", r));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((r) => probe.close(r));
+  return port;
+}
+
 describe("gems serve", () => {
   it("says where the studio is, runs jobs submitted there, and drains on SIGTERM", async () => {
     const served = await startServe(join(work, "data-1"));
@@ -108,6 +120,31 @@ describe("gems serve", () => {
     expect(numbers).toEqual(numbers.map((_: number, i: number) => i + 1));
     second.child.kill("SIGTERM");
     expect(await second.exited).toBe(0);
+  });
+
+  it("connects the Slack app when its credentials are set and runs a /gems job in a thread", async () => {
+    const slack = await startFakeSlack();
+    const port = await freePort();
+    try {
+      const served = await startServe(join(work, "data-slack"), {
+        SLACK_BOT_TOKEN: slack.botToken,
+        SLACK_SIGNING_SECRET: "serve-test-secret",
+        SLACK_API_URL: slack.apiUrl,
+        SLACK_PORT: String(port),
+      });
+      expect(served.output()).toContain("gems: connected to Slack");
+      expect(served.output()).not.toContain(slack.botToken);
+      const sender = createSlackSender(`http://127.0.0.1:${port}/slack/events`, "serve-test-secret");
+      const ack = await sender.command(slashCommand(slack, "a red cube --iterations 1", { id: "U0ADA", name: "ada" }, "C0ART"));
+      expect(ack.status).toBe(200);
+      const card = await slack.waitFor("the job's status card", () => slack.messages.find((m) => m.channel === "C0ART" && !m.threadTs), 20_000);
+      await slack.waitFor("an iteration upload in the thread", () => slack.callsOf("files.completeUploadExternal")[0], 20_000);
+      expect(slack.threadReplies("C0ART", card.ts).length).toBeGreaterThan(0);
+      served.child.kill("SIGTERM");
+      expect(await served.exited).toBe(0);
+    } finally {
+      await slack.close();
+    }
   });
 
   it("stops with a message naming GEMS_WEB_PORT when the port is taken", async () => {
