@@ -1,0 +1,103 @@
+/**
+ * The /gems command and its registration. One command with subcommands keeps the bot to a
+ * single entry in Discord's command picker. Registered at every start with a bulk PUT (which
+ * replaces, so renamed options never linger): to one guild when DISCORD_GUILD_ID is set
+ * (visible at once, for testing), else globally.
+ */
+import {
+  ApplicationCommandOptionType,
+  ApplicationCommandType,
+  ApplicationIntegrationType,
+  InteractionContextType,
+  Routes,
+  type REST,
+  type RESTPostAPIChatInputApplicationCommandsJSONBody,
+} from "discord.js";
+import { FEEDBACK_MAX_CHARS, MAX_ITERATIONS, MIN_ITERATIONS, PROMPT_MAX_CHARS } from "../../core/agent/request.ts";
+
+export const COMMAND = "gems";
+
+export const SUBCOMMANDS = {
+  create: "create",
+  skills: "skills",
+  status: "status",
+  stop: "stop",
+  feedback: "feedback",
+} as const;
+
+export const OPTIONS = { prompt: "prompt", skill: "skill", iterations: "iterations", text: "text" } as const;
+
+export const gemsCommand: RESTPostAPIChatInputApplicationCommandsJSONBody = {
+  name: COMMAND,
+  type: ApplicationCommandType.ChatInput,
+  description: "Make an image with the GEMS agent: it plans, generates, checks and refines.",
+  // Threads and feedback need a server channel; DMs have neither.
+  contexts: [InteractionContextType.Guild],
+  integration_types: [ApplicationIntegrationType.GuildInstall],
+  options: [
+    {
+      type: ApplicationCommandOptionType.Subcommand,
+      name: SUBCOMMANDS.create,
+      description: "Start a job; every attempt and its checklist appear in a new thread.",
+      options: [
+        {
+          type: ApplicationCommandOptionType.String,
+          name: OPTIONS.prompt,
+          description: "What the image should show.",
+          required: true,
+          max_length: PROMPT_MAX_CHARS,
+        },
+        {
+          type: ApplicationCommandOptionType.String,
+          name: OPTIONS.skill,
+          description: "A skill from the library, auto (the planner picks) or none.",
+          autocomplete: true,
+        },
+        {
+          type: ApplicationCommandOptionType.Integer,
+          name: OPTIONS.iterations,
+          description: `Most attempts (${MIN_ITERATIONS}-${MAX_ITERATIONS}).`,
+          min_value: MIN_ITERATIONS,
+          max_value: MAX_ITERATIONS,
+        },
+      ],
+    },
+    { type: ApplicationCommandOptionType.Subcommand, name: SUBCOMMANDS.skills, description: "List the skills the planner can use." },
+    {
+      type: ApplicationCommandOptionType.Subcommand,
+      name: SUBCOMMANDS.status,
+      description: "In a job thread: that job. Elsewhere: your recent jobs.",
+    },
+    { type: ApplicationCommandOptionType.Subcommand, name: SUBCOMMANDS.stop, description: "Stop the job of this thread; it keeps its best image." },
+    {
+      type: ApplicationCommandOptionType.Subcommand,
+      name: SUBCOMMANDS.feedback,
+      description: "Tell the job of this thread what to change; it becomes a check.",
+      options: [
+        {
+          type: ApplicationCommandOptionType.String,
+          name: OPTIONS.text,
+          description: "What the next image should change.",
+          required: true,
+          max_length: FEEDBACK_MAX_CHARS,
+        },
+      ],
+    },
+  ],
+};
+
+export interface CommandTarget {
+  applicationId: string;
+  guildId?: string | undefined;
+}
+
+/** Replaces the application's commands with /gems, in the guild or globally. */
+export async function registerCommands(rest: REST, target: CommandTarget): Promise<void> {
+  if (target.guildId) {
+    // Guild commands take no contexts or integration types (they only exist in that guild).
+    const { contexts: _contexts, integration_types: _types, ...guildCommand } = gemsCommand;
+    await rest.put(Routes.applicationGuildCommands(target.applicationId, target.guildId), { body: [guildCommand] });
+  } else {
+    await rest.put(Routes.applicationCommands(target.applicationId), { body: [gemsCommand] });
+  }
+}

@@ -1,0 +1,296 @@
+/**
+ * Renders each job's events into its thread: the event handler the bot subscribes to the job
+ * service with. Per event at most one new message, posted last, after any edits; so a retried
+ * event repeats only idempotent edits, and its post carries a nonce Discord deduplicates.
+ * Posted seqs are stored in the job's SurfaceRef, so after a restart re-delivered events are
+ * folded into the view without posting again.
+ *
+ * REST calls per iteration: status edit (iteration.started), the iteration message (verified),
+ * and its edit with the next prompt (prompt.refined). Each in the job's own thread, so jobs do
+ * not share a rate-limit bucket.
+ */
+import { createHash } from "node:crypto";
+import { DiscordAPIError, RESTJSONErrorCodes } from "discord.js";
+import type { Logger } from "pino";
+import type { JobEvent } from "../../core/agent/events.ts";
+import type { JobContext, JobService } from "../../core/jobs/types.ts";
+import type { DiscordRest } from "./discord-rest.ts";
+import { APPLIED, type FeedbackInbox } from "./feedback.ts";
+import { applyEvent, createJobView, isFinishedPhase, type JobView } from "./job-view.ts";
+import { DISCORD_LIMITS } from "./limits.ts";
+import { isPermanentRefusal, safeError } from "./log-safe.ts";
+import {
+  renderFeedbackNote,
+  renderFinal,
+  renderIteration,
+  renderIterationFailed,
+  renderPlan,
+  renderResumed,
+  renderStarter,
+  renderStatus,
+  threadNameOf,
+  type OutgoingMessage,
+} from "./render.ts";
+import { readDiscordRef, toSurfaceRef, type DiscordRef } from "./surface-ref.ts";
+import type { ThreadIndex } from "./thread-index.ts";
+
+export interface JobThreadsDeps {
+  jobs: JobService;
+  rest: DiscordRest;
+  threads: ThreadIndex;
+  inbox: FeedbackInbox;
+  logger: Logger;
+}
+
+interface ThreadState {
+  ref: DiscordRef;
+  view: JobView;
+  /** Highest seq folded into the view (a retried event must not be folded twice). */
+  foldedSeq: number;
+  /** The type of the event before the last one folded: tells a restart from a continue. */
+  typeBefore: JobEvent["type"] | null;
+  /** The status message as last sent, to skip edits that change nothing. */
+  lastStatus: string | null;
+  /** Discord refused for good (no access to the channel): stop trying for this job. */
+  isBroken: boolean;
+}
+
+export interface JobThreads {
+  /** The job service's EventHandler for the "discord" surface. */
+  deliver(event: JobEvent, job: JobContext): Promise<void>;
+  /** Resolves when deliveries in progress have finished. */
+  settle(): Promise<void>;
+}
+
+export function createJobThreads(deps: JobThreadsDeps): JobThreads {
+  const states = new Map<string, ThreadState>();
+  const inFlight = new Set<Promise<void>>();
+  const log = deps.logger;
+
+  function open(job: JobContext, ref: DiscordRef): ThreadState {
+    const status = deps.jobs.status(job.jobId);
+    const request = status.ok ? status.job.request : { prompt: "", maxIterations: 0 };
+    const state: ThreadState = {
+      ref,
+      view: createJobView(job.jobId, job.requester, request.prompt, request.maxIterations),
+      foldedSeq: 0,
+      typeBefore: null,
+      lastStatus: null,
+      isBroken: false,
+    };
+    if (ref.threadId) deps.threads.add(ref.threadId, job.jobId);
+    return state;
+  }
+
+  function fold(state: ThreadState, event: JobEvent): void {
+    if (event.seq <= state.foldedSeq) return;
+    state.typeBefore = state.view.lastType;
+    applyEvent(state.view, event);
+    state.foldedSeq = event.seq;
+  }
+
+  /** Events before `seq` were delivered before (maybe by an earlier process): fold them silently. */
+  function prime(state: ThreadState, seq: number): void {
+    if (state.foldedSeq >= seq - 1) return;
+    const stored = deps.jobs.events(state.view.jobId, state.foldedSeq);
+    if (!stored.ok) return;
+    for (const earlier of stored.events) if (earlier.seq < seq) fold(state, earlier);
+  }
+
+  async function saveRef(state: ThreadState): Promise<void> {
+    const saved = await deps.jobs.setSurfaceRef(state.view.jobId, toSurfaceRef(state.ref));
+    // Not fatal: at worst a restart re-posts, and nonces catch that within minutes.
+    if (!saved.ok) log.warn({ jobId: state.view.jobId, reason: saved.reason }, "could not store the thread's progress");
+  }
+
+  async function ensureThread(state: ThreadState): Promise<void> {
+    const { ref, view } = state;
+    if (!ref.threadId) {
+      const starter = await deps.rest.post(ref.channelId, renderStarter(view), nonceOf(view.jobId, "starter"));
+      ref.threadId = await startThreadOn(ref.channelId, starter.id, threadNameOf(view.prompt));
+      deps.threads.add(ref.threadId, view.jobId);
+      await saveRef(state);
+    }
+    if (!ref.statusMessageId) {
+      const status = renderStatus(view);
+      const message = await deps.rest.post(ref.threadId, status, nonceOf(view.jobId, "status"));
+      ref.statusMessageId = message.id;
+      state.lastStatus = JSON.stringify(status.body);
+      await saveRef(state);
+    }
+    deps.threads.settle(view.jobId, { ok: true, threadId: ref.threadId });
+  }
+
+  async function startThreadOn(channelId: string, messageId: string, name: string): Promise<string> {
+    try {
+      return (await deps.rest.startThread(channelId, messageId, name)).id;
+    } catch (error) {
+      // A crash after the thread was made but before it was stored: a thread started from a
+      // message has that message's id.
+      if (error instanceof DiscordAPIError && error.code === RESTJSONErrorCodes.ThreadAlreadyCreatedForMessage) return messageId;
+      throw error;
+    }
+  }
+
+  /** Edits are idempotent; one Discord refuses for good (message deleted) is logged and skipped. */
+  async function edit(state: ThreadState, messageId: string | undefined, message: OutgoingMessage): Promise<void> {
+    if (!messageId || !state.ref.threadId) return;
+    try {
+      await deps.rest.edit(state.ref.threadId, messageId, message);
+    } catch (error) {
+      if (!isPermanentRefusal(error)) throw error;
+      log.warn({ jobId: state.view.jobId, err: safeError(error) }, "Discord refused an edit; skipped");
+    }
+  }
+
+  async function editStatus(state: ThreadState): Promise<void> {
+    const status = renderStatus(state.view);
+    const key = JSON.stringify(status.body);
+    if (key === state.lastStatus) return;
+    await edit(state, state.ref.statusMessageId, status);
+    state.lastStatus = key;
+  }
+
+  /** The event's one new message; marks the event posted once Discord has it. */
+  async function post(state: ThreadState, event: JobEvent, message: OutgoingMessage): Promise<string> {
+    const posted = await deps.rest.post(state.ref.threadId as string, message, nonceOf(state.view.jobId, String(event.seq)));
+    state.ref.renderedSeq = event.seq;
+    return posted.id;
+  }
+
+  async function render(state: ThreadState, event: JobEvent): Promise<void> {
+    const { view, ref } = state;
+    switch (event.type) {
+      case "job.queued":
+      case "iteration.started":
+        await editStatus(state);
+        return;
+      case "job.started":
+        await editStatus(state);
+        // A continued job starts from the queue; a job that was running when the bot stopped does not.
+        if (event.resumed && state.typeBefore !== "job.queued") await post(state, event, renderResumed(view));
+        return;
+      case "requirements":
+        await post(state, event, renderPlan(view));
+        return;
+      case "iteration.failed":
+        await post(state, event, renderIterationFailed(event.n, event.error));
+        return;
+      case "verified": {
+        const existing = ref.iterationMessages[String(event.n)];
+        // Verified again after feedback added questions: the same message, with the new verdicts.
+        if (existing) await edit(state, existing, renderIteration(view, event.n, { withImage: false }));
+        else ref.iterationMessages[String(event.n)] = await post(state, event, renderIteration(view, event.n, { withImage: true }));
+        return;
+      }
+      case "prompt.refined":
+        await edit(state, ref.iterationMessages[String(event.n - 1)], renderIteration(view, event.n - 1, { withImage: false }));
+        return;
+      case "feedback.added": {
+        const source = deps.inbox.take(view.jobId, event.author, event.text);
+        if (source) {
+          try {
+            await deps.rest.react(source.channelId, source.messageId, APPLIED);
+          } catch (error) {
+            if (!isPermanentRefusal(error)) throw error;
+          }
+        }
+        await post(state, event, renderFeedbackNote(view, event, source?.messageId ?? null));
+        return;
+      }
+      case "job.done":
+      case "job.failed":
+      case "job.cancelled":
+        await editStatus(state);
+        await post(state, event, renderFinal(view));
+        return;
+      case "plan.done":
+      case "image.ready":
+      case "experience":
+        return;
+    }
+  }
+
+  async function deliver(event: JobEvent, job: JobContext): Promise<void> {
+    const stored = readDiscordRef(job.surfaceRef);
+    if (!stored) {
+      log.warn({ jobId: job.jobId }, "a job for Discord has no usable thread reference; its events are skipped");
+      return;
+    }
+    let state = states.get(job.jobId);
+    if (!state) {
+      state = open(job, stored);
+      states.set(job.jobId, state);
+    }
+    if (state.isBroken) return;
+    prime(state, event.seq);
+    fold(state, event);
+    if (event.type === "job.queued" || event.type === "job.started") refreshRequest(state);
+    // Posted before a restart (or before a retry of this very event).
+    if (event.seq <= state.ref.renderedSeq) return;
+    const renderedBefore = state.ref.renderedSeq;
+    let hasThread = false;
+    try {
+      await ensureThread(state);
+      hasThread = true;
+      await render(state, event);
+    } catch (error) {
+      const fields = { jobId: job.jobId, seq: event.seq, type: event.type, err: safeError(error) };
+      if (!isPermanentRefusal(error)) {
+        log.warn(fields, "could not show a job event in Discord; will retry");
+        throw error;
+      }
+      if (hasThread && !isAccessLost(error)) {
+        // One message Discord will never take (a payload it rejects): skip it, not the job.
+        log.error(fields, "Discord refused a job message; skipped");
+        return;
+      }
+      log.error(fields, "Discord refused the job's messages for good; its thread stops updating");
+      state.isBroken = true;
+      deps.threads.settle(job.jobId, { ok: false, message: refusalText(error) });
+      return;
+    }
+    if (state.ref.renderedSeq !== renderedBefore) await saveRef(state);
+    // A finished job's state is rebuilt from its events if it is continued; no need to keep it.
+    if (isFinishedPhase(state.view.phase)) states.delete(job.jobId);
+  }
+
+  /** Continue raises the job's maximum; the status line says "of N" with the new one. */
+  function refreshRequest(state: ThreadState): void {
+    const status = deps.jobs.status(state.view.jobId);
+    if (status.ok) state.view.maxIterations = status.job.request.maxIterations;
+  }
+
+  return {
+    deliver(event, job) {
+      const delivery = deliver(event, job);
+      const tracked = delivery.catch(() => undefined);
+      inFlight.add(tracked);
+      void tracked.then(() => inFlight.delete(tracked));
+      return delivery;
+    },
+    async settle() {
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+    },
+  };
+}
+
+/** Same job and step → same nonce, so Discord returns the first message instead of a second one. */
+export function nonceOf(jobId: string, step: string): string {
+  const plain = `${jobId}.${step}`;
+  if (plain.length <= DISCORD_LIMITS.nonce) return plain;
+  return createHash("sha256").update(plain).digest("base64url").slice(0, DISCORD_LIMITS.nonce);
+}
+
+/** The thread or the bot's rights to it are gone: every later message would fail the same way. */
+function isAccessLost(error: unknown): boolean {
+  const codes: unknown[] = [RESTJSONErrorCodes.UnknownChannel, RESTJSONErrorCodes.MissingAccess, RESTJSONErrorCodes.MissingPermissions];
+  return error instanceof DiscordAPIError && codes.includes(error.code);
+}
+
+function refusalText(error: unknown): string {
+  if (error instanceof DiscordAPIError && (error.code === RESTJSONErrorCodes.MissingPermissions || error.code === RESTJSONErrorCodes.MissingAccess)) {
+    return "I could not open a thread here: I need the View Channel, Send Messages, Create Public Threads and Send Messages in Threads permissions in this channel.";
+  }
+  return `Discord refused to open the job's thread (${safeError(error).message}).`;
+}

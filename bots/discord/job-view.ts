@@ -1,0 +1,161 @@
+/**
+ * What a job's thread shows, folded from its events. A pure fold, so after a restart the bot
+ * rebuilds exactly what it had from the stored events and renders only what is new.
+ */
+import type { BestView, JobEvent, RequirementView } from "../../core/agent/events.ts";
+import type { Person } from "../../core/jobs/types.ts";
+import type { StopReason, Verdict } from "../../core/memory/trajectory.ts";
+
+export interface IterationView {
+  n: number;
+  prompt: string;
+  imageHash: string | null;
+  verdicts: Verdict[];
+  passed: number;
+  total: number;
+  isVerified: boolean;
+  experience: string | null;
+  /** The refined prompt for iteration n + 1, and the refiner's reasoning for it. */
+  next: { prompt: string; thought: string | null } | null;
+  error: string | null;
+}
+
+export type JobPhase = "queued" | "planning" | "generating" | "verifying" | "refining" | "done" | "failed" | "cancelled";
+
+export interface JobView {
+  jobId: string;
+  requester: Person;
+  prompt: string;
+  maxIterations: number;
+  phase: JobPhase;
+  position: number | null;
+  skill: string | null;
+  skillWhy: string | null;
+  requirements: RequirementView[];
+  retiredIds: Set<number>;
+  iterations: IterationView[];
+  best: BestView | null;
+  reason: StopReason | null;
+  error: string | null;
+  /** The type of the last event folded in; tells a restart's resume from a continue. */
+  lastType: JobEvent["type"] | null;
+}
+
+export function createJobView(jobId: string, requester: Person, prompt: string, maxIterations: number): JobView {
+  return {
+    jobId,
+    requester,
+    prompt,
+    maxIterations,
+    phase: "queued",
+    position: null,
+    skill: null,
+    skillWhy: null,
+    requirements: [],
+    retiredIds: new Set(),
+    iterations: [],
+    best: null,
+    reason: null,
+    error: null,
+    lastType: null,
+  };
+}
+
+/** Folds one event into the view (in place). */
+export function applyEvent(view: JobView, event: JobEvent): void {
+  switch (event.type) {
+    case "job.queued":
+      view.phase = "queued";
+      view.position = event.position;
+      view.reason = null;
+      view.error = null;
+      break;
+    case "job.started":
+      view.phase = view.iterations.length === 0 ? "planning" : "generating";
+      view.position = null;
+      break;
+    case "plan.done":
+      view.skill = event.skill;
+      view.skillWhy = event.why;
+      break;
+    case "requirements":
+      view.requirements = [...event.questions];
+      break;
+    case "iteration.started":
+      view.phase = "generating";
+      view.iterations.push({
+        n: event.n,
+        prompt: event.prompt,
+        imageHash: null,
+        verdicts: [],
+        passed: 0,
+        total: 0,
+        isVerified: false,
+        experience: null,
+        next: null,
+        error: null,
+      });
+      break;
+    case "image.ready":
+      view.phase = "verifying";
+      withIteration(view, event.n, (it) => (it.imageHash = event.image.hash));
+      break;
+    case "iteration.failed":
+      withIteration(view, event.n, (it) => (it.error = event.error));
+      break;
+    case "verified":
+      view.phase = "refining";
+      withIteration(view, event.n, (it) => {
+        it.verdicts = event.verdicts;
+        it.passed = event.passed;
+        it.total = event.total;
+        it.isVerified = true;
+      });
+      break;
+    case "experience":
+      withIteration(view, event.n, (it) => (it.experience = event.text));
+      break;
+    case "feedback.added":
+      view.requirements.push(...event.questions);
+      for (const retired of event.retired) view.retiredIds.add(retired.id);
+      break;
+    case "prompt.refined":
+      // `n` is the iteration the prompt is for; it belongs under the one before it.
+      withIteration(view, event.n - 1, (it) => (it.next = { prompt: event.prompt, thought: event.thought }));
+      break;
+    case "job.done":
+      view.phase = "done";
+      view.best = event.best;
+      view.reason = event.reason;
+      break;
+    case "job.failed":
+      view.phase = "failed";
+      view.best = event.best;
+      view.error = event.error;
+      break;
+    case "job.cancelled":
+      view.phase = "cancelled";
+      view.best = event.best;
+      view.reason = "stopped";
+      break;
+  }
+  view.lastType = event.type;
+}
+
+function withIteration(view: JobView, n: number, change: (iteration: IterationView) => void): void {
+  const iteration = view.iterations.find((it) => it.n === n);
+  if (iteration) change(iteration);
+}
+
+export function iterationOf(view: JobView, n: number): IterationView | undefined {
+  return view.iterations.find((it) => it.n === n);
+}
+
+export function isFinishedPhase(phase: JobPhase): boolean {
+  return phase === "done" || phase === "failed" || phase === "cancelled";
+}
+
+/** The requirement a verdict answers, by id (retired ones included: old verdicts refer to them). */
+export function questionOf(view: JobView, requirementId: number): string {
+  return view.requirements.find((r) => r.id === requirementId)?.question ?? `requirement ${requirementId}`;
+}
