@@ -12,6 +12,7 @@ import type { JobService, StartReport } from "../core/jobs/types.ts";
 import { createDiskImageStore } from "../core/memory/image-store.ts";
 import { createWebStudio } from "./web/index.ts";
 import { createSlackBot } from "./slack/index.ts";
+import { createDiscordBot } from "./discord/index.ts";
 
 /** A chat platform or the studio, as the server drives it. */
 interface Surface {
@@ -45,6 +46,10 @@ export async function startServer(runtime: Runtime, modelsDescription: string): 
     logger: logger.child({ component: "jobs" }),
   });
   const chatSurfaces: Surface[] = [];
+  if (config.discord) {
+    const bot = createDiscordBot({ jobs, images, skills: runtime.skills, config: config.discord, logger: logger.child({ surface: "discord" }) });
+    chatSurfaces.push({ name: "Discord", start: () => bot.start(), stop: () => bot.stop() });
+  }
   if (config.slack) {
     const bot = createSlackBot({ jobs, images, skills: runtime.skills, config: config.slack, logger: logger.child({ surface: "slack" }) });
     chatSurfaces.push({ name: "Slack", start: () => bot.start(), stop: () => bot.stop() });

@@ -5,6 +5,7 @@
 import { resolve } from "node:path";
 import { measureQuality, qualityTable } from "./quality.ts";
 import { benchJobs } from "./jobs.ts";
+import { benchDiscord } from "./discord.ts";
 
 const root = resolve(import.meta.dirname, "../..");
 const suites: Record<string, () => Promise<string>> = {
@@ -15,6 +16,7 @@ const suites: Record<string, () => Promise<string>> = {
     return `## Simulated models: single pass vs GEMS\n\n${qualityTable(rows)}\n\n(${rows[0]?.jobs ?? 0} jobs per setting, ${seconds} s)`;
   },
   jobs: benchJobs,
+  discord: benchDiscord,
 };
 
 const wanted = process.argv.slice(2);

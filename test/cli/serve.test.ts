@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { startFakeSlack } from "../fakes/slack/fake-slack.ts";
 import { createSlackSender } from "../fakes/slack/signed-requests.ts";
 import { slashCommand } from "../fakes/slack/payloads.ts";
+import { startFakeDiscord } from "../fakes/discord/fake-discord.ts";
 
 const root = resolve(import.meta.dirname, "../..");
 let work: string;
@@ -144,6 +145,27 @@ describe("gems serve", () => {
       expect(await served.exited).toBe(0);
     } finally {
       await slack.close();
+    }
+  });
+
+  it("connects the Discord bot when its credentials are set and answers /gems create with a thread", async () => {
+    const discord = await startFakeDiscord();
+    try {
+      const served = await startServe(join(work, "data-discord"), {
+        DISCORD_TOKEN: discord.token,
+        DISCORD_APPLICATION_ID: discord.applicationId,
+        DISCORD_GUILD_ID: discord.guildId,
+        DISCORD_API_URL: discord.apiUrl,
+      });
+      expect(served.output()).toContain("gems: connected to Discord");
+      expect(served.output()).not.toContain(discord.token);
+      const answer = await discord.answer(discord.command(discord.user("ada", "Ada"), "create", { prompt: "a red cube", iterations: 1 }), 20_000);
+      expect(answer.content).toMatch(/^🎨 Job `\w+` accepted\./);
+      await discord.waitFor(() => discord.calls.find((c) => c.method === "POST" && /\/threads$/.test(c.path)), "a thread for the job", 20_000);
+      served.child.kill("SIGTERM");
+      expect(await served.exited).toBe(0);
+    } finally {
+      await discord.close();
     }
   });
 

@@ -76,10 +76,18 @@ export interface ServiceSetup extends Partial<Omit<JobServiceDeps, "limits">> {
   isManual?: boolean;
 }
 
+/**
+ * Job ids seed the sim generator, so counted ids make every run of a test draw the same images.
+ * Ids keep counting across services, so that one test's restarted service never reuses an id.
+ */
+let nextJobNumber = 0;
+const countedJobId = (): string => `job-${String(++nextJobNumber).padStart(4, "0")}`;
+
 /** A service on the sim models and an in-memory store unless told otherwise; closed after the test. */
 export async function makeService(setup: ServiceSetup = {}): Promise<JobService> {
   const { limits, isManual, ...rest } = setup;
   const service = createJobService({
+    createJobId: countedJobId,
     mllm: createSimMllm(),
     generator: createSimGenerator(),
     skills: await skills(),

@@ -88,6 +88,9 @@ export interface SlackHarness {
   close(): Promise<void>;
 }
 
+/** Counts across services, so a restarted service in the same file never reuses an id. */
+let jobCounter = 0;
+
 export async function startHarness(options: HarnessOptions = {}): Promise<SlackHarness> {
   const fake = options.fake ?? (await startFakeSlack());
   if (!options.fake) onCleanup(() => fake.close());
@@ -96,6 +99,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<SlackH
   const images = options.images ?? createInMemoryImageStore();
   const skills = await bundledSkills();
   const jobs = createJobService({
+    // Job ids seed the sim generator: counted ids make every run draw the same images.
+    createJobId: () => `job-${String(++jobCounter).padStart(4, "0")}`,
     mllm: options.mllm ?? createSimMllm({ latencyMs }),
     generator: options.generator ?? createSimGenerator({ latencyMs }),
     skills,

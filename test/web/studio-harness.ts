@@ -44,11 +44,16 @@ export interface StudioHarness {
   close(): Promise<void>;
 }
 
+/** Counts across services, so a restarted service in the same file never reuses an id. */
+let jobCounter = 0;
+
 export async function startStudio(options: { latencyMs?: number } = {}): Promise<StudioHarness> {
   const latencyMs = options.latencyMs ?? 0;
   const images = createInMemoryImageStore();
   const skills = await loadSkillLibrary(join(import.meta.dirname, "../../skills"));
   const jobs = createJobService({
+    // Job ids seed the sim generator: counted ids make every run draw the same images.
+    createJobId: () => `job-${String(++jobCounter).padStart(4, "0")}`,
     mllm: createSimMllm({ latencyMs }),
     generator: createSimGenerator({ latencyMs, width: 256, height: 256 }),
     skills,
