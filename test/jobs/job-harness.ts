@@ -3,10 +3,10 @@
  * or wire-fake models, a surface that records what it is given, and small port wrappers that
  * count or hold model calls. Nothing here replaces code of the service under test.
  */
+import { onCleanup } from "../support/cleanup.ts";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach } from "vitest";
 import type { JobEvent } from "../../core/agent/events.ts";
 import { createJobService, type JobServiceDeps } from "../../core/jobs/job-service.ts";
 import { createInMemoryJobStore, openSqliteJobStore, type JobStore } from "../../core/jobs/job-store.ts";
@@ -44,15 +44,7 @@ export const TEST_LIMITS: JobLimits = {
   verifyConcurrency: 4,
 };
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-/** Runs `cleanup` after the current test, last registered first. */
-export function onCleanup(cleanup: () => Promise<void>): void {
-  cleanups.push(cleanup);
-}
+export { onCleanup };
 
 export async function tempDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "gems-jobs-"));

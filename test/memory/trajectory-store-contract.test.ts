@@ -1,22 +1,19 @@
+import { onCleanup } from "../support/cleanup.ts";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Keyv } from "keyv";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createInMemoryTrajectoryStore } from "../../core/memory/in-memory-trajectory-store.ts";
 import { createKeyvTrajectoryStore, openSqliteTrajectoryStore } from "../../core/memory/keyv-trajectory-store.ts";
 import type { TrajectoryStore } from "../../core/memory/stores.ts";
 import { makeTrajectory } from "./trajectory-fixture.ts";
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
 
 async function sqliteStore(): Promise<TrajectoryStore> {
   const dir = await mkdtemp(join(tmpdir(), "gems-memory-"));
   const store = await openSqliteTrajectoryStore(dir);
-  cleanups.push(() => rm(dir, { recursive: true, force: true }), () => store.close());
+  onCleanup(() => rm(dir, { recursive: true, force: true }), () => store.close());
   return store;
 }
 

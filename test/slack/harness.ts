@@ -4,8 +4,8 @@
  * latencies and an in-memory store (or whatever store a test passes). Requests reach the bot
  * signed as Slack signs them. Everything started here is closed after the test.
  */
+import { onCleanup } from "../support/cleanup.ts";
 import { join } from "node:path";
-import { afterEach } from "vitest";
 import { createJobService } from "../../core/jobs/job-service.ts";
 import { createInMemoryJobStore, type JobStore } from "../../core/jobs/job-store.ts";
 import type { JobLimits } from "../../core/jobs/limits.ts";
@@ -48,14 +48,7 @@ export const TEST_LIMITS: JobLimits = {
   verifyConcurrency: 4,
 };
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-export function onCleanup(cleanup: () => Promise<void>): void {
-  cleanups.push(cleanup);
-}
+export { onCleanup };
 
 let skillsPromise: Promise<SkillLibrary> | undefined;
 export function bundledSkills(): Promise<SkillLibrary> {
