@@ -61,8 +61,31 @@ describe("layering", () => {
     expect(violations("servers", (s) => s.startsWith("bots/") || chatPackages.test(s))).toEqual([]);
   });
 
+  it("chat and web surfaces reach the models only through the job service", () => {
+    for (const surface of ["bots/discord", "bots/slack", "bots/web"]) {
+      expect(
+        violations(
+          surface,
+          (s) =>
+            s.startsWith("core/models/") ||
+            s === "core/agent/run-job.ts" ||
+            s === "core/agent/roles.ts" ||
+            s.startsWith("servers/") ||
+            s.startsWith("config/") ||
+            (s.startsWith("bots/") && !s.startsWith(`${surface}/`)),
+        ),
+      ).toEqual([]);
+    }
+  });
+
+  it("each surface imports only its own platform's SDK", () => {
+    expect(violations("bots/discord", (s) => s.startsWith("@slack/"))).toEqual([]);
+    expect(violations("bots/slack", (s) => /^(discord\.js|@discordjs\/)/.test(s))).toEqual([]);
+    expect(violations("bots/web", (s) => chatPackages.test(s))).toEqual([]);
+  });
+
   it("nothing outside the CLI writes to the console", () => {
-    const offenders = ["core", "config"].flatMap((folder) =>
+    const offenders = ["core", "config", "bots/discord", "bots/slack", "bots/web"].flatMap((folder) =>
       sourceFiles(folder)
         .filter((file) => /\bconsole\.(log|info|warn|error|debug)\(/.test(readFileSync(file, "utf8")))
         .map((file) => relative(root, file)),
