@@ -24,7 +24,8 @@ export class ThreadIndex {
     if (known !== undefined) return known;
     // New jobs are added when their thread is created, so a miss means "not a job thread"
     // unless the service has loaded jobs since the last scan (bot started before the service).
-    if (this.#jobs.list().length !== this.#jobsSeen) this.rebuild();
+    // metrics() counts without building a summary of every job, which list() would do per message.
+    if (this.#jobs.metrics().jobs !== this.#jobsSeen) this.rebuild();
     return this.#byThread.get(key) ?? null;
   }
 
