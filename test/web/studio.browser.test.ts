@@ -17,8 +17,14 @@ const LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-fi
 /** Waits for what the page shows; generous because CI machines run other suites alongside. */
 const poll = <T>(read: () => Promise<T> | T, options: { timeout?: number } = {}) => expect.poll(read, { timeout: options.timeout ?? 10_000 });
 
-// CI installs Chromium (.ci/run); a machine without it reports the suite as skipped, not passed.
-const describeInBrowser = existsSync(CHROMIUM) ? describe : describe.skip;
+// CI installs Chromium (.ci/run), so there a missing browser is a failure, never a skip. A
+// developer's machine without it reports the suite as skipped (not passed) and says how to fix it.
+const hasChromium = existsSync(CHROMIUM);
+const isCi = Boolean(process.env["CI"]);
+const describeInBrowser = hasChromium || isCi ? describe : describe.skip;
+if (!hasChromium && !isCi) {
+  process.stderr.write(`studio.browser.test.ts: skipped, ${CHROMIUM} is missing (apt-get install chromium)\n`);
+}
 
 describeInBrowser("the web studio in a browser", () => {
   let harness: StudioHarness;
@@ -29,6 +35,7 @@ describeInBrowser("the web studio in a browser", () => {
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
+    if (!hasChromium) throw new Error(`${CHROMIUM} is missing: .ci/run installs it with apt-get install chromium`);
     await mkdir(ARTIFACTS, { recursive: true });
     // Small latency so progress is visible step by step, yet a job takes a second or two.
     harness = await startStudio({ latencyMs: 40 });
