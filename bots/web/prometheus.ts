@@ -35,50 +35,24 @@ export function family(name: string, type: "gauge" | "counter", help: string, sa
   return `${lines.join("\n")}\n`;
 }
 
-/** A cumulative histogram per label set. */
-export class Histogram {
-  readonly #series = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>();
+export interface HistogramSeries {
+  labels: Labels;
+  /** Cumulative counts, one per bound. */
+  buckets: readonly number[];
+  sum: number;
+  count: number;
+}
 
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    readonly buckets: readonly number[],
-  ) {}
-
-  /** Makes a label set appear (with zeros) before anything is observed, so dashboards see it. */
-  declare(labels: Labels): void {
-    this.#seriesFor(labels);
-  }
-
-  observe(labels: Labels, value: number): void {
-    const series = this.#seriesFor(labels);
-    this.buckets.forEach((bound, i) => {
-      if (value <= bound) series.counts[i] = (series.counts[i] ?? 0) + 1;
+/** A histogram family from series that were counted elsewhere (the job service counts model calls). */
+export function histogramFamily(name: string, help: string, bounds: readonly number[], series: readonly HistogramSeries[]): string {
+  const lines = [`# HELP ${name} ${help}`, `# TYPE ${name} histogram`];
+  for (const { labels, buckets, sum, count } of series) {
+    bounds.forEach((bound, i) => {
+      lines.push(`${name}_bucket${formatLabels({ ...labels, le: formatValue(bound) })} ${buckets[i] ?? 0}`);
     });
-    series.sum += value;
-    series.count += 1;
+    lines.push(`${name}_bucket${formatLabels({ ...labels, le: "+Inf" })} ${count}`);
+    lines.push(`${name}_sum${formatLabels(labels)} ${formatValue(sum)}`);
+    lines.push(`${name}_count${formatLabels(labels)} ${count}`);
   }
-
-  render(): string {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
-    for (const { labels, counts, sum, count } of this.#series.values()) {
-      this.buckets.forEach((bound, i) => {
-        lines.push(`${this.name}_bucket${formatLabels({ ...labels, le: formatValue(bound) })} ${counts[i] ?? 0}`);
-      });
-      lines.push(`${this.name}_bucket${formatLabels({ ...labels, le: "+Inf" })} ${count}`);
-      lines.push(`${this.name}_sum${formatLabels(labels)} ${formatValue(sum)}`);
-      lines.push(`${this.name}_count${formatLabels(labels)} ${count}`);
-    }
-    return `${lines.join("\n")}\n`;
-  }
-
-  #seriesFor(labels: Labels) {
-    const key = JSON.stringify(labels);
-    let series = this.#series.get(key);
-    if (!series) {
-      series = { labels, counts: this.buckets.map(() => 0), sum: 0, count: 0 };
-      this.#series.set(key, series);
-    }
-    return series;
-  }
+  return `${lines.join("\n")}\n`;
 }

@@ -20,6 +20,7 @@ import { applyContinue, applyPick, continueProblem, isFinished, pickProblem } fr
 import type { JobStore } from "./job-store.ts";
 import type { JobLimits } from "./limits.ts";
 import { limitGenerator, limitMllm } from "./limited-models.ts";
+import { MODEL_CALL_BUCKETS_SECONDS, ModelCallStats } from "./model-call-stats.ts";
 import { isOutage, outageDelayMs } from "./outage.ts";
 import { checkControl } from "./permissions.ts";
 import { SlidingWindowRateLimit } from "./rate-limit.ts";
@@ -92,8 +93,9 @@ export function createJobService(deps: JobServiceDeps): JobService {
 
   const generatorSlots = new Semaphore(limits.generatorConcurrency);
   const mllmSlots = new Semaphore(limits.mllmConcurrency);
-  const mllm = limitMllm(deps.mllm, mllmSlots);
-  const generator = limitGenerator(deps.generator, generatorSlots);
+  const modelCalls = new ModelCallStats();
+  const mllm = limitMllm(deps.mllm, mllmSlots, modelCalls);
+  const generator = limitGenerator(deps.generator, generatorSlots, modelCalls);
 
   const jobs = new Map<string, Job>();
   const corrupt = new Map<string, CorruptJob>();
@@ -719,6 +721,8 @@ export function createJobService(deps: JobServiceDeps): JobService {
         generatorWaiting: generatorSlots.waiting,
         mllmInFlight: mllmSlots.inFlight,
         mllmWaiting: mllmSlots.waiting,
+        modelCalls: modelCalls.snapshot(),
+        modelCallBucketsSeconds: MODEL_CALL_BUCKETS_SECONDS,
       };
     },
 

@@ -5,6 +5,7 @@
 import type { JobEvent, RequirementView } from "../agent/events.ts";
 import type { JobRequestInput } from "../agent/request.ts";
 import type { BestImage, JobRequest, StopReason, Trajectory, TrajectoryStatus } from "../memory/trajectory.ts";
+import type { ModelCallSeries } from "./model-call-stats.ts";
 
 /** Someone on a surface. `id` carries the surface ("discord:123") so ids never collide across platforms. */
 export interface Person {
@@ -143,6 +144,10 @@ export interface JobServiceMetrics {
   generatorWaiting: number;
   mllmInFlight: number;
   mllmWaiting: number;
+  /** Model call latencies since start, by model and role, timed once a call holds its slot. */
+  modelCalls: ModelCallSeries[];
+  /** The upper bounds, in seconds, of every series' cumulative buckets. */
+  modelCallBucketsSeconds: readonly number[];
 }
 
 export interface JobService {
