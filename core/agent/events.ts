@@ -24,6 +24,7 @@ export interface BestView {
  */
 export type AgentEvent =
   | { type: "job.queued"; position: number }
+  /** `resumed`: the job was interrupted mid-run (a restart) and carries on from its memory. */
   | { type: "job.started"; resumed: boolean }
   | { type: "plan.done"; skill: string | null; prompt: string; why: string | null }
   | { type: "requirements"; questions: RequirementView[] }

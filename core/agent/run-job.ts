@@ -106,7 +106,9 @@ export async function runJob(trajectory: Trajectory, deps: AgentDeps, controls: 
     await deps.commit(t, events);
   };
 
-  const resumed = t.status === "running" || t.iterations.length > 0 || t.plan !== null;
+  // Only a job stored as running was interrupted (crash, kill -9, drain); a continued job comes
+  // back queued, and surfaces must not announce that as a restart.
+  const resumed = t.status === "running";
   t.status = "running";
   t.stopReason = null;
   t.error = null;

@@ -138,7 +138,8 @@ describe("continuing a job", () => {
     expect(after.job.trajectory.requirements).toEqual(before.job.trajectory.requirements);
     expect(mllm.callsOf("decomposer")).toHaveLength(1);
     expect(mllm.callsOf("refiner")[0]?.attempts).toEqual([1]);
-    expect(surface.of(jobId).filter((e) => e.type === "job.started").map((e) => e.type === "job.started" && e.resumed)).toEqual([false, true]);
+    // Continuing is not a restart: surfaces announce "resumed" only after an interruption.
+    expect(surface.of(jobId).filter((e) => e.type === "job.started").map((e) => e.type === "job.started" && e.resumed)).toEqual([false, false]);
   });
 
   it("asks for feedback first when the last image already passed everything", async () => {
