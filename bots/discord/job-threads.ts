@@ -47,8 +47,6 @@ interface ThreadState {
   view: JobView;
   /** Highest seq folded into the view (a retried event must not be folded twice). */
   foldedSeq: number;
-  /** The type of the event before the last one folded: tells a restart from a continue. */
-  typeBefore: JobEvent["type"] | null;
   /** The status message as last sent, to skip edits that change nothing. */
   lastStatus: string | null;
   /** Discord refused for good (no access to the channel): stop trying for this job. */
@@ -74,7 +72,6 @@ export function createJobThreads(deps: JobThreadsDeps): JobThreads {
       ref,
       view: createJobView(job.jobId, job.requester, request.prompt, request.maxIterations),
       foldedSeq: 0,
-      typeBefore: null,
       lastStatus: null,
       isBroken: false,
     };
@@ -84,7 +81,6 @@ export function createJobThreads(deps: JobThreadsDeps): JobThreads {
 
   function fold(state: ThreadState, event: JobEvent): void {
     if (event.seq <= state.foldedSeq) return;
-    state.typeBefore = state.view.lastType;
     applyEvent(state.view, event);
     state.foldedSeq = event.seq;
   }
@@ -167,8 +163,7 @@ export function createJobThreads(deps: JobThreadsDeps): JobThreads {
         return;
       case "job.started":
         await editStatus(state);
-        // A continued job starts from the queue; a job that was running when the bot stopped does not.
-        if (event.resumed && state.typeBefore !== "job.queued") await post(state, event, renderResumed(view));
+        if (event.resumed) await post(state, event, renderResumed(view));
         return;
       case "requirements":
         await post(state, event, renderPlan(view));

@@ -37,8 +37,6 @@ export interface JobView {
   best: BestView | null;
   reason: StopReason | null;
   error: string | null;
-  /** The type of the last event folded in; tells a restart's resume from a continue. */
-  lastType: JobEvent["type"] | null;
 }
 
 export function createJobView(jobId: string, requester: Person, prompt: string, maxIterations: number): JobView {
@@ -57,7 +55,6 @@ export function createJobView(jobId: string, requester: Person, prompt: string, 
     best: null,
     reason: null,
     error: null,
-    lastType: null,
   };
 }
 
@@ -139,7 +136,6 @@ export function applyEvent(view: JobView, event: JobEvent): void {
       view.reason = "stopped";
       break;
   }
-  view.lastType = event.type;
 }
 
 function withIteration(view: JobView, n: number, change: (iteration: IterationView) => void): void {
