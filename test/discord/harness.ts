@@ -3,6 +3,7 @@
  * sim models, and the real bot (discord.js included) between them. Helpers act as people do
  * and read what Discord would show.
  */
+import { testLimits } from "../support/limits.ts";
 import type { APIUser } from "discord.js";
 import { createDiscordBot, type DiscordBot } from "../../bots/discord/index.ts";
 import { parseCustomId, type ButtonAction } from "../../bots/discord/buttons.ts";
@@ -29,19 +30,7 @@ export const HARD_PROMPT = 'three green cones left of two yellow cubes and a pur
 /** The sim draws this right the first time. */
 export const EASY_PROMPT = "a red cube";
 
-export const TEST_LIMITS: JobLimits = {
-  maxRunningJobs: 8,
-  generatorConcurrency: 4,
-  mllmConcurrency: 16,
-  maxQueuedPerPerson: 50,
-  rateLimitPerHour: 0,
-  admins: [],
-  feedbackRequesterOnly: false,
-  retentionDays: 30,
-  outageBudgetMs: 90_000,
-  defaultIterations: 3,
-  verifyConcurrency: 4,
-};
+export const TEST_LIMITS: JobLimits = testLimits({ maxRunningJobs: 8, generatorConcurrency: 4, mllmConcurrency: 16, maxQueuedPerPerson: 50 });
 
 let skillsPromise: Promise<SkillLibrary> | undefined;
 export function skills(): Promise<SkillLibrary> {

@@ -4,6 +4,7 @@
  * count or hold model calls. Nothing here replaces code of the service under test.
  */
 import { onCleanup } from "../support/cleanup.ts";
+import { testLimits } from "../support/limits.ts";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -30,19 +31,7 @@ export const thread: SurfaceRef = { surface: "test", channelId: "c1", threadId: 
 /** A prompt the sim cannot satisfy at once, so its jobs run several iterations. */
 export const HARD_PROMPT = 'three green cones left of two yellow cubes and a purple sphere above a red ring with the text "HELLO"';
 
-export const TEST_LIMITS: JobLimits = {
-  maxRunningJobs: 4,
-  generatorConcurrency: 2,
-  mllmConcurrency: 8,
-  maxQueuedPerPerson: 20,
-  rateLimitPerHour: 0,
-  admins: [admin.id],
-  feedbackRequesterOnly: false,
-  retentionDays: 30,
-  outageBudgetMs: 90_000,
-  defaultIterations: 3,
-  verifyConcurrency: 4,
-};
+export const TEST_LIMITS: JobLimits = testLimits({ admins: [admin.id] });
 
 export { onCleanup };
 

@@ -5,6 +5,7 @@
  * signed as Slack signs them. Everything started here is closed after the test.
  */
 import { onCleanup } from "../support/cleanup.ts";
+import { testLimits } from "../support/limits.ts";
 import { join } from "node:path";
 import { createJobService } from "../../core/jobs/job-service.ts";
 import { createInMemoryJobStore, type JobStore } from "../../core/jobs/job-store.ts";
@@ -34,19 +35,7 @@ export const HARD_PROMPT = 'three green cones left of two yellow cubes and a pur
 /** The sim gets this right on the first try. */
 export const EASY_PROMPT = "a red cube";
 
-export const TEST_LIMITS: JobLimits = {
-  maxRunningJobs: 4,
-  generatorConcurrency: 2,
-  mllmConcurrency: 8,
-  maxQueuedPerPerson: 20,
-  rateLimitPerHour: 0,
-  admins: [],
-  feedbackRequesterOnly: false,
-  retentionDays: 30,
-  outageBudgetMs: 90_000,
-  defaultIterations: 3,
-  verifyConcurrency: 4,
-};
+export const TEST_LIMITS: JobLimits = testLimits();
 
 export { onCleanup };
 

@@ -2,6 +2,7 @@
  * A web studio on a real job service (sim models, in-memory stores) at 127.0.0.1:0, plus the
  * small HTTP and SSE clients the web tests read it with.
  */
+import { testLimits } from "../support/limits.ts";
 import { join } from "node:path";
 import { createJobService } from "../../core/jobs/job-service.ts";
 import { createInMemoryJobStore } from "../../core/jobs/job-store.ts";
@@ -16,19 +17,7 @@ import { createSimGenerator } from "../../servers/sim/sim-generator.ts";
 import { createSimMllm } from "../../servers/sim/sim-mllm.ts";
 import { createWebStudio, type WebStudio } from "../../bots/web/index.ts";
 
-export const STUDIO_LIMITS: JobLimits = {
-  maxRunningJobs: 4,
-  generatorConcurrency: 4,
-  mllmConcurrency: 16,
-  maxQueuedPerPerson: 20,
-  rateLimitPerHour: 0,
-  admins: [],
-  feedbackRequesterOnly: false,
-  retentionDays: 30,
-  outageBudgetMs: 90_000,
-  defaultIterations: 3,
-  verifyConcurrency: 8,
-};
+export const STUDIO_LIMITS: JobLimits = testLimits({ generatorConcurrency: 4, mllmConcurrency: 16, verifyConcurrency: 8 });
 
 /** The sim cannot satisfy this at once, so its jobs run several iterations. */
 export const HARD_PROMPT = 'three green cones left of two yellow cubes and a purple sphere above a red ring with the text "HELLO"';
