@@ -1,4 +1,4 @@
-import type { Plan, StopReason, Verdict } from "../memory/trajectory.ts";
+import type { StopReason, Verdict } from "../memory/trajectory.ts";
 
 /** A reference to a stored image; surfaces resolve it through the ImageStore. */
 export interface ImageRef {
@@ -49,7 +49,3 @@ export type AgentEventType = AgentEvent["type"];
 
 /** The event as stored and delivered: which job, in what order, when. */
 export type JobEvent = AgentEvent & { jobId: string; seq: number; at: string };
-
-export function planView(plan: Plan): Extract<AgentEvent, { type: "plan.done" }> {
-  return { type: "plan.done", skill: plan.skill, prompt: plan.prompt, why: plan.why };
-}

@@ -221,18 +221,18 @@ type Commit = (...events: AgentEvent[]) => Promise<void>;
 /** Planning and decomposition do not depend on each other, so they run at the same time. */
 async function prepare(t: Trajectory, deps: AgentDeps, commit: Commit, signal?: AbortSignal): Promise<void> {
   const [plan, questions] = await Promise.all([
-    t.plan ?? planRequest(deps.mllm, deps.skills, t.request.prompt, t.request.skill, signal),
-    t.requirements ?? decomposeRequest(deps.mllm, t.request.prompt, signal),
+    t.plan === null ? planRequest(deps.mllm, deps.skills, t.request.prompt, t.request.skill, signal) : null,
+    t.requirements === null ? decomposeRequest(deps.mllm, t.request.prompt, signal) : null,
   ]);
   const events: AgentEvent[] = [];
-  if (t.plan === null) {
-    const { thought, ...stored } = plan as Awaited<ReturnType<typeof planRequest>>;
+  if (plan) {
+    const { thought, ...stored } = plan;
     t.plan = stored;
     t.nextPrompt = { prompt: stored.prompt, thought };
     events.push({ type: "plan.done", skill: stored.skill, prompt: stored.prompt, why: stored.why });
   }
-  if (t.requirements === null) {
-    t.requirements = (questions as string[]).map((question, index) => ({ id: index + 1, question, source: "prompt" }));
+  if (questions) {
+    t.requirements = questions.map((question, index) => ({ id: index + 1, question, source: "prompt" }));
     events.push({ type: "requirements", questions: t.requirements.map(requirementView) });
   }
   await commit(...events);
@@ -422,7 +422,7 @@ export async function applyFeedback(
   };
   t.feedback.push(entry);
   // The refined prompt was written before this feedback existed; write it again with it.
-  if (t.status === "running") t.nextPrompt = t.iterations.length > 0 ? null : t.nextPrompt;
+  if (t.status === "running" && t.iterations.length > 0) t.nextPrompt = null;
   rescore(t);
   t.updatedAt = now().toISOString();
   await deps.commit(t, [
