@@ -3,6 +3,7 @@
  * a reply listing the questions it added once it is in the job's memory (see job-threads.ts,
  * which renders the feedback.added event). Refusals are answered with the service's message.
  */
+import { feedbackAuthorName } from "../../core/agent/request.ts";
 import { MessageType, type GatewayMessageCreateDispatchData } from "discord.js";
 import type { Logger } from "pino";
 import type { JobService } from "../../core/jobs/types.ts";
@@ -67,8 +68,8 @@ export class FeedbackInbox {
   }
 }
 
-// The job service names authors by their trimmed display name, "someone" when blank.
-const keyOf = (jobId: string, author: string, text: string): string => `${jobId}\n${author.trim() || "someone"}\n${text.trim()}`;
+// Keyed by the name the job service records feedback under, so a reply meets its feedback.added event.
+const keyOf = (jobId: string, author: string, text: string): string => `${jobId}\n${feedbackAuthorName(author)}\n${text.trim()}`;
 
 export interface FeedbackDeps {
   jobs: JobService;

@@ -67,3 +67,8 @@ export function validateFeedbackText(text: string): string {
   }
   return trimmed;
 }
+
+/** The name feedback is recorded under; the job service matches pending feedback by it. */
+export function feedbackAuthorName(name: string): string {
+  return name.trim() || "someone";
+}

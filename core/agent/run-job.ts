@@ -24,7 +24,7 @@ import { CancelledError, describeError, GemsError, InputError, isAbortError } fr
 import { compressAttempt, decomposeFeedback, decomposeRequest, planRequest, refinePrompt, verifyQuestion } from "./roles.ts";
 import type { AttemptView, FeedbackView, ResultLine } from "./prompts.ts";
 import { mapWithConcurrency } from "./concurrency.ts";
-import { validateFeedbackText } from "./request.ts";
+import { feedbackAuthorName, validateFeedbackText } from "./request.ts";
 
 export interface AgentDeps {
   mllm: Mllm;
@@ -392,7 +392,7 @@ export async function applyFeedback(
   now: () => Date = () => new Date(),
 ): Promise<FeedbackEntry> {
   const text = validateFeedbackText(input.text);
-  const author = input.author.trim() || "someone";
+  const author = feedbackAuthorName(input.author);
   const active = activeRequirements(t);
   const edit = await decomposeFeedback(
     deps.mllm,

@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { applyFeedback, bestView, runJob, type AgentDeps, type FeedbackInput, type RunControls } from "../agent/run-job.ts";
 import type { AgentEvent, JobEvent } from "../agent/events.ts";
-import { validateFeedbackText, validateJobRequest, type JobRequestInput } from "../agent/request.ts";
+import { feedbackAuthorName, validateFeedbackText, validateJobRequest, type JobRequestInput } from "../agent/request.ts";
 import { CancelledError, GemsError, InputError, describeError } from "../errors.ts";
 import type { ImageStore } from "../memory/stores.ts";
 import { createTrajectory, type Trajectory } from "../memory/trajectory.ts";
@@ -183,7 +183,7 @@ export function createJobService(deps: JobServiceDeps): JobService {
   }
 
   function settlePendingFeedback(record: JobRecord, author: string, text: string): void {
-    const index = record.pendingFeedback.findIndex((p) => (p.author.name.trim() || "someone") === author && p.text === text);
+    const index = record.pendingFeedback.findIndex((p) => feedbackAuthorName(p.author.name) === author && p.text === text);
     // runJob applies pending feedback in order, so without an exact match the oldest is the one
     // applied; leaving it would apply it again at every step.
     record.pendingFeedback.splice(index >= 0 ? index : 0, 1);
