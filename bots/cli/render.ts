@@ -1,6 +1,5 @@
 /** Turns job events into the CLI's lines: one line per step, checklists indented below. */
 import type { AgentEvent } from "../../core/agent/events.ts";
-import type { Requirement } from "../../core/memory/trajectory.ts";
 
 export interface RenderContext {
   maxIterations: number;
@@ -78,14 +77,14 @@ export function renderEvent(event: AgentEvent, ctx: RenderContext): string[] {
 }
 
 /** What the live progress line says while the step after `event` runs. */
-export function activityAfter(event: AgentEvent, requirements: readonly Requirement[] | null): string | null {
+export function activityAfter(event: AgentEvent, activeQuestions: number): string | null {
   switch (event.type) {
     case "job.started":
       return "planning and writing the checklist";
     case "iteration.started":
       return `generating image ${event.n}`;
     case "image.ready":
-      return `verifying image ${event.n} against ${requirements?.length ?? 0} questions`;
+      return `verifying image ${event.n} against ${activeQuestions} questions`;
     case "verified":
       return event.passed === event.total ? null : `writing the experience of attempt ${event.n}`;
     case "experience":

@@ -6,7 +6,7 @@ import type { Runtime } from "../runtime.ts";
 import type { AgentEvent, JobEvent } from "../../core/agent/events.ts";
 import { runJob } from "../../core/agent/run-job.ts";
 import { validateJobRequest } from "../../core/agent/request.ts";
-import { createTrajectory, type Trajectory } from "../../core/memory/trajectory.ts";
+import { activeRequirements, createTrajectory, type Trajectory } from "../../core/memory/trajectory.ts";
 import { createInMemoryImageStore } from "../../core/memory/image-store.ts";
 import { activityAfter, renderEvent, type RenderContext } from "./render.ts";
 import { ProgressPrinter, type Output } from "./progress.ts";
@@ -63,7 +63,7 @@ export async function runInTerminal(runtime: Runtime, options: RunOptions, stdou
         continue;
       }
       for (const text of renderEvent(event, ctx)) printer.line(text);
-      printer.status(activityAfter(event, trajectory.requirements));
+      printer.status(activityAfter(event, activeRequirements(trajectory).length));
     }
   };
 
