@@ -36,6 +36,9 @@ export function renderEvent(event: AgentEvent, ctx: RenderContext): string[] {
         : [`checklist: ${event.questions.length} questions`, ...event.questions.map((q) => `  ${q.id}. ${q.question}`)];
     case "iteration.started":
       return [`${tag(event.n)} generating: ${clip(event.prompt)}`];
+    case "image.preview":
+      // Progress belongs to the live status line, not to the log of steps.
+      return [];
     case "image.ready":
       return [`${tag(event.n)} image: ${ctx.imagePath(event.n)}`];
     case "iteration.failed":

@@ -243,6 +243,7 @@ export function createEventDeliverer(deps: DeliveryDeps): EventDeliverer {
         break;
       }
       case "plan.done":
+      case "image.preview":
       case "image.ready":
       case "experience":
       case "prompt.refined":

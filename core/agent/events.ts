@@ -29,6 +29,12 @@ export type AgentEvent =
   | { type: "plan.done"; skill: string | null; prompt: string; why: string | null }
   | { type: "requirements"; questions: RequirementView[] }
   | { type: "iteration.started"; n: number; prompt: string; thought: string | null }
+  /**
+   * While iteration n is being drawn: percent done and the newest partial image, if the generator
+   * sends one. Emitted at most every few seconds per iteration; surfaces edit one message with it
+   * and a surface that cannot show it ignores it.
+   */
+  | { type: "image.preview"; n: number; percent: number; image: ImageRef | null }
   | { type: "image.ready"; n: number; image: ImageRef }
   | { type: "iteration.failed"; n: number; error: string }
   | { type: "verified"; n: number; verdicts: Verdict[]; passed: number; total: number }

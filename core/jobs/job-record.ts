@@ -19,6 +19,7 @@ const EVENT_TYPES = [
   "plan.done",
   "requirements",
   "iteration.started",
+  "image.preview",
   "image.ready",
   "iteration.failed",
   "verified",
