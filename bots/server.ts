@@ -43,6 +43,7 @@ export async function startServer(runtime: Runtime, modelsDescription: string): 
     images,
     store: await openSqliteJobStore(config.dataDir),
     limits: jobLimitsFromConfig(config),
+    modes: config.modes,
     logger: logger.child({ component: "jobs" }),
   });
   const chatSurfaces: Surface[] = [];

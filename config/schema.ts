@@ -22,6 +22,8 @@ const EXAMPLES: Record<string, string> = {
   GEMS_GENERATOR_SIZE: "1024x1024",
   GEMS_MAX_ITERATIONS: "5",
   GEMS_VERIFY_CONCURRENCY: "8",
+  GEMS_VERIFY_MODE: "batch",
+  GEMS_LOOP: "fast",
   GEMS_DATA_DIR: "./data",
   GEMS_SKILLS_DIR: "./skills",
   GEMS_SIM_LATENCY_MS: "0",
@@ -154,6 +156,9 @@ const envSchema = z.object({
   GEMS_GENERATOR_SIZE: size,
   GEMS_MAX_ITERATIONS: integer(1, 10, 5),
   GEMS_VERIFY_CONCURRENCY: integer(1, 64, 8),
+  // The cheaper loop: one verifier call per image, one call for experience + prompt.
+  GEMS_VERIFY_MODE: choice(["per-question", "batch"] as const),
+  GEMS_LOOP: choice(["full", "fast"] as const),
   GEMS_DATA_DIR: optionalText,
   GEMS_SKILLS_DIR: optionalText,
   GEMS_SIM_LATENCY_MS: integer(0, 60_000, 0),
@@ -232,6 +237,8 @@ export interface Config {
   generator: GeneratorConfig;
   maxIterations: number;
   verifyConcurrency: number;
+  /** How new jobs verify and refine; per-question + full is the GEMS paper's loop. */
+  modes: { verify: "per-question" | "batch"; loop: "full" | "fast" };
   dataDir: string;
   skillsDir: string;
   discord: { token: string; applicationId: string; guildId: string | undefined; apiUrl: string | undefined } | null;
@@ -356,6 +363,7 @@ export function loadConfig(env: Env, options: { envFile?: string | null; cwd?: s
     generator,
     maxIterations: e.GEMS_MAX_ITERATIONS,
     verifyConcurrency: e.GEMS_VERIFY_CONCURRENCY,
+    modes: { verify: e.GEMS_VERIFY_MODE ?? "per-question", loop: e.GEMS_LOOP ?? "full" },
     dataDir: resolve(cwd, e.GEMS_DATA_DIR ?? "data"),
     skillsDir: e.GEMS_SKILLS_DIR ? resolve(cwd, e.GEMS_SKILLS_DIR) : BUNDLED_SKILLS_DIR,
     discord,

@@ -1,5 +1,6 @@
 /** Turns job events into the CLI's lines: one line per step, checklists indented below. */
 import type { AgentEvent } from "../../core/agent/events.ts";
+import { describeModes } from "../../core/memory/trajectory.ts";
 
 export interface RenderContext {
   maxIterations: number;
@@ -26,7 +27,7 @@ export function renderEvent(event: AgentEvent, ctx: RenderContext): string[] {
       return [event.resumed ? "resumed from memory" : "started"];
     case "plan.done":
       return [
-        `plan: ${event.skill ? `skill ${event.skill}` : "no skill"}${event.why ? ` (${clip(event.why, 100)})` : ""}`,
+        `plan: ${event.skill ? `skill ${event.skill}` : "no skill"}${event.why ? ` (${clip(event.why, 100)})` : ""}${describeModes(event.modes) ? `; ${describeModes(event.modes)}` : ""}`,
         `  prompt: ${clip(event.prompt)}`,
       ];
     case "requirements":

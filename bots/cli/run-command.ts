@@ -68,7 +68,7 @@ export async function runInTerminal(runtime: Runtime, options: RunOptions, stdou
   };
 
   if (!options.json) printer.line(`job ${jobId} → ${shown(outDir)}`);
-  const trajectory = createTrajectory(jobId, request);
+  const trajectory = createTrajectory(jobId, request, new Date(), runtime.config.modes);
   try {
     const finished = await runJob(
       trajectory,

@@ -4,7 +4,7 @@
  */
 import type { BestView, JobEvent, RequirementView } from "../../core/agent/events.ts";
 import type { Person } from "../../core/jobs/types.ts";
-import type { StopReason, Verdict } from "../../core/memory/trajectory.ts";
+import { describeModes, type StopReason, type Verdict } from "../../core/memory/trajectory.ts";
 
 export interface IterationView {
   n: number;
@@ -31,6 +31,8 @@ export interface JobView {
   position: number | null;
   skill: string | null;
   skillWhy: string | null;
+  /** Non-reference loop modes, named for the plan line; null for the reference loop. */
+  modes: string | null;
   requirements: RequirementView[];
   retiredIds: Set<number>;
   iterations: IterationView[];
@@ -49,6 +51,7 @@ export function createJobView(jobId: string, requester: Person, prompt: string, 
     position: null,
     skill: null,
     skillWhy: null,
+    modes: null,
     requirements: [],
     retiredIds: new Set(),
     iterations: [],
@@ -74,6 +77,7 @@ export function applyEvent(view: JobView, event: JobEvent): void {
     case "plan.done":
       view.skill = event.skill;
       view.skillWhy = event.why;
+      view.modes = describeModes(event.modes);
       break;
     case "requirements":
       view.requirements = [...event.questions];

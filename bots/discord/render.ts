@@ -102,7 +102,8 @@ export function renderPlan(view: JobView): OutgoingMessage {
     questions.length > 0
       ? `**Checklist** — the yes/no questions every image is checked against:\n${questions.join("\n")}`
       : "**Checklist:** no checkable requirements; the first image is the result.";
-  return { body: { content: truncate(`${skill}\n${checklist}`, DISCORD_LIMITS.messageContent), allowed_mentions: NO_PINGS }, images: [] };
+  const modes = view.modes ? `\n⚙️ ${view.modes}` : "";
+  return { body: { content: truncate(`${skill}${modes}\n${checklist}`, DISCORD_LIMITS.messageContent), allowed_mentions: NO_PINGS }, images: [] };
 }
 
 function checklistOf(view: JobView, iteration: IterationView): string {

@@ -6,7 +6,7 @@
 import type { types } from "@slack/bolt";
 import type { BestView, RequirementView } from "../../core/agent/events.ts";
 import type { JobStatus } from "../../core/jobs/types.ts";
-import type { StopReason, Trajectory, Verdict } from "../../core/memory/trajectory.ts";
+import { describeModes, type StopReason, type Trajectory, type Verdict } from "../../core/memory/trajectory.ts";
 import type { SkillSummary } from "../../core/skills/types.ts";
 import { PICK_ACTION, REFINE_ACTION, STOP_ACTION, button } from "./buttons.ts";
 import { SLACK_LIMITS, truncate, truncateMrkdwn } from "./limits.ts";
@@ -116,7 +116,7 @@ export function renderPlan(status: JobStatus, questions: readonly RequirementVie
   const why = t.plan?.why ? ` ${escapeMrkdwn(truncate(t.plan.why, QUESTION_SHOWN))}` : "";
   const list = questions.map((q, i) => `${i + 1}. ${escapeMrkdwn(truncate(q.question, QUESTION_SHOWN))}`).join("\n");
   const text = [
-    `🧭 *Plan:* ${skillLabel(t)}.${why}`,
+    `🧭 *Plan:* ${skillLabel(t)}.${why}${describeModes(t.modes) ? ` (${describeModes(t.modes)})` : ""}`,
     questions.length > 0
       ? `*Checklist* (${checks(questions.length)} the verifier asks about every image):\n${list}`
       : "The request had nothing the verifier can check, so one image will do.",

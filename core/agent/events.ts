@@ -1,4 +1,4 @@
-import type { StopReason, Verdict } from "../memory/trajectory.ts";
+import type { LoopModes, StopReason, Verdict } from "../memory/trajectory.ts";
 
 /** A reference to a stored image; surfaces resolve it through the ImageStore. */
 export interface ImageRef {
@@ -26,7 +26,8 @@ export type AgentEvent =
   | { type: "job.queued"; position: number }
   /** `resumed`: the job was interrupted mid-run (a restart) and carries on from its memory. */
   | { type: "job.started"; resumed: boolean }
-  | { type: "plan.done"; skill: string | null; prompt: string; why: string | null }
+  /** `modes`: how this job verifies and refines; absent in events stored before modes existed. */
+  | { type: "plan.done"; skill: string | null; prompt: string; why: string | null; modes?: LoopModes }
   | { type: "requirements"; questions: RequirementView[] }
   | { type: "iteration.started"; n: number; prompt: string; thought: string | null }
   /**

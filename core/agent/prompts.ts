@@ -6,18 +6,36 @@
  * - data goes in the user message under "## <Section>" headings, one blank line between sections;
  * - checklist lines are "<id>. <question>"; result lines are "[pass] <id>. <question>" or
  *   "[fail] <id>. <question> (<why>)".
+ *
+ * Order, so that servers with prefix caching (OpenAI, vLLM, sglang) reuse work between calls:
+ * what stays the same across a job's calls of one role comes first (system prompt, request,
+ * checklist, skills), then what only grows (earlier attempts and experiences), and what is new
+ * in this call comes last. The per-question verifier is the exception: its image comes before
+ * the question, because the same image is asked every question of an iteration.
  */
 import type { MllmMessage, MllmPart } from "../models/ports.ts";
 import type { SkillSummary } from "../skills/types.ts";
 
-export const ROLES = ["planner", "rewriter", "decomposer", "feedback", "verifier", "compressor", "refiner"] as const;
+export const ROLES = [
+  "planner",
+  "rewriter",
+  "decomposer",
+  "feedback",
+  "verifier",
+  "compressor",
+  "refiner",
+  // GEMS_VERIFY_MODE=batch: one call answers every question about an image.
+  "batch-verifier",
+  // GEMS_LOOP=fast: one call writes the compressor's experience and the refiner's prompt.
+  "fast-refiner",
+] as const;
 export type Role = (typeof ROLES)[number];
 
 /** The role a conversation was written for, read from the opening of its system prompt. */
 export function roleOf(messages: readonly MllmMessage[]): Role | null {
   const system = messages.find((m) => m.role === "system");
   if (!system || typeof system.content !== "string") return null;
-  const match = /^You are the GEMS (\w+)\b/.exec(system.content);
+  const match = /^You are the GEMS ([\w-]+)/.exec(system.content);
   const role = match?.[1];
   return (ROLES as readonly string[]).includes(role ?? "") ? (role as Role) : null;
 }
@@ -94,7 +112,7 @@ export function plannerMessages(request: string, manifest: readonly SkillSummary
         "Never pick more than one. " +
         'Reply with JSON only, in the form {"skill": "<skill id>" or null, "why": "<one short sentence>"}.',
     ),
-    { role: "user", content: sections([["Request", request], ["Skills", skills]]) },
+    { role: "user", content: sections([["Skills", skills], ["Request", request]]) },
   ];
 }
 
@@ -189,11 +207,11 @@ export function compressorMessages(input: CompressorInput): MllmMessage[] {
           type: "text",
           text: sections([
             ["Request", input.request],
+            [FEEDBACK_HEADING, feedbackText(input.feedback)],
+            ["Earlier experiences", earlier],
             ["Prompt used", input.prompt],
             ["Thought before generation", input.thought],
             ["Results", resultText(input.results)],
-            [FEEDBACK_HEADING, feedbackText(input.feedback)],
-            ["Earlier experiences", earlier],
           ]),
         },
         { type: "image", png: input.png },
@@ -215,23 +233,13 @@ export function refinerMessages(input: RefinerInput): MllmMessage[] {
       type: "text",
       text: sections([
         ["Request", input.request],
-        [FEEDBACK_HEADING, feedbackText(input.feedback)],
         ["Checklist", checklistText(input.checklist)],
+        [FEEDBACK_HEADING, feedbackText(input.feedback)],
       ]),
     },
   ];
   for (const attempt of input.attempts) {
-    const passed = attempt.results.filter((r) => r.passed);
-    const failed = attempt.results.filter((r) => !r.passed);
-    const lines = [
-      `## Attempt ${attempt.n}`,
-      `Prompt: ${attempt.prompt}`,
-      attempt.error ? `Generation failed: ${attempt.error}` : null,
-      `Passed: ${passed.length ? passed.map((r) => r.id).join(", ") : "none"}`,
-      failed.length ? `Failed:\n${resultText(failed)}` : "Failed: none",
-      attempt.experience ? `Experience: ${attempt.experience}` : null,
-    ];
-    parts.push({ type: "text", text: lines.filter((line) => line !== null).join("\n") });
+    parts.push({ type: "text", text: attemptText(attempt) });
     if (attempt.png) parts.push({ type: "image", png: attempt.png });
   }
   const next = (input.attempts.at(-1)?.n ?? 0) + 1;
@@ -251,6 +259,99 @@ export function refinerMessages(input: RefinerInput): MllmMessage[] {
         "feedback first, then the lessons in the experiences. Text-to-image models render most reliably what " +
         "a prompt names first and what it repeats. Think it through, then give the final prompt on a line of " +
         'its own that starts with "PROMPT:".',
+    ),
+    { role: "user", content: parts },
+  ];
+}
+
+function attemptText(attempt: AttemptView): string {
+  const passed = attempt.results.filter((r) => r.passed);
+  const failed = attempt.results.filter((r) => !r.passed);
+  const lines = [
+    `## Attempt ${attempt.n}`,
+    `Prompt: ${attempt.prompt}`,
+    attempt.error ? `Generation failed: ${attempt.error}` : null,
+    `Passed: ${passed.length ? passed.map((r) => r.id).join(", ") : "none"}`,
+    failed.length ? `Failed:\n${resultText(failed)}` : "Failed: none",
+    attempt.experience ? `Experience: ${attempt.experience}` : null,
+  ];
+  return lines.filter((line) => line !== null).join("\n");
+}
+
+/**
+ * GEMS_VERIFY_MODE=batch: every pending question about one image in one call. The questions
+ * come before the image: they repeat from one iteration to the next, the image does not.
+ * Numbering is 1..k in this call, whatever the requirements' ids, so the model never has to
+ * copy an id it was not shown in order.
+ */
+export function batchVerifierMessages(png: Uint8Array, questions: readonly string[]): MllmMessage[] {
+  return [
+    system(
+      "You are the GEMS batch-verifier. Look at the image and answer every question in the list about it. " +
+        'Give one line per question, in order, that starts with the question\'s number and then the single word "yes" ' +
+        'or "no", followed by a short reason, like "1. yes, the cube is red". Answer "no" when the image does not ' +
+        "clearly show what the question asks about. Answer every question and write nothing else.",
+    ),
+    {
+      role: "user",
+      content: [
+        { type: "text", text: sections([["Questions", questions.map((q, i) => `${i + 1}. ${q}`).join("\n")]]) },
+        { type: "image", png },
+      ],
+    },
+  ];
+}
+
+export interface FastRefinerInput {
+  request: string;
+  checklist: readonly ChecklistLine[];
+  feedback: readonly FeedbackView[];
+  /**
+   * Every attempt so far, oldest first; the last one is the attempt to write the experience of.
+   * Only the last one's image is sent: earlier images are represented by their results and
+   * experiences, which is what experiences are for, and it keeps the call at one image.
+   */
+  attempts: readonly AttemptView[];
+  /** The reasoning that produced the last attempt's prompt. */
+  thought: string | null;
+}
+
+/** GEMS_LOOP=fast: the compressor's and the refiner's work in one call. */
+export function fastRefinerMessages(input: FastRefinerInput): MllmMessage[] {
+  const parts: MllmPart[] = [
+    {
+      type: "text",
+      text: sections([
+        ["Request", input.request],
+        ["Checklist", checklistText(input.checklist)],
+        [FEEDBACK_HEADING, feedbackText(input.feedback)],
+      ]),
+    },
+  ];
+  for (const attempt of input.attempts) parts.push({ type: "text", text: attemptText(attempt) });
+  const last = input.attempts.at(-1);
+  const n = last?.n ?? 0;
+  if (input.thought) parts.push({ type: "text", text: sections([[`Thought before attempt ${n}`, input.thought]]) });
+  if (last?.png) parts.push({ type: "image", png: last.png });
+  parts.push({
+    type: "text",
+    text: sections([
+      [
+        "Task",
+        `Write the experience of attempt ${n} (its image is above), then the prompt for attempt ${n + 1}. ` +
+          "Fix every failed requirement without losing any that passed.",
+      ],
+    ]),
+  });
+  return [
+    system(
+      "You are the GEMS fast-refiner. You do two jobs in one reply for an image request that is refined " +
+        "attempt by attempt. First, the experience of the latest attempt: a note under 100 words that tells the " +
+        "next attempt what its prompt did, what the image got right and wrong, and what to change, on one line " +
+        'that starts with "EXPERIENCE:". Then the next prompt for the text-to-image model: fix every failed ' +
+        "requirement without losing one that passed; follow human feedback first, then the lessons in the " +
+        "experiences. Text-to-image models render most reliably what a prompt names first and what it repeats. " +
+        'Think it through, then give the final prompt on a line of its own that starts with "PROMPT:".',
     ),
     { role: "user", content: parts },
   ];

@@ -25,6 +25,8 @@ import { compressAttempt, decomposeFeedback, decomposeRequest, planRequest, refi
 import type { AttemptView, FeedbackView, ResultLine } from "./prompts.ts";
 import { mapWithConcurrency } from "./concurrency.ts";
 import { feedbackAuthorName, validateFeedbackText } from "./request.ts";
+import { reviseAttempt, verifyChecklist } from "./batch-roles.ts";
+import { addUsage, meterMllm } from "./usage.ts";
 
 export interface AgentDeps {
   mllm: Mllm;
@@ -71,6 +73,8 @@ type Step =
   | { kind: "verify"; iteration: IterationRecord; pending: Requirement[] }
   | { kind: "compress"; iteration: IterationRecord }
   | { kind: "refine"; iteration: IterationRecord }
+  /** GEMS_LOOP=fast: the experience and the next prompt in one call, committed together. */
+  | { kind: "revise"; iteration: IterationRecord }
   | { kind: "finish"; reason: StopReason };
 
 /** What the loop does next, read from memory alone. */
@@ -87,7 +91,7 @@ export function nextStep(trajectory: Trajectory): Step {
   if (!last.isVerified || pending.length > 0) return { kind: "verify", iteration: last, pending };
   if (last.passed === last.total) return { kind: "finish", reason: "all-passed" };
   if (maxReached) return { kind: "finish", reason: "max-iterations" };
-  if (last.experience === null) return { kind: "compress", iteration: last };
+  if (last.experience === null) return { kind: trajectory.modes.loop === "fast" ? "revise" : "compress", iteration: last };
   if (trajectory.nextPrompt === null) return { kind: "refine", iteration: last };
   return { kind: "start" };
 }
@@ -182,9 +186,16 @@ async function advanceUntilFinished(
     }
     const step = nextStep(t);
     log.debug({ step: step.kind, iteration: t.iterations.length }, "step");
+    // The step's model usage is written with the step's own commit, under the iteration it is about.
+    const metered = meterMllm(deps.mllm);
+    const stepDeps: AgentDeps = { ...deps, mllm: metered.mllm };
+    const stepCommit: Commit = (...events) => {
+      addUsage(t, t.iterations.length, metered.take());
+      return commit(...events);
+    };
     switch (step.kind) {
       case "prepare":
-        await prepare(t, deps, commit, signal);
+        await prepare(t, stepDeps, stepCommit, signal);
         break;
       case "start":
         await startIteration(t, commit, now);
@@ -193,13 +204,16 @@ async function advanceUntilFinished(
         await generate(t, step.iteration, deps, commit, signal);
         break;
       case "verify":
-        await verify(t, step.iteration, step.pending, deps, commit, signal);
+        await verify(t, step.iteration, step.pending, stepDeps, stepCommit, signal);
         break;
       case "compress":
-        await compress(t, step.iteration, deps, commit, signal);
+        await compress(t, step.iteration, stepDeps, stepCommit, signal);
         break;
       case "refine":
-        await refine(t, step.iteration, deps, commit, signal);
+        await refine(t, step.iteration, stepDeps, stepCommit, signal);
+        break;
+      case "revise":
+        await revise(t, step.iteration, stepDeps, stepCommit, signal);
         break;
       case "finish":
         t.status = "done";
@@ -229,7 +243,7 @@ async function prepare(t: Trajectory, deps: AgentDeps, commit: Commit, signal?: 
     const { thought, ...stored } = plan;
     t.plan = stored;
     t.nextPrompt = { prompt: stored.prompt, thought };
-    events.push({ type: "plan.done", skill: stored.skill, prompt: stored.prompt, why: stored.why });
+    events.push({ type: "plan.done", skill: stored.skill, prompt: stored.prompt, why: stored.why, modes: { ...t.modes } });
   }
   if (questions) {
     t.requirements = questions.map((question, index) => ({ id: index + 1, question, source: "prompt" }));
@@ -287,9 +301,12 @@ async function verify(
   signal?: AbortSignal,
 ): Promise<void> {
   const png = await deps.images.get(iteration.imageHash as string);
-  const results = await mapWithConcurrency(pending, deps.verifyConcurrency, (requirement) =>
-    verifyQuestion(deps.mllm, png, requirement.question, signal),
-  );
+  const results =
+    t.modes.verify === "batch"
+      ? await verifyChecklist(deps.mllm, png, pending.map((r) => r.question), deps.verifyConcurrency, signal)
+      : await mapWithConcurrency(pending, deps.verifyConcurrency, (requirement) =>
+          verifyQuestion(deps.mllm, png, requirement.question, signal),
+        );
   throwIfAborted(signal);
   // When no question could even be asked, the model is unreachable: that is a failure of the
   // job, not a verdict on the image.
@@ -345,6 +362,22 @@ async function compress(
   await commit({ type: "experience", n: iteration.n, text: experience });
 }
 
+/** The history as the refiners see it; `withImage` picks the attempts whose image is sent. */
+async function attemptViews(t: Trajectory, images: AgentDeps["images"], withImage: (it: IterationRecord) => boolean): Promise<AttemptView[]> {
+  const attempts: AttemptView[] = [];
+  for (const it of t.iterations) {
+    attempts.push({
+      n: it.n,
+      prompt: it.prompt,
+      png: it.imageHash && withImage(it) ? await images.get(it.imageHash) : null,
+      results: it.isVerified ? resultLines(t, it) : [],
+      experience: it.experience,
+      ...(it.error ? { error: it.error } : {}),
+    });
+  }
+  return attempts;
+}
+
 async function refine(
   t: Trajectory,
   iteration: IterationRecord,
@@ -352,17 +385,7 @@ async function refine(
   commit: Commit,
   signal?: AbortSignal,
 ): Promise<void> {
-  const attempts: AttemptView[] = [];
-  for (const it of t.iterations) {
-    attempts.push({
-      n: it.n,
-      prompt: it.prompt,
-      png: it.imageHash ? await deps.images.get(it.imageHash) : null,
-      results: it.isVerified ? resultLines(t, it) : [],
-      experience: it.experience,
-      ...(it.error ? { error: it.error } : {}),
-    });
-  }
+  const attempts = await attemptViews(t, deps.images, () => true);
   const refined = await refinePrompt(
     deps.mllm,
     {
@@ -381,6 +404,39 @@ async function refine(
 }
 
 /**
+ * GEMS_LOOP=fast: one call writes the experience of the last attempt and the next prompt. Both
+ * are stored in one commit, so a resumed job never writes either twice. What is kept and what
+ * happens next is the same as after compress + refine.
+ */
+async function revise(
+  t: Trajectory,
+  iteration: IterationRecord,
+  deps: AgentDeps,
+  commit: Commit,
+  signal?: AbortSignal,
+): Promise<void> {
+  const attempts = await attemptViews(t, deps.images, (it) => it.n === iteration.n);
+  const revision = await reviseAttempt(
+    deps.mllm,
+    {
+      request: t.request.prompt,
+      checklist: activeRequirements(t).map((r) => ({ id: r.id, question: r.question })),
+      feedback: feedbackViews(t),
+      attempts,
+      thought: iteration.thought,
+    },
+    signal,
+  );
+  iteration.experience = revision.experience;
+  const next = revision.refined ?? { prompt: iteration.prompt, thought: "The refiner gave no prompt; trying the same prompt with a new seed." };
+  t.nextPrompt = next;
+  await commit(
+    { type: "experience", n: iteration.n, text: revision.experience },
+    { type: "prompt.refined", n: iteration.n + 1, prompt: next.prompt, thought: next.thought },
+  );
+}
+
+/**
  * Adds a person's feedback to the job's memory: the entry itself, the questions it adds to the
  * checklist and the ones it retires. Works on running and finished jobs alike.
  */
@@ -394,8 +450,9 @@ export async function applyFeedback(
   const text = validateFeedbackText(input.text);
   const author = feedbackAuthorName(input.author);
   const active = activeRequirements(t);
+  const metered = meterMllm(deps.mllm);
   const edit = await decomposeFeedback(
-    deps.mllm,
+    metered.mllm,
     t.request.prompt,
     active.map((r) => ({ id: r.id, question: r.question })),
     { author, text },
@@ -424,6 +481,7 @@ export async function applyFeedback(
   // The refined prompt was written before this feedback existed; write it again with it.
   if (t.status === "running" && t.iterations.length > 0) t.nextPrompt = null;
   rescore(t);
+  addUsage(t, t.iterations.length, metered.take());
   t.updatedAt = now().toISOString();
   await deps.commit(t, [
     {

@@ -10,7 +10,7 @@ import type { AgentEvent, JobEvent } from "../agent/events.ts";
 import { feedbackAuthorName, validateFeedbackText, validateJobRequest, type JobRequestInput } from "../agent/request.ts";
 import { CancelledError, GemsError, InputError, describeError } from "../errors.ts";
 import type { ImageStore } from "../memory/stores.ts";
-import { createTrajectory, type Trajectory } from "../memory/trajectory.ts";
+import { createTrajectory, type LoopModes, type Trajectory } from "../memory/trajectory.ts";
 import type { ImageGenerator, Mllm } from "../models/ports.ts";
 import { sleepUnlessAborted, type Sleep } from "../models/retry.ts";
 import type { SkillLibrary } from "../skills/types.ts";
@@ -56,6 +56,8 @@ export interface JobServiceDeps {
   /** How often the retention sweep runs; default hourly. */
   sweepIntervalMs?: number;
   createJobId?: () => string;
+  /** How new jobs verify and refine (stored with each job); default the reference loop. */
+  modes?: LoopModes;
 }
 
 interface Run {
@@ -508,7 +510,7 @@ export function createJobService(deps: JobServiceDeps): JobService {
         jobId,
         requester: { id: requester.id, name: requester.name },
         surfaceRef: structuredClone(surfaceRef),
-        trajectory: createTrajectory(jobId, request, at),
+        trajectory: createTrajectory(jobId, request, at, deps.modes),
         events: [],
         cursors: {},
         pendingFeedback: [],

@@ -4,10 +4,12 @@ import type {
   FeedbackEntry,
   IterationRecord,
   JobRequest,
+  LoopModes,
   Plan,
   Requirement,
   SkillChoice,
   Trajectory,
+  UsageRecord,
   Verdict,
 } from "./trajectory.ts";
 import { CorruptRecordError } from "./storage-errors.ts";
@@ -80,6 +82,23 @@ const bestSchema = z.object({
   total: count,
 });
 
+// Records written before modes and usage existed ran the reference loop and kept no usage.
+const modesSchema = z.object({
+  verify: z.enum(["per-question", "batch"]),
+  loop: z.enum(["full", "fast"]),
+});
+
+const usageSchema = z.object({
+  n: count,
+  role: z.string(),
+  calls: count,
+  images: count,
+  reportedCalls: count,
+  inputTokens: count,
+  cachedInputTokens: count,
+  outputTokens: count,
+});
+
 export const trajectorySchema = z.object({
   jobId: z.string().min(1),
   request: requestSchema,
@@ -89,6 +108,8 @@ export const trajectorySchema = z.object({
   feedback: z.array(feedbackSchema),
   nextPrompt: z.object({ prompt: z.string(), thought: z.string().nullable() }).nullable(),
   best: bestSchema.nullable(),
+  modes: modesSchema.default({ verify: "per-question", loop: "full" }),
+  usage: z.array(usageSchema).default([]),
   status: z.enum(["queued", "running", "done", "failed", "cancelled"]),
   stopReason: z.enum(["all-passed", "max-iterations", "picked", "stopped"]).nullable(),
   error: z.string().nullable(),
@@ -105,6 +126,8 @@ assertExactly<Exactly<z.infer<typeof feedbackSchema>, FeedbackEntry>>();
 assertExactly<Exactly<z.infer<typeof requestSchema>, JobRequest>>();
 assertExactly<Exactly<z.infer<typeof planSchema>, Plan>>();
 assertExactly<Exactly<z.infer<typeof bestSchema>, BestImage>>();
+assertExactly<Exactly<z.infer<typeof modesSchema>, LoopModes>>();
+assertExactly<Exactly<z.infer<typeof usageSchema>, UsageRecord>>();
 assertExactly<Exactly<z.infer<typeof trajectorySchema>["nextPrompt"], Trajectory["nextPrompt"]>>();
 assertExactly<Exactly<keyof z.infer<typeof trajectorySchema>, keyof Trajectory>>();
 

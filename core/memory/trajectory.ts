@@ -87,6 +87,43 @@ export interface BestImage {
 
 export type TrajectoryStatus = "queued" | "running" | "done" | "failed" | "cancelled";
 
+/** `per-question`: one MLLM call per question (the reference's way); `batch`: one call per image. */
+export type VerifyMode = "per-question" | "batch";
+/** `full`: the compressor and the refiner are two calls; `fast`: one call writes both. */
+export type LoopMode = "full" | "fast";
+
+/** How a job runs its loop. Stored with the job, so a resumed job keeps the modes it started with. */
+export interface LoopModes {
+  verify: VerifyMode;
+  loop: LoopMode;
+}
+
+/** The GEMS paper's loop; also what records written before modes existed ran. */
+export const REFERENCE_MODES: Readonly<LoopModes> = Object.freeze({ verify: "per-question", loop: "full" });
+
+/** How surfaces name non-reference modes in the plan line, e.g. "batch verification, fast loop"; null for the reference loop. */
+export function describeModes(modes: LoopModes | undefined): string | null {
+  if (!modes) return null;
+  const parts = [modes.verify === "batch" ? "batch verification" : null, modes.loop === "fast" ? "fast loop" : null].filter(Boolean);
+  return parts.length > 0 ? parts.join(", ") : null;
+}
+
+/** MLLM calls of one role about one iteration, summed; see core/agent/usage.ts. */
+export interface UsageRecord {
+  /** The iteration the calls were about; 0 for planning and decomposition. */
+  n: number;
+  role: string;
+  calls: number;
+  /** Images sent, counting an image once per call it was sent in. */
+  images: number;
+  /** Calls whose reply carried token counts; the token sums cover only these. */
+  reportedCalls: number;
+  inputTokens: number;
+  /** Input tokens the server served from its prefix cache. */
+  cachedInputTokens: number;
+  outputTokens: number;
+}
+
 export interface Trajectory {
   jobId: string;
   request: JobRequest;
@@ -98,6 +135,9 @@ export interface Trajectory {
   /** The prompt the next iteration will use, written by the refiner. */
   nextPrompt: { prompt: string; thought: string | null } | null;
   best: BestImage | null;
+  modes: LoopModes;
+  /** Model usage per iteration and role, for the calls of committed steps. */
+  usage: UsageRecord[];
   status: TrajectoryStatus;
   stopReason: StopReason | null;
   error: string | null;
@@ -105,7 +145,12 @@ export interface Trajectory {
   updatedAt: string;
 }
 
-export function createTrajectory(jobId: string, request: JobRequest, now: Date = new Date()): Trajectory {
+export function createTrajectory(
+  jobId: string,
+  request: JobRequest,
+  now: Date = new Date(),
+  modes: LoopModes = REFERENCE_MODES,
+): Trajectory {
   const at = now.toISOString();
   return {
     jobId,
@@ -116,6 +161,8 @@ export function createTrajectory(jobId: string, request: JobRequest, now: Date =
     feedback: [],
     nextPrompt: null,
     best: null,
+    modes: { ...modes },
+    usage: [],
     status: "queued",
     stopReason: null,
     error: null,

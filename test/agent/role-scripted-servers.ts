@@ -1,11 +1,15 @@
 /**
  * Loopback model servers for agent tests, driven through the real adapters:
  * - an OpenAI-compatible chat server whose answers are scripted per GEMS role, the role read
- *   from the system prompt exactly as a real server would receive it;
+ *   from the system prompt exactly as a real server would receive it. Unless scripted
+ *   themselves, the cheaper loop's roles answer as the per-question roles' scripts would: the
+ *   batch verifier with one "k. <verifier answer>" line per question, the fast refiner with
+ *   "EXPERIENCE: <compressor answer>" followed by the refiner's answer. So one scenario runs in
+ *   every mode, and any difference in what the loop decides is the loop's;
  * - a GEMS generator server whose PNGs carry the attempt number in a text chunk, so a scripted
  *   verifier can tell which image it is looking at.
  */
-import { roleOf, type Role } from "../../core/agent/prompts.ts";
+import { roleOf, sectionOf, type Role } from "../../core/agent/prompts.ts";
 import { encodePng, readPngText } from "../../core/images/png.ts";
 import { createOpenAiCompatibleMllm } from "../../core/models/openai-compatible-mllm.ts";
 import { createGemsHttpGenerator } from "../../core/models/gems-http-generator.ts";
@@ -34,7 +38,23 @@ const DEFAULT_SCRIPT: Required<RoleScript> = {
   verifier: () => "yes",
   compressor: (call) => `experience ${call.index + 1}`,
   refiner: (call) => `thinking about attempt ${call.attempts.at(-1)}\nPROMPT: prompt ${call.attempts.length + 1}`,
+  "batch-verifier": () => {
+    throw new Error("composed from the verifier script in startScriptedMllm");
+  },
+  "fast-refiner": () => {
+    throw new Error("composed from the compressor and refiner scripts in startScriptedMllm");
+  },
 };
+
+/** Content and reasoning of a scripted reply, or the reply itself when it is an error. */
+function replyParts(answer: FakeReply | string): { content: string; reasoning: string | null } | FakeReply {
+  if (typeof answer === "string") return { content: answer, reasoning: null };
+  if ((answer.status ?? 200) >= 400 || !answer.json) return answer;
+  const message = (answer.json as any).choices?.[0]?.message ?? {};
+  return { content: String(message.content ?? ""), reasoning: typeof message.reasoning_content === "string" ? message.reasoning_content : null };
+}
+
+const isReply = (value: unknown): value is FakeReply => typeof value === "object" && value !== null && !("content" in value);
 
 export interface ScriptedMllm {
   mllm: Mllm;
@@ -56,11 +76,36 @@ export async function startScriptedMllm(script: RoleScript = {}): Promise<Script
       const attempts = parts
         .filter((p: any) => p.type === "image_url")
         .map((p: any) => Number(readPngText(Buffer.from((p.image_url.url as string).split(",")[1] ?? "", "base64"))["attempt"]));
-      const index = counts.get(role) ?? 0;
-      counts.set(role, index + 1);
-      const call: ChatCall = { role, text, attempts, index, body };
+      const next = (r: Role | null): number => {
+        const index = counts.get(r) ?? 0;
+        counts.set(r, index + 1);
+        return index;
+      };
+      const call: ChatCall = { role, text, attempts, index: next(role), body };
       calls.push(call);
-      const answer = role ? (script[role] ?? DEFAULT_SCRIPT[role])(call) : "ok";
+      const answerAs = (r: Role, derived: ChatCall) => (script[r] ?? DEFAULT_SCRIPT[r])(derived);
+      if (role === "batch-verifier" && !script["batch-verifier"]) {
+        const questions = (sectionOf(text, "Questions") ?? "").split("\n").map((line) => line.replace(/^\d+\.\s*/, ""));
+        const lines: string[] = [];
+        for (const [k, question] of questions.entries()) {
+          const parts = replyParts(answerAs("verifier", { role: "verifier", text: `## Question\n${question}`, attempts, index: next("verifier"), body }));
+          if (isReply(parts)) return parts;
+          lines.push(`${k + 1}. ${parts.content}`);
+        }
+        return chatCompletion(lines.join("\n"));
+      }
+      if (role === "fast-refiner" && !script["fast-refiner"]) {
+        const note = replyParts(answerAs("compressor", { role: "compressor", text, attempts, index: next("compressor"), body }));
+        if (isReply(note)) return note;
+        // The full refiner would have seen an image of every attempt that produced one.
+        const shown = [...text.matchAll(/^## Attempt (\d+)\n(?:(?!## )[\s\S])*/gm)]
+          .filter((m) => !/^Generation failed:/m.test(m[0]))
+          .map((m) => Number(m[1]));
+        const refined = replyParts(answerAs("refiner", { role: "refiner", text, attempts: shown, index: next("refiner"), body }));
+        if (isReply(refined)) return refined;
+        return chatCompletion(`EXPERIENCE: ${note.content}\n\n${refined.content}`, refined.reasoning !== null ? { reasoning_content: refined.reasoning } : {});
+      }
+      const answer = role ? answerAs(role, call) : "ok";
       return typeof answer === "string" ? chatCompletion(answer) : answer;
     },
   });

@@ -189,7 +189,13 @@ describe("the GEMS loop", () => {
     const { result, events } = await run(mllm.mllm, generator.generator, { request: { skill: "auto" } });
 
     expect(result.plan).toEqual({ skill: "text-rendering", prompt: "a red cube beside a sign that says OPEN, crisp lettering", why: "there is a sign" });
-    expect(events).toContainEqual({ type: "plan.done", skill: "text-rendering", prompt: result.plan?.prompt, why: "there is a sign" });
+    expect(events).toContainEqual({
+      type: "plan.done",
+      skill: "text-rendering",
+      prompt: result.plan?.prompt,
+      why: "there is a sign",
+      modes: { verify: "per-question", loop: "full" },
+    });
     expect(mllm.callsOf("planner")[0]?.text).toContain("- text-rendering: ");
     expect(mllm.callsOf("planner")[0]?.text).not.toContain("## Instructions");
     expect(mllm.callsOf("rewriter")[0]?.text).toContain("## Skill instructions");

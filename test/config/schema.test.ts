@@ -146,6 +146,18 @@ describe("loadConfig", () => {
     expect(load({ GEMS_SKILLS_DIR: "my-skills" }).skillsDir).toBe("/srv/gems/my-skills");
   });
 
+  it("runs the reference loop unless GEMS_VERIFY_MODE or GEMS_LOOP say otherwise", () => {
+    expect(load({}).modes).toEqual({ verify: "per-question", loop: "full" });
+    expect(load({ GEMS_VERIFY_MODE: "Batch", GEMS_LOOP: " fast " }).modes).toEqual({ verify: "batch", loop: "fast" });
+  });
+
+  it("names the loop modes it accepts", () => {
+    expect(configError({ GEMS_VERIFY_MODE: "all" })).toBe(
+      'GEMS_VERIFY_MODE: must be one of per-question, batch (got "all"). Example: GEMS_VERIFY_MODE=batch',
+    );
+    expect(configError({ GEMS_LOOP: "quick" })).toBe('GEMS_LOOP: must be one of full, fast (got "quick"). Example: GEMS_LOOP=fast');
+  });
+
   it("returns a frozen object", () => {
     const config = load({});
     expect(Object.isFrozen(config)).toBe(true);

@@ -150,3 +150,21 @@ describe("images and secrets", () => {
     expect(inbox.take("job1", "Ann", "bluer")).toBeNull();
   });
 });
+
+describe("the plan names the loop modes", () => {
+  const planned = (modes?: { verify: "per-question" | "batch"; loop: "full" | "fast" }) => {
+    const view = createJobView("job1", { id: "discord:42", name: "ana" }, "a red cube", 5);
+    applyEvent(view, stamp({ type: "plan.done", skill: null, prompt: "a red cube", why: null, ...(modes ? { modes } : {}) }));
+    return renderPlan(view).body.content ?? "";
+  };
+
+  it("says when a job verifies in batches or runs the fast loop", () => {
+    expect(planned({ verify: "batch", loop: "fast" })).toContain("⚙️ batch verification, fast loop");
+    expect(planned({ verify: "batch", loop: "full" })).toContain("⚙️ batch verification\n");
+  });
+
+  it("says nothing more for the reference loop or an event stored before modes existed", () => {
+    expect(planned({ verify: "per-question", loop: "full" })).not.toContain("⚙️");
+    expect(planned()).not.toContain("⚙️");
+  });
+});

@@ -78,7 +78,7 @@ export function applyEvent(state, event) {
       state.progress = event.resumed ? "Resumed after a restart." : "Planning…";
       break;
     case "plan.done":
-      state.plan = { skill: event.skill, prompt: event.prompt, why: event.why };
+      state.plan = { skill: event.skill, prompt: event.prompt, why: event.why, modes: event.modes ?? null };
       state.progress = `${event.skill ? `Using the skill “${event.skill}”.` : "No skill needed."} Writing the checklist…`;
       break;
     case "requirements":

@@ -28,6 +28,13 @@ export function bestN(state) {
   return leader?.n ?? null;
 }
 
+/** Non-reference loop modes, as core's describeModes names them; empty for the reference loop. */
+function modesText(modes) {
+  if (!modes) return "";
+  const parts = [modes.verify === "batch" ? "batch verification" : null, modes.loop === "fast" ? "fast loop" : null].filter(Boolean);
+  return parts.length > 0 ? ` · ${parts.join(", ")}` : "";
+}
+
 export function createJobView(els, actions) {
   const cards = new Map();
 
@@ -37,7 +44,7 @@ export function createJobView(els, actions) {
     fill(
       els.meta,
       statusBadge(state.status),
-      ` by ${state.requester.name} (${state.surface}) · skill: ${skill} · ${state.iterations.size} of ${state.request.maxIterations} iterations`,
+      ` by ${state.requester.name} (${state.surface}) · skill: ${skill}${modesText(state.plan?.modes)} · ${state.iterations.size} of ${state.request.maxIterations} iterations`,
       state.status === "queued" && state.position ? ` · number ${state.position} in line` : "",
     );
     const finishedText = doneText(state);
