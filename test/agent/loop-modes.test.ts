@@ -335,3 +335,40 @@ describe("resuming a fast-mode job", () => {
     }
   });
 });
+
+describe("prompts put what repeats first, so servers can reuse their prefix cache", () => {
+  /** The request messages as sent, with the part that is new in each call (the last one) left off. */
+  const sentBefore = (call: ChatCall, dropLastParts: number) => {
+    const [system, user] = call.body.messages as Array<{ content: unknown }>;
+    const parts = user!.content as unknown[];
+    return JSON.stringify([system, parts.slice(0, parts.length - dropLastParts)]);
+  };
+  const sent = (call: ChatCall) => JSON.stringify(call.body.messages);
+
+  it("sends each refiner call as the one before it plus the newest attempt", async () => {
+    const run = await runIn(MODES["per-question + full"]!, SCENARIOS["refines twice, keeping each experience"]!);
+    const [first, second] = run.mllm.callsOf("refiner");
+    // Everything but the closing task of the first call opens the second call unchanged.
+    const parts = (call: ChatCall) => call.body.messages[1].content as unknown[];
+    const kept = parts(first!).length - 1;
+    expect(kept).toBeGreaterThan(1);
+    expect(second!.body.messages[0]).toEqual(first!.body.messages[0]);
+    expect(parts(second!).slice(0, kept)).toEqual(parts(first!).slice(0, kept));
+    expect(parts(second!).length).toBeGreaterThan(parts(first!).length);
+  });
+
+  it("sends the same questions ahead of each new image in batch verification", async () => {
+    const run = await runIn(MODES["batch + full"]!, SCENARIOS["refines twice, keeping each experience"]!);
+    const [first, second] = run.mllm.callsOf("batch-verifier");
+    expect(sentBefore(second!, 1)).toBe(sentBefore(first!, 1));
+    expect(sent(second!)).not.toBe(sent(first!));
+  });
+
+  it("sends each fast-refiner call with the earlier attempts ahead of the newest", async () => {
+    const run = await runIn(MODES["batch + fast"]!, SCENARIOS["refines twice, keeping each experience"]!);
+    const [first, second] = run.mllm.callsOf("fast-refiner");
+    const opening = (call: ChatCall) => JSON.stringify((call.body.messages as Array<{ content: unknown }>).map((m) => (Array.isArray(m.content) ? m.content[0] : m.content)));
+    expect(opening(second!)).toBe(opening(first!));
+    expect(JSON.stringify(second!.body.messages[1].content[1])).toContain("## Attempt 1");
+  });
+});
