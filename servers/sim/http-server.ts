@@ -117,8 +117,9 @@ async function handleChat(req: IncomingMessage, res: ServerResponse, context: Co
   const parsed = chatBody.safeParse(await readJson(req, context.maxBodyBytes));
   if (!parsed.success) throw new WireError(describeIssues(parsed.error), 400, "invalid_body");
   if (parsed.data.stream) throw new WireError("The sim server does not stream; send stream: false.", 400, "unsupported_stream");
-  const reply = await context.mllm.chat({ messages: toMllmMessages(parsed.data.messages) });
-  sendJson(res, 200, chatCompletion(parsed.data, reply));
+  const messages = toMllmMessages(parsed.data.messages);
+  const reply = await context.mllm.chat({ messages });
+  sendJson(res, 200, chatCompletion(parsed.data, reply, messages));
 }
 
 async function handleImages(req: IncomingMessage, res: ServerResponse, context: Context): Promise<void> {

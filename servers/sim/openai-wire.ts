@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import type { MllmMessage, MllmPart, MllmReply } from "../../core/models/ports.ts";
+import { estimateUsage } from "./sim-usage.ts";
 
 const textPart = z.object({ type: z.literal("text"), text: z.string() });
 const imagePart = z.object({
@@ -80,13 +81,9 @@ function decodeDataUrl(url: string): Uint8Array {
 
 let completions = 0;
 
-const tokens = (text: string) => Math.ceil(text.length / 4);
-
-export function chatCompletion(body: ChatBody, reply: MllmReply) {
-  const promptText = body.messages
-    .map((m) => (typeof m.content === "string" ? m.content : (m.content ?? []).map((p) => (p.type === "text" ? p.text : "")).join(" ")))
-    .join("\n");
-  const completionTokens = tokens(reply.content) + tokens(reply.reasoning ?? "");
+/** `usage` as OpenAI sends it, from the sim's own count (sim-usage.ts) unless the reply carries one. */
+export function chatCompletion(body: ChatBody, reply: MllmReply, messages: readonly MllmMessage[] = toMllmMessages(body.messages)) {
+  const usage = reply.usage ?? estimateUsage(messages, reply);
   completions++;
   return {
     id: `chatcmpl-sim-${Date.now().toString(36)}-${completions}`,
@@ -106,7 +103,13 @@ export function chatCompletion(body: ChatBody, reply: MllmReply) {
         finish_reason: "stop" as const,
       },
     ],
-    usage: { prompt_tokens: tokens(promptText), completion_tokens: completionTokens, total_tokens: tokens(promptText) + completionTokens },
+    usage: {
+      prompt_tokens: usage.inputTokens,
+      completion_tokens: usage.outputTokens,
+      total_tokens: usage.inputTokens + usage.outputTokens,
+      prompt_tokens_details: { cached_tokens: usage.cachedInputTokens },
+      ...(usage.reasoningTokens !== null ? { completion_tokens_details: { reasoning_tokens: usage.reasoningTokens } } : {}),
+    },
   };
 }
 

@@ -6,6 +6,8 @@
 import { roleOf, sectionOf } from "../../core/agent/prompts.ts";
 import type { Mllm, MllmMessage, MllmReply, MllmRequest } from "../../core/models/ports.ts";
 import { simulateLatency } from "./latency.ts";
+import { batchVerifierReply, fastRefinerReply } from "./sim-batch-roles.ts";
+import { estimateUsage } from "./sim-usage.ts";
 import { compressorReply, refinerReply } from "./sim-memory-roles.ts";
 import { decomposerReply, feedbackReply, plannerReply, rewriterReply } from "./sim-text-roles.ts";
 import { verifierReply } from "./sim-verifier.ts";
@@ -20,7 +22,8 @@ export function createSimMllm(options: SimMllmOptions = {}): Mllm {
     name: "sim",
     async chat(request: MllmRequest): Promise<MllmReply> {
       await simulateLatency(options.latencyMs ?? 0, request.signal);
-      return answer(request.messages);
+      const reply = answer(request.messages);
+      return { ...reply, usage: estimateUsage(request.messages, reply) };
     },
   };
 }
@@ -44,6 +47,10 @@ export function answer(messages: readonly MllmMessage[]): MllmReply {
       return plain(compressorReply(text));
     case "refiner":
       return refinerReply(text);
+    case "batch-verifier":
+      return plain(batchVerifierReply(userImages(messages)[0] ?? null, section("Questions")));
+    case "fast-refiner":
+      return fastRefinerReply(text);
     default:
       return plain(
         "This is the GEMS simulated model. It answers only the GEMS roles (planner, decomposer, verifier and the rest), " +

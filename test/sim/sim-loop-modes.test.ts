@@ -1,0 +1,110 @@
+import OpenAI from "openai";
+import { afterAll, describe, expect, it } from "vitest";
+import { join } from "node:path";
+import { runJob } from "../../core/agent/run-job.ts";
+import { batchVerifierMessages, verifierMessages } from "../../core/agent/prompts.ts";
+import { totalUsage } from "../../core/agent/usage.ts";
+import { createInMemoryImageStore } from "../../core/memory/image-store.ts";
+import { createTrajectory, type LoopModes, type Trajectory } from "../../core/memory/trajectory.ts";
+import { silentLogger } from "../../core/logger.ts";
+import { loadSkillLibrary } from "../../core/skills/registry.ts";
+import { startSimServer, type SimServer } from "../../servers/sim/http-server.ts";
+import { BENCH_PROMPTS } from "../../servers/sim/prompts-bench.ts";
+import { createSimGenerator } from "../../servers/sim/sim-generator.ts";
+import { answer, createSimMllm } from "../../servers/sim/sim-mllm.ts";
+import { IMAGE_TOKENS } from "../../servers/sim/sim-usage.ts";
+
+const skillsDir = join(import.meta.dirname, "../../skills");
+const generator = createSimGenerator({ width: 128, height: 128 });
+const servers: SimServer[] = [];
+afterAll(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+});
+
+async function runOnSim(prompt: string, seed: number, modes: LoopModes): Promise<Trajectory> {
+  return runJob(createTrajectory(`sim-${seed}`, { prompt, skill: "auto", maxIterations: 5, seed }, new Date(0), modes), {
+    mllm: createSimMllm(),
+    generator,
+    skills: await loadSkillLibrary(skillsDir),
+    images: createInMemoryImageStore(),
+    commit: async () => {},
+    verifyConcurrency: 8,
+    logger: silentLogger,
+  });
+}
+
+const decisions = (t: Trajectory) => ({
+  best: t.best,
+  stopReason: t.stopReason,
+  iterations: t.iterations.map((it) => ({ prompt: it.prompt, thought: it.thought, verdicts: it.verdicts, experience: it.experience })),
+});
+
+describe("the sim in every loop mode", () => {
+  it("batch-verifies an image exactly as it answers each question alone", async () => {
+    const png = await generator.generate({ prompt: 'two red cubes left of a blue sphere, a sign that says "OPEN"', seed: 3 });
+    const questions = ["Are there exactly two cubes?", "Are the cubes red?", "Is the sphere blue?", 'Does the sign say "OPEN"?', "Is there a dog?"];
+    const batch = answer(batchVerifierMessages(png, questions)).content.split("\n");
+    expect(batch).toEqual(questions.map((q, i) => `${i + 1}. ${answer(verifierMessages(png, q)).content}`));
+    expect(batch.some((line) => line.includes(". no,"))).toBe(true);
+  });
+
+  it("makes the same decisions in batch and fast mode as in the reference loop", async () => {
+    const prompts = BENCH_PROMPTS.slice(0, 8);
+    let refined = 0;
+    for (const [index, prompt] of prompts.entries()) {
+      const reference = await runOnSim(prompt, 100 + index, { verify: "per-question", loop: "full" });
+      const batch = await runOnSim(prompt, 100 + index, { verify: "batch", loop: "full" });
+      const fast = await runOnSim(prompt, 100 + index, { verify: "batch", loop: "fast" });
+      expect(decisions(batch)).toEqual(decisions(reference));
+      expect(decisions(fast)).toEqual(decisions(reference));
+      if (reference.iterations.length > 1) refined++;
+      // Fewer images go to the model when one call sees all questions and one call refines.
+      expect(totalUsage(fast).images).toBeLessThan(totalUsage(reference).images + (reference.iterations.length === 1 ? 1 : 0));
+    }
+    // The comparison means something only if some jobs needed the refiners.
+    expect(refined).toBeGreaterThan(0);
+  });
+
+  it("reports usage of its own in process: text at 4 characters a token, a fixed cost per image", async () => {
+    const png = await generator.generate({ prompt: "a red cube", seed: 1 });
+    const messages = verifierMessages(png, "Is the cube red?");
+    const reply = await createSimMllm().chat({ messages });
+    const system = messages[0]!.content as string;
+    const question = (messages[1]!.content as Array<{ type: string; text?: string }>)[1]!.text!;
+    expect(reply.usage).toEqual({
+      inputTokens: Math.ceil(system.length / 4) + IMAGE_TOKENS + Math.ceil(question.length / 4),
+      outputTokens: Math.ceil(reply.content.length / 4),
+      cachedInputTokens: 0,
+      reasoningTokens: null,
+    });
+  });
+
+  it("reports the same usage on its HTTP wire, in OpenAI's shape", async () => {
+    const server = await startSimServer({ port: 0, generator });
+    servers.push(server);
+    const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "x", maxRetries: 0 });
+    const png = await generator.generate({ prompt: "a red cube", seed: 1 });
+    const messages = batchVerifierMessages(png, ["Is there a cube?", "Is the cube red?"]);
+    const expected = (await createSimMllm().chat({ messages })).usage!;
+    const completion = await client.chat.completions.create({
+      model: "gems-sim",
+      messages: [
+        { role: "system", content: messages[0]!.content as string },
+        {
+          role: "user",
+          content: [
+            { type: "text", text: ((messages[1]!.content as Array<{ type: string; text?: string }>)[0]!).text! },
+            { type: "image_url", image_url: { url: `data:image/png;base64,${Buffer.from(png).toString("base64")}` } },
+          ],
+        },
+      ],
+    });
+    expect(completion.usage).toMatchObject({
+      prompt_tokens: expected.inputTokens,
+      completion_tokens: expected.outputTokens,
+      total_tokens: expected.inputTokens + expected.outputTokens,
+      prompt_tokens_details: { cached_tokens: 0 },
+    });
+    expect(expected.inputTokens).toBeGreaterThan(IMAGE_TOKENS);
+  });
+});
