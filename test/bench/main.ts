@@ -6,6 +6,7 @@ import { resolve } from "node:path";
 import { measureQuality, qualityTable } from "./quality.ts";
 import { benchJobs } from "./jobs.ts";
 import { benchDiscord } from "./discord.ts";
+import { benchLoopModes } from "./loop-modes.ts";
 
 const root = resolve(import.meta.dirname, "../..");
 const suites: Record<string, () => Promise<string>> = {
@@ -17,6 +18,7 @@ const suites: Record<string, () => Promise<string>> = {
   },
   jobs: benchJobs,
   discord: benchDiscord,
+  "loop-modes": benchLoopModes,
 };
 
 const wanted = process.argv.slice(2);
