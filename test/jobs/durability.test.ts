@@ -89,6 +89,34 @@ describe("restarting", () => {
     expect(statusA.ok && statusA.job.trajectory.feedback.map((f) => f.text)).toEqual(["make the ring much bigger"]);
   });
 
+  it("keeps the loop modes a job started with when a restart brings other settings", async () => {
+    const dir = await tempDir();
+    const first = await serviceOn(dir, {
+      mllm: createSimMllm({ latencyMs: 2 }),
+      generator: createSimGenerator({ latencyMs: 5 }),
+      isManual: true,
+      modes: { verify: "batch", loop: "fast" },
+    });
+    const before = recordSurface(first);
+    await first.start();
+    const jobId = submitted(await first.submit({ prompt: HARD_PROMPT, skill: "none", iterations: 3 }, alice, thread));
+    await before.waitFor((e) => e.jobId === jobId && e.type === "verified" && e.n === 1);
+    await first.close();
+
+    // The restarted service runs new jobs in the reference loop; this one carries on as it began.
+    const second = await serviceOn(dir);
+    const after = recordSurface(second);
+    await second.start();
+    await after.finished(jobId);
+    const status = second.status(jobId);
+    if (!status.ok) throw new Error(status.message);
+    const t = status.job.trajectory;
+    expect(t.modes).toEqual({ verify: "batch", loop: "fast" });
+    expect(t.iterations.length).toBeGreaterThan(1);
+    expect(new Set(t.usage.map((u) => u.role))).toEqual(new Set(["decomposer", "batch-verifier", "fast-refiner"]));
+    expect(before.of(jobId)).toContainEqual(expect.objectContaining({ type: "plan.done", modes: { verify: "batch", loop: "fast" } }));
+  });
+
   it("skips and reports a corrupt row while the other jobs load and new ones run", async () => {
     const dir = await tempDir();
     const first = await serviceOn(dir, { isManual: true });
