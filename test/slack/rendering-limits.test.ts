@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { SLACK_LIMITS, truncate, truncateMrkdwn } from "../../bots/slack/limits.ts";
 import { buildCreateModal } from "../../bots/slack/modal.ts";
 import { plainTextFromSlack } from "../../bots/slack/mrkdwn.ts";
-import { renderIterationComment, renderStatusCard } from "../../bots/slack/render.ts";
+import { renderIterationComment, renderPlan, renderStatusCard } from "../../bots/slack/render.ts";
 import type { JobStatus } from "../../core/jobs/types.ts";
 import { createTrajectory } from "../../core/memory/trajectory.ts";
 import type { SkillLibrary, SkillSummary } from "../../core/skills/types.ts";
@@ -79,5 +79,15 @@ describe("rendering within Slack's limits", () => {
 
   it("reads Slack's link and mention markup back as plain text", () => {
     expect(plainTextFromSlack("make it like <https://x.test/a.png|this> for <@U1|ana> in <#C1|art> &amp; <!here>")).toBe("make it like this for @ana in #art & @here");
+  });
+});
+
+describe("the plan message", () => {
+  it("names non-reference loop modes and says nothing more for the reference loop", () => {
+    const status = statusWith("a red cube", 2);
+    status.trajectory.plan = { skill: null, prompt: "a red cube", why: null };
+    expect(renderPlan(status, []).text).not.toContain("verification");
+    status.trajectory.modes = { verify: "batch", loop: "fast" };
+    expect(renderPlan(status, []).text).toContain("(batch verification, fast loop)");
   });
 });
