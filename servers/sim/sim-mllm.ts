@@ -7,7 +7,7 @@ import { roleOf, sectionOf } from "../../core/agent/prompts.ts";
 import type { Mllm, MllmMessage, MllmReply, MllmRequest } from "../../core/models/ports.ts";
 import { simulateLatency } from "./latency.ts";
 import { batchVerifierReply, fastRefinerReply } from "./sim-batch-roles.ts";
-import { estimateUsage } from "./sim-usage.ts";
+import { estimateUsage, SimPrefixCache } from "./sim-usage.ts";
 import { compressorReply, refinerReply } from "./sim-memory-roles.ts";
 import { decomposerReply, feedbackReply, plannerReply, rewriterReply } from "./sim-text-roles.ts";
 import { verifierReply } from "./sim-verifier.ts";
@@ -18,12 +18,13 @@ export interface SimMllmOptions {
 
 /** Creates the rule-based sim MLLM; deterministic, so the same conversation gets the same reply. */
 export function createSimMllm(options: SimMllmOptions = {}): Mllm {
+  const cache = new SimPrefixCache();
   return {
     name: "sim",
     async chat(request: MllmRequest): Promise<MllmReply> {
       await simulateLatency(options.latencyMs ?? 0, request.signal);
       const reply = answer(request.messages);
-      return { ...reply, usage: estimateUsage(request.messages, reply) };
+      return { ...reply, usage: estimateUsage(request.messages, reply, cache) };
     },
   };
 }

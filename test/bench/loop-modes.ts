@@ -26,7 +26,7 @@ import { Semaphore } from "../../core/jobs/semaphore.ts";
 import { loadSkillLibrary } from "../../core/skills/registry.ts";
 import type { SkillLibrary } from "../../core/skills/types.ts";
 import { BENCH_PROMPTS } from "../../servers/sim/prompts-bench.ts";
-import { estimateUsage } from "../../servers/sim/sim-usage.ts";
+import { estimateUsage, SimPrefixCache } from "../../servers/sim/sim-usage.ts";
 
 const root = resolve(import.meta.dirname, "../..");
 const MLLM_LATENCY_MS = 200;
@@ -45,6 +45,7 @@ interface JobCost {
   calls: number;
   images: number;
   inputTokens: number;
+  cachedInputTokens: number;
   wallMs: number;
   passed: number;
   total: number;
@@ -54,17 +55,20 @@ interface JobCost {
 
 /**
  * Counts calls, images and input tokens at the port. Tokens are the server's `usage` when the
- * adapter passes it on, else the sim's own estimate of the same messages (servers/sim/sim-usage.ts),
- * which is what the sim server reports on the wire.
+ * adapter passes it on, else the sim's own count of the same messages (servers/sim/sim-usage.ts),
+ * which is what the sim server reports on the wire, with a prefix cache per mode, as if each
+ * mode had its own server.
  */
-function counted(mllm: Mllm, cost: JobCost): Mllm {
+function counted(mllm: Mllm, cost: JobCost, cache: SimPrefixCache): Mllm {
   return {
     name: mllm.name,
     async chat(request) {
       const reply = await mllm.chat(request);
       cost.calls++;
       cost.images += request.messages.reduce((n, m) => n + (typeof m.content === "string" ? 0 : m.content.filter((p) => p.type === "image").length), 0);
-      cost.inputTokens += (reply.usage ?? estimateUsage(request.messages, reply)).inputTokens;
+      const usage = reply.usage ?? estimateUsage(request.messages, reply, cache);
+      cost.inputTokens += usage.inputTokens;
+      cost.cachedInputTokens += usage.cachedInputTokens;
       return reply;
     },
   };
@@ -78,14 +82,14 @@ async function runOne(
   prompt: string,
   seed: number,
   modes: LoopModes,
-  models: { mllm: Mllm; generator: ReturnType<typeof createGemsHttpGenerator> },
+  models: { mllm: Mllm; generator: ReturnType<typeof createGemsHttpGenerator>; cache: SimPrefixCache },
   skills: SkillLibrary,
 ): Promise<JobCost> {
-  const cost: JobCost = { calls: 0, images: 0, inputTokens: 0, wallMs: 0, passed: 0, total: 0, allMet: false, iterations: 0 };
+  const cost: JobCost = { calls: 0, images: 0, inputTokens: 0, cachedInputTokens: 0, wallMs: 0, passed: 0, total: 0, allMet: false, iterations: 0 };
   const trajectory = createTrajectory(`bench-${seed}`, { prompt, skill: "auto", maxIterations: 5, seed }, new Date(), modes);
   const started = performance.now();
   const result: Trajectory = await runJob(trajectory, {
-    mllm: counted(models.mllm, cost),
+    mllm: counted(models.mllm, cost, models.cache),
     generator: models.generator,
     skills,
     images: createInMemoryImageStore(),
@@ -124,6 +128,7 @@ interface ModeSummary {
   calls: number;
   images: number;
   inputTokens: number;
+  cachedInputTokens: number;
   wallMs: number;
   requirementRate: number;
   allMet: number;
@@ -140,6 +145,7 @@ function summarize(label: string, costs: readonly JobCost[]): ModeSummary {
     calls: mean((c) => c.calls),
     images: mean((c) => c.images),
     inputTokens: mean((c) => c.inputTokens),
+    cachedInputTokens: mean((c) => c.cachedInputTokens),
     wallMs: mean((c) => c.wallMs),
     requirementRate: total === 0 ? 1 : passed / total,
     allMet: costs.filter((c) => c.allMet).length / costs.length,
@@ -163,11 +169,14 @@ export async function measureLoopModes(prompts: readonly string[] = BENCH_PROMPT
 
     // Quiet: for each prompt the three modes run at the same moment, a few prompts at a time.
     const quiet: JobCost[][] = MODES.map(() => []);
+    const quietCaches = MODES.map(() => new SimPrefixCache());
     let next = 0;
     const worker = async () => {
       for (let index = next++; index < prompts.length; index = next++) {
         const prompt = prompts[index] as string;
-        const costs = await Promise.all(MODES.map((m) => runOne(prompt, 5000 + index, m.modes, { mllm, generator }, skills)));
+        const costs = await Promise.all(
+          MODES.map((m, k) => runOne(prompt, 5000 + index, m.modes, { mllm, generator, cache: quietCaches[k]! }, skills)),
+        );
         costs.forEach((cost, k) => quiet[k]!.push(cost));
       }
     };
@@ -178,7 +187,10 @@ export async function measureLoopModes(prompts: readonly string[] = BENCH_PROMPT
     const busy = await Promise.all(
       MODES.map((m) => {
         const slots = new Semaphore(BUSY_MLLM_SLOTS);
-        return Promise.all(busyPrompts.map((prompt, index) => runOne(prompt, 5000 + index, m.modes, { mllm: limited(mllm, slots), generator }, skills)));
+        const cache = new SimPrefixCache();
+        return Promise.all(
+          busyPrompts.map((prompt, index) => runOne(prompt, 5000 + index, m.modes, { mllm: limited(mllm, slots), generator, cache }, skills)),
+        );
       }),
     );
     return {
@@ -196,12 +208,12 @@ const ratio = (value: number, base: number | undefined) => (base ? `${(value / b
 function table(rows: readonly ModeSummary[]): string {
   const base = rows[0];
   return [
-    "| mode | jobs | MLLM calls / job | images to MLLM / job | input tokens / job (sim count) | wall time / job | iterations / job | requirements met | all met |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| mode | jobs | MLLM calls / job | images to MLLM / job | input tokens / job (sim count) | of which cached | wall time / job | iterations / job | requirements met | all met |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ...rows.map(
       (r) =>
         `| ${r.label} | ${r.jobs} | ${r.calls.toFixed(1)} (${ratio(r.calls, base?.calls)}) | ${r.images.toFixed(1)} (${ratio(r.images, base?.images)}) | ` +
-        `${Math.round(r.inputTokens)} (${ratio(r.inputTokens, base?.inputTokens)}) | ${(r.wallMs / 1000).toFixed(2)} s (${ratio(r.wallMs, base?.wallMs)}) | ` +
+        `${Math.round(r.inputTokens)} (${ratio(r.inputTokens, base?.inputTokens)}) | ${((r.cachedInputTokens / Math.max(1, r.inputTokens)) * 100).toFixed(0)}% | ${(r.wallMs / 1000).toFixed(2)} s (${ratio(r.wallMs, base?.wallMs)}) | ` +
         `${r.iterations.toFixed(2)} | ${(r.requirementRate * 100).toFixed(1)}% | ${(r.allMet * 100).toFixed(1)}% |`,
     ),
   ].join("\n");

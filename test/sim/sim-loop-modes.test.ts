@@ -12,7 +12,8 @@ import { startSimServer, type SimServer } from "../../servers/sim/http-server.ts
 import { BENCH_PROMPTS } from "../../servers/sim/prompts-bench.ts";
 import { createSimGenerator } from "../../servers/sim/sim-generator.ts";
 import { answer, createSimMllm } from "../../servers/sim/sim-mllm.ts";
-import { IMAGE_TOKENS } from "../../servers/sim/sim-usage.ts";
+import { IMAGE_TOKENS, SimPrefixCache } from "../../servers/sim/sim-usage.ts";
+import type { MllmMessage } from "../../core/models/ports.ts";
 
 const skillsDir = join(import.meta.dirname, "../../skills");
 const generator = createSimGenerator({ width: 128, height: 128 });
@@ -106,5 +107,51 @@ describe("the sim in every loop mode", () => {
       prompt_tokens_details: { cached_tokens: 0 },
     });
     expect(expected.inputTokens).toBeGreaterThan(IMAGE_TOKENS);
+  });
+});
+
+describe("the sim's prefix cache", () => {
+  const text = (system: string, user: string): MllmMessage[] => [
+    { role: "system", content: system },
+    { role: "user", content: user },
+  ];
+  const long = "x".repeat(640);
+
+  it("serves a repeated request whole, and nothing of one whose opening changed", () => {
+    const cache = new SimPrefixCache();
+    expect(cache.cachedTokens(text(long, "a question"))).toBe(0);
+    expect(cache.cachedTokens(text(long, "a question"))).toBe(160 + 3);
+    expect(cache.cachedTokens(text(`y${long}`, "a question"))).toBe(0);
+  });
+
+  it("serves the blocks before the first difference", () => {
+    const cache = new SimPrefixCache();
+    cache.cachedTokens(text(long, `${"q".repeat(128)}first`));
+    // The system prompt (160 tokens) and the two whole blocks the user texts share (32 tokens).
+    expect(cache.cachedTokens(text(long, `${"q".repeat(128)}second`))).toBe(160 + 32);
+  });
+
+  it("lets each role of the loop reuse what the iteration before it sent", async () => {
+    const prompt = BENCH_PROMPTS.find((p) => p.length > 60) ?? BENCH_PROMPTS[0]!;
+    for (const modes of [
+      { verify: "per-question", loop: "full" },
+      { verify: "batch", loop: "fast" },
+    ] as const) {
+      let checked = 0;
+      for (let seed = 1; seed <= 12 && checked === 0; seed++) {
+        const t = await runOnSim(prompt, seed, modes);
+        if (t.iterations.length < 3) continue;
+        checked++;
+        const later = t.usage.filter((u) => u.n >= 2 && u.role !== "verifier");
+        expect(later.length).toBeGreaterThan(0);
+        for (const u of later) expect({ role: u.role, n: u.n, isCached: u.cachedInputTokens > 0 }).toEqual({ role: u.role, n: u.n, isCached: true });
+        // The full refiner's second call reuses the first attempt's text and image.
+        for (const u of t.usage.filter((u) => u.role === "refiner" && u.n >= 2)) expect(u.cachedInputTokens).toBeGreaterThan(IMAGE_TOKENS);
+        // The per-question verifier reuses the image across the questions of one iteration.
+        for (const u of t.usage.filter((u) => u.role === "verifier" && u.calls > 1)) expect(u.cachedInputTokens).toBeGreaterThanOrEqual((u.calls - 1) * IMAGE_TOKENS);
+        expect(t.usage.every((u) => u.reportedCalls === u.calls)).toBe(true);
+      }
+      expect(checked).toBe(1);
+    }
   });
 });
