@@ -28,13 +28,22 @@ const NUMBERED_LINE =
 export function parseBatchAnswers(text: string, questions: readonly string[]): Array<string | null> {
   const fromJson = answersFromJson(text, questions.length);
   if (fromJson) return fromJson;
+  // "1. yes 2. no 3. yes" on one line: each later numbered verdict starts a line of its own.
+  const lined = text
+    .split(/\r?\n|\r/)
+    .map((line) => {
+      const rest = NUMBERED_LINE.exec(line)?.[2];
+      if (rest === undefined) return line;
+      return line.slice(0, line.length - rest.length) + rest.replace(/[ \t]+(\d{1,3})\s*[.):]\s*(?=(?:yes|no)\b)/gi, "\n$1. ");
+    })
+    .join("\n");
   const candidates: string[][] = questions.map(() => []);
   let current: { index: number; text: string } | null = null;
   const flush = () => {
     if (current && current.text.trim() !== "") candidates[current.index]?.push(current.text.trim());
     current = null;
   };
-  for (const line of text.split("\n")) {
+  for (const line of lined.split("\n")) {
     const match = NUMBERED_LINE.exec(line);
     const number = match ? Number(match[1]) : NaN;
     if (match && number >= 1 && number <= questions.length) {
@@ -58,7 +67,20 @@ export function parseBatchAnswers(text: string, questions: readonly string[]): A
     }
   }
   flush();
+  if (candidates.every((lines) => lines.length === 0)) return unnumbered(lined, questions.length);
   return candidates.map(pickAnswer);
+}
+
+/**
+ * A reply with no numbers at all: taken in order only when exactly one yes/no line per question
+ * stands in it, so that a stray line can never shift an answer onto the wrong question.
+ */
+function unnumbered(text: string, count: number): Array<string | null> {
+  const answers = text
+    .split("\n")
+    .map((line) => line.replace(/^\s*[-*•]\s*/, "").trim())
+    .filter(readsAsYesOrNo);
+  return answers.length === count ? answers : Array.from({ length: count }, () => null);
 }
 
 /** One answer from the lines given for one number: the first readable one, unless they disagree. */

@@ -26,6 +26,20 @@ describe("parseBatchAnswers", () => {
     expect(parseBatchAnswers("I cannot see the image clearly.", Q)).toEqual([null, null, null]);
   });
 
+  it("reads Windows line endings", () => {
+    expect(parseBatchAnswers("1. yes\r\n2. no\r\n3. yes\r\n", Q)).toEqual(["yes", "no", "yes"]);
+  });
+
+  it("reads numbered verdicts run together on one line", () => {
+    expect(parseBatchAnswers("1. yes 2. no, it is green 3) yes", Q)).toEqual(["yes", "no, it is green", "yes"]);
+  });
+
+  it("takes unnumbered yes/no lines in order only when there is exactly one per question", () => {
+    expect(parseBatchAnswers("Yes, a cube.\n- No, green.\nYes", Q)).toEqual(["Yes, a cube.", "No, green.", "Yes"]);
+    expect(parseBatchAnswers("Yes, a cube.\nNo, green.", Q)).toEqual([null, null, null]);
+    expect(parseBatchAnswers("Sure.\nYes\nNo\nYes\nNo", Q)).toEqual([null, null, null]);
+  });
+
   it("ignores numbers beyond the questions asked", () => {
     expect(parseBatchAnswers("1. yes\n2. no\n3. yes\n4. yes", Q)).toEqual(["yes", "no", "yes"]);
   });
