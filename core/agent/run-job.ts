@@ -362,6 +362,8 @@ async function compress(
   await commit({ type: "experience", n: iteration.n, text: experience });
 }
 
+const NO_PROMPT_THOUGHT = "The refiner gave no prompt; trying the same prompt with a new seed.";
+
 /** The history as the refiners see it; `withImage` picks the attempts whose image is sent. */
 async function attemptViews(t: Trajectory, images: AgentDeps["images"], withImage: (it: IterationRecord) => boolean): Promise<AttemptView[]> {
   const attempts: AttemptView[] = [];
@@ -398,7 +400,7 @@ async function refine(
   );
   // A refiner that returns nothing usable should not stop the job; the next attempt reuses the
   // prompt with a new seed, which still has a chance to pass.
-  const next = refined ?? { prompt: iteration.prompt, thought: "The refiner gave no prompt; trying the same prompt with a new seed." };
+  const next = refined ?? { prompt: iteration.prompt, thought: NO_PROMPT_THOUGHT };
   t.nextPrompt = next;
   await commit({ type: "prompt.refined", n: iteration.n + 1, prompt: next.prompt, thought: next.thought });
 }
@@ -428,7 +430,7 @@ async function revise(
     signal,
   );
   iteration.experience = revision.experience;
-  const next = revision.refined ?? { prompt: iteration.prompt, thought: "The refiner gave no prompt; trying the same prompt with a new seed." };
+  const next = revision.refined ?? { prompt: iteration.prompt, thought: NO_PROMPT_THOUGHT };
   t.nextPrompt = next;
   await commit(
     { type: "experience", n: iteration.n, text: revision.experience },
