@@ -54,11 +54,14 @@ interface JobCost {
 }
 
 /**
- * Counts calls, images and input tokens at the port. Tokens are the server's `usage` when the
- * adapter passes it on, else the sim's own count of the same messages (servers/sim/sim-usage.ts),
- * which is what the sim server reports on the wire, with a prefix cache per mode, as if each
- * mode had its own server.
+ * Counts calls, images and input tokens at the port. Tokens are the sim's own count of the sent
+ * messages (servers/sim/sim-usage.ts), with a prefix cache per mode as if each mode had its own
+ * server; the one sim server here serves all modes, so its cached counts would mix them. Where
+ * the adapter passes the server's `usage` on, its input count must agree, and a disagreement is
+ * reported.
  */
+let usageMismatches = 0;
+
 function counted(mllm: Mllm, cost: JobCost, cache: SimPrefixCache): Mllm {
   return {
     name: mllm.name,
@@ -66,7 +69,8 @@ function counted(mllm: Mllm, cost: JobCost, cache: SimPrefixCache): Mllm {
       const reply = await mllm.chat(request);
       cost.calls++;
       cost.images += request.messages.reduce((n, m) => n + (typeof m.content === "string" ? 0 : m.content.filter((p) => p.type === "image").length), 0);
-      const usage = reply.usage ?? estimateUsage(request.messages, reply, cache);
+      const usage = estimateUsage(request.messages, reply, cache);
+      if (reply.usage && reply.usage.inputTokens !== usage.inputTokens) usageMismatches++;
       cost.inputTokens += usage.inputTokens;
       cost.cachedInputTokens += usage.cachedInputTokens;
       return reply;
@@ -251,6 +255,6 @@ export async function benchLoopModes(): Promise<string> {
     "",
     verdict(report.busy),
     "",
-    `(${report.seconds.toFixed(1)} s in all)`,
+    `(${report.seconds.toFixed(1)} s in all${usageMismatches > 0 ? `; ${usageMismatches} replies whose usage disagreed with the sim's count` : ""})`,
   ].join("\n");
 }
