@@ -4,11 +4,11 @@
  */
 import { encodePng } from "../../core/images/png.ts";
 import { type Colour, COLOUR_RGB, COLOURS, type Shape } from "./lexicon.ts";
-import { layoutCells, type LayoutRelation } from "./layout.ts";
+import { layoutCells, type LayoutPosition, type LayoutRelation } from "./layout.ts";
 import { createRandom, hashText, type Random } from "./random.ts";
 import { Canvas, drawShape, type Rgb, TEXT_HEIGHT, textWidth } from "./raster.ts";
 import { type Box, type RenderedObject, type RenderedScene, type RenderedText, SCENE_KEY } from "./rendered-scene.ts";
-import { type AtomOutcome, decideOutcomes, flipRelation, misspell, wrongColour, wrongCount } from "./salience.ts";
+import { type AtomOutcome, decideOutcomes, flipPosition, flipRelation, misspell, wrongColour, wrongCount } from "./salience.ts";
 import { analysePrompt, type SceneSpec } from "./scene.ts";
 
 export interface RenderOptions {
@@ -40,8 +40,8 @@ export function renderPrompt(prompt: string, options: RenderOptions): RenderResu
   // Mixing the prompt into the seed means a changed prompt also changes the luck, as with diffusion.
   const random = createRandom(hashText(`${options.seed}\u0000${prompt}`));
   const outcomes = decideOutcomes(atoms, options.capacity, random);
-  const { groups, relations, freeTexts } = applyOutcomes(spec, outcomes, random);
-  const scene = paint(groups, relations, freeTexts, spec.styles, options);
+  const { groups, relations, positions, freeTexts } = applyOutcomes(spec, outcomes, random);
+  const scene = paint(groups, relations, positions, freeTexts, spec.styles, options);
   return { ...scene, outcomes };
 }
 
@@ -56,12 +56,17 @@ function applyOutcomes(spec: SceneSpec, outcomes: readonly AtomOutcome[], random
   }));
   const freeTexts = spec.texts.filter((text) => !spec.objects.some((o) => o.text === text));
   const relations: LayoutRelation[] = [];
+  const positions: LayoutPosition[] = [];
   // Outcomes come most salient first, so the layout honours the most salient relations first.
   for (const { mention, rendered } of outcomes) {
     const atom = mention.atom;
     if (atom.kind === "relation") {
       const relation = rendered ? atom.relation : flipRelation(atom.relation);
       relations.push({ subject: atom.subject, relation, object: atom.object });
+      continue;
+    }
+    if (atom.kind === "position") {
+      positions.push({ id: atom.object, position: rendered ? atom.position : flipPosition(atom.position) });
       continue;
     }
     if (rendered) continue;
@@ -76,7 +81,7 @@ function applyOutcomes(spec: SceneSpec, outcomes: readonly AtomOutcome[], random
       if (free >= 0) freeTexts[free] = misspell(atom.text, random);
     }
   }
-  return { groups: groups.filter((g) => g.count > 0), relations, freeTexts };
+  return { groups: groups.filter((g) => g.count > 0), relations, positions, freeTexts };
 }
 
 /** Objects named without a colour still get one, the same every time, so images are stable. */
@@ -90,28 +95,41 @@ const BACKGROUNDS: Record<string, Rgb> = {
 };
 const PLAQUE: Rgb = [238, 226, 196];
 
-function paint(groups: Group[], relations: LayoutRelation[], freeTexts: string[], styles: string[], options: RenderOptions) {
+function paint(
+  groups: Group[],
+  relations: LayoutRelation[],
+  positions: LayoutPosition[],
+  freeTexts: string[],
+  styles: string[],
+  options: RenderOptions,
+) {
   const { width, height } = options;
   const background = styles.map((s) => BACKGROUNDS[s]).find((b) => b !== undefined) ?? [236, 232, 224];
   const canvas = new Canvas(width, height, background);
   const markerScale = Math.max(1, Math.round(Math.min(width, height) / 160));
   const top = markerScale * (TEXT_HEIGHT + 4);
   const plaqueIds = freeTexts.map((_, i) => `text-${i + 1}`);
-  const cells = layoutCells([...groups.map((g) => g.id), ...plaqueIds], relations, { width, height, top });
+  const layout = layoutCells([...groups.map((g) => g.id), ...plaqueIds], relations, { width, height, top }, positions);
 
+  const boxesOf = new Map(groups.map((g) => [g.id, instanceBoxes(layout.cells.get(g.id)!.cell, g.count, g.shape === "plaque")]));
+  settleStacks(boxesOf, layout.stacked);
   const objects: RenderedObject[] = [];
   const texts: RenderedText[] = [];
-  for (const group of groups) {
-    const boxes = instanceBoxes(cells.get(group.id)!, group.count, group.shape === "plaque");
+  // Paint back to front, so a group "behind" another is partly covered by it.
+  const byLayer = [...groups].sort((a, b) => layout.cells.get(a.id)!.layer - layout.cells.get(b.id)!.layer);
+  for (const group of byLayer) {
+    const boxes = boxesOf.get(group.id)!;
     for (const box of boxes) {
       drawShape(canvas, group.shape, box, COLOUR_RGB[group.colour]);
       if (group.text !== null) drawLabel(canvas, group.text, boardOf(box), COLOUR_RGB[group.colour]);
+      else if (group.shape === "label") drawLabel(canvas, group.noun, labelBoard(box), COLOUR_RGB[group.colour]);
     }
-    objects.push({ id: group.id, noun: group.noun, shape: group.shape, colour: group.colour, count: group.count, boxes });
+    const layer = layout.cells.get(group.id)!.layer;
+    objects.push({ id: group.id, noun: group.noun, shape: group.shape, colour: group.colour, count: group.count, boxes, layer });
     if (group.text !== null) texts.push({ text: group.text, on: group.id, box: boardOf(boxes[0]!) });
   }
   freeTexts.forEach((text, i) => {
-    const box = instanceBoxes(cells.get(plaqueIds[i]!)!, 1, true)[0]!;
+    const box = instanceBoxes(layout.cells.get(plaqueIds[i]!)!.cell, 1, true)[0]!;
     drawShape(canvas, "plaque", box, PLAQUE);
     drawLabel(canvas, text, boardOf(box), PLAQUE);
     texts.push({ text, on: null, box: boardOf(box) });
@@ -147,6 +165,24 @@ function instanceBoxes(cell: Box, count: number, wide: boolean): Box[] {
   }
   return boxes;
 }
+
+/**
+ * Moves each group drawn "on" another down until it rests on it. Bases are settled before what
+ * sits on them (bottom up), so a stack of three touches all the way down.
+ */
+function settleStacks(boxesOf: Map<string, Box[]>, stacked: readonly LayoutRelation[]): void {
+  const top = (boxes: readonly Box[]) => Math.min(...boxes.map((b) => b.y));
+  const bottom = (boxes: readonly Box[]) => Math.max(...boxes.map((b) => b.y + b.h));
+  const order = [...stacked].sort((a, b) => top(boxesOf.get(b.object)!) - top(boxesOf.get(a.object)!));
+  for (const { subject, object } of order) {
+    const boxes = boxesOf.get(subject)!;
+    const gap = top(boxesOf.get(object)!) - bottom(boxes);
+    boxesOf.set(subject, boxes.map((b) => ({ ...b, y: b.y + gap })));
+  }
+}
+
+/** The inner part of a labelled box, where its noun is written. */
+const labelBoard = (box: Box): Box => ({ x: box.x + box.w * 0.08, y: box.y + box.h * 0.3, w: box.w * 0.84, h: box.h * 0.4 });
 
 /** The writable board of a plaque: its upper part, above the post. */
 const boardOf = (box: Box): Box => ({ x: box.x, y: box.y, w: box.w, h: Math.round(box.h * 0.65) });

@@ -58,6 +58,8 @@ function supersedes(next: Atom, old: Atom): boolean {
       return old.kind === "colour" && old.object === next.object;
     case "relation":
       return old.kind === "relation" && samePair(old.subject, old.object, next.subject, next.object);
+    case "position":
+      return old.kind === "position" && old.object === next.object;
     case "text":
       return old.kind === "text";
     case "style":
@@ -68,7 +70,7 @@ function supersedes(next: Atom, old: Atom): boolean {
 const samePair = (a: string, b: string, c: string, d: string) => (a === c && b === d) || (a === d && b === c);
 
 function involves(atom: Atom, object: string): boolean {
-  if (atom.kind === "count" || atom.kind === "colour") return atom.object === object;
+  if (atom.kind === "count" || atom.kind === "colour" || atom.kind === "position") return atom.object === object;
   if (atom.kind === "relation") return atom.subject === object || atom.object === object;
   return false;
 }

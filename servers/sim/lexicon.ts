@@ -1,6 +1,7 @@
 /**
- * The words the simulated models understand. The generator draws only what is listed here, and
- * the MLLM can only ask and answer about the same words, so the two always agree on meaning.
+ * The words the simulated models understand. Nouns listed here get their own picture; any other
+ * noun of a noun phrase is drawn as a labelled box (see words.ts), so nothing the request names
+ * is silently dropped. The MLLM asks and answers about the same words, so the two always agree.
  */
 
 export const COLOURS = ["red", "blue", "green", "yellow", "orange", "purple", "pink", "black", "white", "gray", "brown"] as const;
@@ -45,7 +46,9 @@ export type Shape =
   | "flower"
   | "cup"
   | "book"
-  | "plaque";
+  | "plaque"
+  /** Any noun outside the lexicon: a box with the noun written on it. */
+  | "label";
 
 export const NOUN_SHAPES: Record<string, Shape> = {
   cube: "square",
@@ -71,11 +74,50 @@ export const NOUN_SHAPES: Record<string, Shape> = {
   poster: "plaque",
 };
 
+/** The picture for a noun: its own shape when the lexicon knows it, a labelled box otherwise. */
+export const shapeOf = (noun: string): Shape => NOUN_SHAPES[noun] ?? "label";
+
 /** Nouns that can carry quoted text ("a sign that says ..."). */
 export const TEXT_CARRIERS = new Set(["sign", "banner", "poster"]);
 
+const IRREGULAR_PLURALS: Record<string, string> = {
+  person: "people",
+  man: "men",
+  woman: "women",
+  child: "children",
+  mouse: "mice",
+  goose: "geese",
+  foot: "feet",
+  tooth: "teeth",
+  sheep: "sheep",
+  fish: "fish",
+  deer: "deer",
+  leaf: "leaves",
+  shelf: "shelves",
+  knife: "knives",
+  wolf: "wolves",
+  loaf: "loaves",
+};
+const IRREGULAR_SINGULARS = new Map(Object.entries(IRREGULAR_PLURALS).map(([one, many]) => [many, one]));
+
+/** The plural of the last word of a noun ("red cube" → "red cubes"). */
 export function pluralOf(noun: string): string {
-  return /(x|s|ch|sh)$/.test(noun) ? `${noun}es` : `${noun}s`;
+  const words = noun.split(" ");
+  const last = words.pop()!;
+  const irregular = IRREGULAR_PLURALS[last];
+  const plural = irregular ?? (/[^aeiou]y$/.test(last) ? `${last.slice(0, -1)}ies` : /(x|s|z|ch|sh)$/.test(last) ? `${last}es` : `${last}s`);
+  return [...words, plural].join(" ");
+}
+
+/** Best-effort singular of any English noun, for nouns outside the lexicon. */
+export function singularOf(word: string): { noun: string; plural: boolean } {
+  const lower = word.toLowerCase();
+  const irregular = IRREGULAR_SINGULARS.get(lower);
+  if (irregular) return { noun: irregular, plural: lower !== irregular };
+  if (lower.length > 4 && lower.endsWith("ies")) return { noun: `${lower.slice(0, -3)}y`, plural: true };
+  if (/(?:ch|sh|x|z|ss)es$/.test(lower)) return { noun: lower.slice(0, -2), plural: true };
+  if (lower.length > 3 && lower.endsWith("s") && !/(?:ss|us|is|os)$/.test(lower)) return { noun: lower.slice(0, -1), plural: true };
+  return { noun: lower, plural: false };
 }
 
 const SINGULAR_OF = new Map<string, string>(
@@ -112,7 +154,7 @@ export function numberWord(count: number): string {
   return count >= 1 && count <= 10 ? NUMBER_WORDS[count]! : String(count);
 }
 
-export type Relation = "left of" | "right of" | "above" | "below" | "next to";
+export type Relation = "left of" | "right of" | "above" | "below" | "next to" | "on" | "behind" | "in front of";
 
 /** Phrases for each relation, longest first so "on the left of" wins over "left of". */
 export const RELATION_PHRASES: ReadonlyArray<readonly [string[], Relation]> = [
@@ -122,18 +164,23 @@ export const RELATION_PHRASES: ReadonlyArray<readonly [string[], Relation]> = [
   [["to", "the", "left", "of"], "left of"],
   [["on", "the", "right", "of"], "right of"],
   [["to", "the", "right", "of"], "right of"],
-  [["on", "top", "of"], "above"],
+  [["on", "top", "of"], "on"],
+  [["in", "front", "of"], "in front of"],
   [["left", "of"], "left of"],
   [["right", "of"], "right of"],
   [["next", "to"], "next to"],
   [["above"], "above"],
   [["over"], "above"],
-  [["atop"], "above"],
+  [["atop"], "on"],
+  [["upon"], "on"],
+  [["behind"], "behind"],
   [["below"], "below"],
   [["under"], "below"],
   [["underneath"], "below"],
   [["beneath"], "below"],
   [["beside"], "next to"],
+  // Last, so every longer phrase starting with "on" wins; "on the left" (no "of") is a position.
+  [["on"], "on"],
 ];
 
 /** How a relation is written in prompts and questions. */
@@ -143,6 +190,28 @@ export const RELATION_TEXT: Record<Relation, string> = {
   above: "above",
   below: "below",
   "next to": "next to",
+  on: "on",
+  behind: "behind",
+  "in front of": "in front of",
+};
+
+/** Where in the picture an object sits, as in "a window on the left". */
+export type Position = "left" | "right" | "top" | "bottom";
+
+/** Phrases for each position, longest first; a following "of" makes them relations instead. */
+export const POSITION_PHRASES: ReadonlyArray<readonly [string[], Position]> = (["on", "to", "at", "in"] as const).flatMap((lead) =>
+  (["left", "right", "top", "bottom"] as const).flatMap((place): Array<readonly [string[], Position]> => [
+    [[lead, "the", place, "side"], place],
+    [[lead, "the", place], place],
+  ]),
+);
+
+/** How a position is written in prompts and questions. */
+export const POSITION_TEXT: Record<Position, string> = {
+  left: "on the left side",
+  right: "on the right side",
+  top: "at the top",
+  bottom: "at the bottom",
 };
 
 export const STYLES: Record<string, string> = {

@@ -181,6 +181,9 @@ function partsOf(shape: Shape, c: Rgb): Part[] {
       return [[rect(0.15, 0.05, 0.85, 0.95), c], [rect(0.15, 0.05, 0.27, 0.95), darker(c)]];
     case "plaque":
       return [[rect(0.45, 0.6, 0.55, 1), TRUNK], [rect(0, 0, 1, 0.65), c]];
+    case "label":
+      // The noun is written on it by the caller; the corner cut-outs say "not a known shape".
+      return [[polygon([[0.12, 0], [0.88, 0], [1, 0.12], [1, 0.88], [0.88, 1], [0.12, 1], [0, 0.88], [0, 0.12]]), c]];
   }
 }
 

@@ -5,7 +5,7 @@
  * prompt (so what passed because it was repeated keeps its repetition).
  */
 import type { ChecklistLine } from "../../core/agent/prompts.ts";
-import { numberWord, pluralOf, RELATION_TEXT } from "./lexicon.ts";
+import { numberWord, pluralOf, POSITION_TEXT, RELATION_TEXT } from "./lexicon.ts";
 import { type CountLookup, parseQuestion } from "./questions.ts";
 import { type Atom, analysePrompt, atomKey } from "./scene.ts";
 
@@ -95,6 +95,7 @@ function uncovered(requestAtoms: Atom[], checklistAtoms: Atom[]): Atom[] {
     switch (atom.kind) {
       case "count":
       case "colour":
+      case "position":
         return !absent.has(atom.object);
       case "relation":
         return !absent.has(atom.subject) && !absent.has(atom.object) && !pairs.has([atom.subject, atom.object].sort().join("|"));
@@ -144,6 +145,8 @@ function phraseFor(atom: Atom, countOf: CountLookup, carrierOf: (text: string) =
       return `${atom.colour} ${noun(atom.object)}`;
     case "relation":
       return `the ${noun(atom.subject)} ${RELATION_TEXT[atom.relation]} the ${noun(atom.object)}`;
+    case "position":
+      return `the ${noun(atom.object)} ${POSITION_TEXT[atom.position]}`;
     case "text": {
       const carrier = carrierOf(atom.text);
       return carrier ? `a ${carrier} that says "${atom.text}"` : `the text "${atom.text}"`;

@@ -4,7 +4,7 @@
  * the rest only by luck that shrinks with their rank. This is what lets a refined prompt, which
  * moves failed atoms forward and repeats them, genuinely fix an image.
  */
-import { COLOURS, type Colour, type Relation } from "./lexicon.ts";
+import { COLOURS, type Colour, type Position, type Relation } from "./lexicon.ts";
 import type { Random } from "./random.ts";
 import { pick } from "./random.ts";
 import type { AtomMention } from "./scene.ts";
@@ -61,9 +61,16 @@ const FLIPPED: Record<Relation, DrawnRelation> = {
   above: "below",
   below: "above",
   "next to": "apart",
+  on: "apart",
+  behind: "in front of",
+  "in front of": "behind",
 };
 
 export const flipRelation = (relation: Relation): DrawnRelation => FLIPPED[relation];
+
+const OPPOSITE: Record<Position, Position> = { left: "right", right: "left", top: "bottom", bottom: "top" };
+
+export const flipPosition = (position: Position): Position => OPPOSITE[position];
 
 /** A wrong count: sometimes the object is left out, otherwise one too many or too few. */
 export function wrongCount(count: number | null, random: Random): number {
