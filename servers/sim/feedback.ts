@@ -1,11 +1,14 @@
 /**
  * The sim feedback editor: turns a person's comment ("make the sphere green", "the sign should say
  * CLOSED", "add a yellow star", "remove the cat") into new questions and the checklist questions
- * they replace.
+ * they replace. A comment about something the checklist does not cover always adds a question:
+ * one per requirement the sim can read from it, or the comment itself when it can read none, so
+ * "nothing new" is only ever said when an existing question asks the very same thing.
  */
 import type { ChecklistLine } from "../../core/agent/prompts.ts";
 import { type CountLookup, parseQuestion, questionFor } from "./questions.ts";
 import { type Atom, analysePrompt, atomKey } from "./scene.ts";
+import { PRAISE_WORDS } from "./words.ts";
 
 export interface FeedbackQuestions {
   questions: string[];
@@ -15,16 +18,32 @@ export interface FeedbackQuestions {
 
 const REMOVAL = /\b(?:remove|delete|get rid of|take away|take out|drop|lose)\s+(?:all\s+)?(?:of\s+)?(?:the\s+|any\s+|that\s+)?/gi;
 
+interface Clause {
+  text: string;
+  /** Only what the clause states outright, never what a phrase merely implies. */
+  atoms: Atom[];
+}
+
+function clausesOf(comment: string): Clause[] {
+  return comment
+    .split(/[.;!?\n]+|\bbut\b/i)
+    .map((text) => text.trim())
+    .filter((text) => text !== "")
+    .map((text) => ({ text, atoms: analysePrompt(text.replace(REMOVAL, "no ")).atoms.filter((m) => m.explicit).map((m) => m.atom) }));
+}
+
 /** New atoms a comment asks for; only what it states outright, never what a phrase merely implies. */
 export function atomsOfComment(comment: string): Atom[] {
   const atoms = new Map<string, Atom>();
-  for (const clause of comment.split(/[.;!?\n]+|\bbut\b/i)) {
-    if (!clause.trim()) continue;
-    const { atoms: found } = analysePrompt(clause.replace(REMOVAL, "no "));
-    for (const mention of found) if (mention.explicit) atoms.set(mention.key, mention.atom);
-  }
+  for (const clause of clausesOf(comment)) for (const atom of clause.atoms) atoms.set(atomKey(atom), atom);
   return [...atoms.values()];
 }
+
+/** Thanks and praise ask for nothing; any other clause is a wish. */
+const isPraise = (clause: string) => (clause.toLowerCase().match(/[a-z]+/g) ?? []).every((word) => PRAISE_WORDS.has(word));
+
+/** The question for a wish the sim cannot break into requirements; its verifier will say it cannot confirm it. */
+export const freeFormQuestion = (clause: string) => `Does the image follow this feedback: ${clause.replace(/[?.!\s]+$/, "")}?`;
 
 /** Questions for a comment, and which numbered checklist questions they replace. */
 export function questionsForFeedback(comment: string, checklist: readonly ChecklistLine[], requestCounts: CountLookup): FeedbackQuestions {
@@ -40,6 +59,12 @@ export function questionsForFeedback(comment: string, checklist: readonly Checkl
 
   const questions: string[] = [];
   const replaces = new Set<number>();
+  for (const clause of clausesOf(comment)) {
+    if (clause.atoms.length > 0 || isPraise(clause.text)) continue;
+    const question = freeFormQuestion(clause.text);
+    const asked = checklist.some((line) => line.question.toLowerCase() === question.toLowerCase());
+    if (!asked && !questions.includes(question)) questions.push(question);
+  }
   for (const atom of wanted) {
     const same = existing.find((e) => atomKey(e.atom) === atomKey(atom) && JSON.stringify(e.atom) === JSON.stringify(atom));
     if (same) continue; // already required; nothing to add or retire

@@ -289,10 +289,14 @@ class PromptReader {
       // "a man walking a dog": a participle followed by anything but a name ends the phrase before it.
       if (end > i && isParticiple(word) && !isPlainWord(this.tokens, end + 1)) break;
       end++;
+      // "the image follow…": a word for the picture itself ends the phrase, and names nothing in it.
+      if (META_NOUNS.has(word)) break;
     }
     if (end === i) return i; // a stop word: the phrase stays open ("a very big barn")
     const next = this.tokens[end];
-    if (next?.kind === "word" && (nounOf(next.text) || colourOf(next.text) || STYLES[next.text])) return end - 1;
+    if (next?.kind === "word" && (nounOf(next.text) || STYLES[next.text])) return end - 1;
+    // "a big red barn" goes on to its noun; in "make the sofa blue" the colour comes after it.
+    if (next?.kind === "word" && colourOf(next.text) && (nounOf(this.wordAt(end + 1)) || isPlainWord(this.tokens, end + 1))) return end - 1;
     const head = (this.tokens[end - 1] as { text: string }).text;
     if (META_NOUNS.has(head)) {
       this.closePhrase();
@@ -301,6 +305,11 @@ class PromptReader {
     const { noun, plural } = singularOf(head);
     this.addNoun(noun, plural, end - 1);
     return end - 1;
+  }
+
+  private wordAt(index: number): string {
+    const token = this.tokens[index];
+    return token?.kind === "word" ? token.text : "";
   }
 
   /** "a window on the left" places the noun just named; "on the left, a window" the next one. */

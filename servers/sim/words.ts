@@ -31,6 +31,7 @@ export const META_NOUNS = new Set([
   ...["left", "right", "top", "bottom", "middle", "center", "centre", "side", "front", "back", "background", "foreground"],
   ...["day", "night", "morning", "evening", "afternoon", "today", "time", "lot", "bit", "kind", "sort", "type", "way", "version"],
   ...["detail", "details", "colour", "color", "colours", "colors", "text", "word", "words", "letters", "thing", "things", "one", "ones"],
+  ...["feedback", "request", "prompt", "requirement", "question", "checklist"],
 ]);
 
 /** Words in praise or thanks: a comment made only of these asks for nothing. */
