@@ -10,6 +10,7 @@ import { Canvas, drawShape, type Rgb, TEXT_HEIGHT, textWidth } from "./raster.ts
 import { type Box, type RenderedObject, type RenderedScene, type RenderedText, SCENE_KEY } from "./rendered-scene.ts";
 import { type AtomOutcome, decideOutcomes, flipPosition, flipRelation, misspell, wrongColour, wrongCount } from "./salience.ts";
 import { analysePrompt, type SceneSpec } from "./scene.ts";
+import { applyStyles, STYLE_BACKGROUNDS } from "./styles.ts";
 
 export interface RenderOptions {
   seed: number;
@@ -41,7 +42,9 @@ export function renderPrompt(prompt: string, options: RenderOptions): RenderResu
   const random = createRandom(hashText(`${options.seed}\u0000${prompt}`));
   const outcomes = decideOutcomes(atoms, options.capacity, random);
   const { groups, relations, positions, freeTexts } = applyOutcomes(spec, outcomes, random);
-  const scene = paint(groups, relations, positions, freeTexts, spec.styles, options);
+  // A style the generator lost is simply not applied; the scene records only what was.
+  const dropped = new Set(outcomes.flatMap((o) => (o.mention.atom.kind === "style" && !o.rendered ? [o.mention.atom.style] : [])));
+  const scene = paint(groups, relations, positions, freeTexts, spec.styles.filter((s) => !dropped.has(s)), options);
   return { ...scene, outcomes };
 }
 
@@ -87,12 +90,6 @@ function applyOutcomes(spec: SceneSpec, outcomes: readonly AtomOutcome[], random
 /** Objects named without a colour still get one, the same every time, so images are stable. */
 const defaultColour = (noun: string): Colour => COLOURS[hashText(noun) % COLOURS.length]!;
 
-const BACKGROUNDS: Record<string, Rgb> = {
-  neon: [22, 20, 40],
-  vintage: [226, 206, 170],
-  sketch: [252, 252, 250],
-  watercolor: [246, 240, 228],
-};
 const PLAQUE: Rgb = [238, 226, 196];
 
 function paint(
@@ -104,7 +101,7 @@ function paint(
   options: RenderOptions,
 ) {
   const { width, height } = options;
-  const background = styles.map((s) => BACKGROUNDS[s]).find((b) => b !== undefined) ?? [236, 232, 224];
+  const background = styles.map((s) => STYLE_BACKGROUNDS[s]).find((b) => b !== undefined) ?? [236, 232, 224];
   const canvas = new Canvas(width, height, background);
   const markerScale = Math.max(1, Math.round(Math.min(width, height) / 160));
   const top = markerScale * (TEXT_HEIGHT + 4);
@@ -134,6 +131,7 @@ function paint(
     drawLabel(canvas, text, boardOf(box), PLAQUE);
     texts.push({ text, on: null, box: boardOf(box) });
   });
+  applyStyles(canvas, styles, background);
   // Honesty marker: every sim image says what it is.
   canvas.drawText("SIM", markerScale * 2, markerScale * 2, markerScale, [120, 120, 120]);
 

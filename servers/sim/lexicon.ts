@@ -220,8 +220,12 @@ export const STYLES: Record<string, string> = {
   neon: "neon",
   pixel: "pixel art",
   sketch: "sketch",
+  pencil: "sketch",
   cartoon: "cartoon",
   photorealistic: "photorealistic",
+  photo: "photorealistic",
+  photograph: "photorealistic",
+  photographic: "photorealistic",
   minimalist: "minimalist",
   vintage: "vintage",
 };

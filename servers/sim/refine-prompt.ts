@@ -61,17 +61,13 @@ export function refinePrompt(input: RefineInput): RefinedPrompt {
   const countOf: CountLookup = (object) => (counts.has(object) ? counts.get(object) : request.objects.find((o) => o.id === object)?.count);
   const carrierOf = (text: string) => request.objects.find((o) => o.text?.toLowerCase() === text.toLowerCase())?.noun ?? null;
 
-  // Styles are not ranked by the generator, so they simply close the first round.
-  const styles = slots.filter((s) => s.atom.kind === "style").map((s) => phraseFor(s.atom, countOf, carrierOf));
-  const ranked = slots.filter((s) => s.atom.kind !== "style");
   const rounds: string[] = [];
   for (let round = 1; round <= MAX_MENTIONS; round++) {
     const phrases = phrasesFor(
-      ranked.filter((s) => s.mentions >= round).map((s) => s.atom),
+      slots.filter((s) => s.mentions >= round).map((s) => s.atom),
       countOf,
       carrierOf,
     );
-    if (round === 1) phrases.push(...styles);
     if (phrases.length === 0) break;
     rounds.push((round === 1 ? "" : round === 2 ? "Again: " : "Once more: ") + phrases.join(", "));
   }

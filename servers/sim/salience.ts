@@ -38,12 +38,11 @@ export function chanceOf(score: number): number {
 }
 
 /**
- * Decides, for each atom in order of first mention, whether it is drawn as asked. Styles are not
- * ranked: the sim always applies them, as real models handle style words easily.
+ * Decides, for each atom in order of first mention, whether it is drawn as asked. Styles are
+ * ranked like everything else: a style named last in a long prompt may be lost, as with real models.
  */
 export function decideOutcomes(atoms: readonly AtomMention[], capacity: number, random: Random): AtomOutcome[] {
-  const ranked = atoms.filter((a) => a.atom.kind !== "style");
-  const scored = ranked.map((mention, index) => ({ mention, score: salienceScore(index, mention.mentions, capacity) }));
+  const scored = atoms.map((mention, index) => ({ mention, score: salienceScore(index, mention.mentions, capacity) }));
   // Repetition can lift an atom above ones named before it, so sort by score, earlier first on ties.
   scored.sort((a, b) => b.score - a.score || a.mention.first - b.mention.first);
   return scored.map(({ mention, score }, rank) => {

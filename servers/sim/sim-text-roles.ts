@@ -62,12 +62,18 @@ const CLAUSES: ReadonlyArray<readonly [RegExp, string]> = [
   [/\b(?:creativ|imaginat|surreal|fantasy|invent|metaphor)/gi, "with an imaginative, dreamlike mood"],
 ];
 
-/** The request unchanged in order and content, plus the clause the skill's instructions stress most. */
+/**
+ * The request unchanged in order and content, plus the clause the skill's instructions stress
+ * most. A skill that cares about the medium also names the request's style first, where the
+ * generator is most likely to honour it; that is how a skill can change the sim's results.
+ */
 export function rewriterReply(request: string, instructions: string): string {
   const scored = CLAUSES.map(([pattern, clause]) => ({ clause, hits: instructions.match(pattern)?.length ?? 0 }));
   const best = scored.reduce((a, b) => (b.hits > a.hits ? b : a));
   const clause = best.hits > 0 ? best.clause : "rendered cleanly";
-  return `${request.trim().replace(/[\s.]+$/, "")}, ${clause}`;
+  const styles = /\b(?:style|medium)\b/i.test(instructions) ? analysePrompt(request).spec.styles : [];
+  const lead = styles.length ? `In ${styles.join(" and ")} style: ` : "";
+  return `${lead}${request.trim().replace(/[\s.]+$/, "")}, ${clause}`;
 }
 
 export function decomposerReply(request: string): string {
