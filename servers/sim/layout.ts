@@ -133,9 +133,11 @@ function shareCell(members: readonly string[], inside: readonly LayoutRelation[]
       const here = members.filter((id) => level.get(id) === l && depth.get(id) === d);
       if (here.length === 0) continue;
       const shift = depths > 1 ? d / (depths - 1) : 0;
-      const w = depths > 1 ? cell.w * 0.7 : cell.w;
       const h = depths > 1 ? levelHeight * 0.85 : levelHeight;
-      const x = cell.x + shift * (cell.w - w);
+      // Overlapping groups are offset by about a third of their width, wherever the cell's shape.
+      const w = depths > 1 ? Math.min(cell.w * 0.7, h * 1.3) : cell.w;
+      const span = depths > 1 ? w * 1.35 : cell.w;
+      const x = cell.x + (cell.w - span) / 2 + shift * (span - w);
       const y = cell.y + l * levelHeight + shift * (levelHeight - h);
       here.forEach((id, i) => placements.set(id, { cell: { x: x + (i * w) / here.length, y, w: w / here.length, h }, layer: d }));
     }

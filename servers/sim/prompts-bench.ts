@@ -1,7 +1,8 @@
 /**
- * Compositional prompts for comparing a single pass with the GEMS loop on the sim models. Each
- * names 3 to 7 checkable requirements (counts, colours, relations, quoted text), all within the
- * sim lexicon, so every requirement can be generated and verified.
+ * Compositional prompts for comparing a single pass with the GEMS loop on the sim models.
+ *
+ * BENCH_PROMPTS (the first set) names 3 to 7 checkable requirements each (counts, colours,
+ * relations, quoted text), all within the sim lexicon.
  */
 export const BENCH_PROMPTS: string[] = [
   'three red cubes on the left of a blue sphere, a sign that says "OPEN"',
@@ -42,4 +43,42 @@ export const BENCH_PROMPTS: string[] = [
   'a pink heart to the left of a blue star, a banner that says "JOY"',
   "four orange flowers to the right of a gray cat, in neon style",
   'a red ball next to two white cubes and a sign that says "PLAY"',
+];
+
+/**
+ * The second set: objects outside the lexicon (drawn as labelled boxes), on/behind/in front of,
+ * positions in the picture, several objects of one noun told apart by colour, and style words.
+ * Every noun phrase is a requirement, so these prompts carry 3 to 8 each.
+ */
+export const NEW_BENCH_PROMPTS: string[] = [
+  "a cozy reading nook with two orange cats on a green sofa, a window on the left",
+  "a red cube and a blue cube on a wooden table",
+  "two red cubes to the left of three blue cubes",
+  "a brown dog behind a white fence",
+  "a yellow lamp on a wooden table, a black cat in front of the table",
+  "a green kettle next to two white mugs",
+  "a red balloon above a blue house, a yellow sun at the top",
+  "three orange pumpkins below a wooden shelf",
+  "two white horses in front of a red barn",
+  "a blue bicycle leaning against a brick wall",
+  "a pink flower and a purple flower next to a white vase",
+  "a small robot on a green rug, a red ball next to the robot",
+  "a gray owl on a brown branch, a white moon at the top",
+  "a black piano to the right of a red chair",
+  "two yellow ducks on a blue pond",
+  "a white snowman next to a green tree, in watercolor style",
+  "a red umbrella above a black bench, pixel art",
+  'a sign that says "OPEN" behind a brown counter',
+  "a green bottle to the left of a red bottle and a blue bottle",
+  "a yellow taxi in front of a gray building",
+  "a small sailboat on the right, a lighthouse on the left",
+  'three pink cupcakes on a white plate, a sign that says "SWEET"',
+  "a brown bear behind a green bush",
+  "a purple dragon above a gray castle, a knight in front of the castle",
+  "a red cup and a blue cup on a wooden tray",
+  "an orange fox under a green tree, sketch",
+  "two black cats and a white cat next to a red door",
+  "a desk lamp on a desk, a laptop next to the lamp",
+  "a blue whale below a white boat",
+  "a yellow star above a green star, a red star at the bottom",
 ];

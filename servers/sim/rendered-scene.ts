@@ -174,9 +174,10 @@ function checkRelation(subject: Drawn, relation: Relation, object: Drawn): Check
     "right of": s.left >= o.right,
     above: s.bottom <= o.top,
     below: s.top >= o.bottom,
-    // Beside means on the same level with less than half an object's width of space between.
+    // Beside means on the same level with less than three quarters of an object's width between
+    // (neighbouring cells of the sim's grid; a group drawn "apart" has a whole empty cell between).
     "next to":
-      overlapsDown && Math.max(o.left - s.right, s.left - o.right) <= Math.max(s.right - s.left, o.right - o.left) / 2,
+      overlapsDown && Math.max(o.left - s.right, s.left - o.right) <= Math.max(s.right - s.left, o.right - o.left) * 0.75,
     // Resting on: above it, over it, and touching (a small gap is allowed for the outline).
     on: overlapsAcross && s.top < o.top && s.bottom >= o.top - objectHeight * 0.1 && s.bottom <= o.top + objectHeight * 0.35,
     // Behind: the two overlap and the subject was painted first, so the object covers part of it.

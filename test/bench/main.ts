@@ -3,7 +3,8 @@
  * ratio taken side by side in one run, because the machines are shared and noisy.
  */
 import { resolve } from "node:path";
-import { measureQuality, qualityTable } from "./quality.ts";
+import { NEW_BENCH_PROMPTS } from "../../servers/sim/prompts-bench.ts";
+import { measureQuality, qualityComparisonTable } from "./quality.ts";
 import { benchJobs } from "./jobs.ts";
 import { benchDiscord } from "./discord.ts";
 import { benchLoopModes } from "./loop-modes.ts";
@@ -12,9 +13,11 @@ const root = resolve(import.meta.dirname, "../..");
 const suites: Record<string, () => Promise<string>> = {
   quality: async () => {
     const started = performance.now();
-    const rows = await measureQuality(resolve(root, "skills"));
+    const first = await measureQuality(resolve(root, "skills"));
+    const second = await measureQuality(resolve(root, "skills"), [1, 2, 3], NEW_BENCH_PROMPTS);
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
-    return `## Simulated models: single pass vs GEMS\n\n${qualityTable(rows)}\n\n(${rows[0]?.jobs ?? 0} jobs per setting, ${seconds} s)`;
+    const jobs = `${first[0]?.jobs ?? 0} + ${second[0]?.jobs ?? 0} jobs per setting`;
+    return `## Simulated models: single pass vs GEMS\n\n${qualityComparisonTable(first, second)}\n\n(${jobs}, ${seconds} s)`;
   },
   jobs: benchJobs,
   discord: benchDiscord,

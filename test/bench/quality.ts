@@ -36,7 +36,11 @@ export interface QualityRow {
   imagesPerJob: number;
 }
 
-export async function measureQuality(skillsDir: string, seeds: readonly number[] = [1, 2, 3]): Promise<QualityRow[]> {
+export async function measureQuality(
+  skillsDir: string,
+  seeds: readonly number[] = [1, 2, 3],
+  prompts: readonly string[] = BENCH_PROMPTS,
+): Promise<QualityRow[]> {
   const skills = await loadSkillLibrary(skillsDir);
   const simMllm = createSimMllm({ latencyMs: 0 });
   const generator = createSimGenerator({ latencyMs: 0 });
@@ -48,7 +52,7 @@ export async function measureQuality(skillsDir: string, seeds: readonly number[]
     let total = 0;
     let images = 0;
     for (const seed of seeds) {
-      for (const [index, prompt] of BENCH_PROMPTS.entries()) {
+      for (const [index, prompt] of prompts.entries()) {
         const trajectory = createTrajectory(`bench-${seed}-${index}`, {
           prompt,
           skill: setting.skill,
@@ -100,6 +104,18 @@ export function qualityTable(rows: readonly QualityRow[]): string {
       (r) =>
         `| ${r.label} | ${r.jobs} | ${(r.allMet * 100).toFixed(1)}% | ${(r.requirementRate * 100).toFixed(1)}% | ${r.imagesPerJob.toFixed(2)} | ${base && base.allMet > 0 ? `${(r.allMet / base.allMet).toFixed(2)}×` : "n/a"} |`,
     ),
+  ];
+  return lines.join("\n");
+}
+
+/** Both prompt sets in one table, measured in the same run: the first set, then the second. */
+export function qualityComparisonTable(first: readonly QualityRow[], second: readonly QualityRow[]): string {
+  const cell = (r: QualityRow | undefined) =>
+    r ? `${(r.allMet * 100).toFixed(1)}% | ${(r.requirementRate * 100).toFixed(1)}% | ${r.imagesPerJob.toFixed(2)}` : "n/a | n/a | n/a";
+  const lines = [
+    "| setting | first set: all met | requirements met | images per job | second set: all met | requirements met | images per job |",
+    "|---|---:|---:|---:|---:|---:|---:|",
+    ...first.map((row, i) => `| ${row.label} | ${cell(row)} | ${cell(second[i])} |`),
   ];
   return lines.join("\n");
 }

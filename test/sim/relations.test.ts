@@ -76,4 +76,13 @@ describe("relations", () => {
     expect(failed.length).toBeGreaterThan(0);
     for (const scene of failed) expect(checkAtom(scene, relation("lamp", "in front of", "sofa")).holds).toBe(true);
   });
+
+  it("draws a failed 'next to' apart, with an empty cell between", () => {
+    const prompt = "a red cube, a white lamp next to a black sofa";
+    const atom = relation("lamp", "next to", "sofa");
+    const scenes = Array.from({ length: 40 }, (_, seed) => renderPrompt(prompt, { seed, width: 96, height: 96, capacity: 3 }).scene);
+    const bothDrawn = scenes.filter((scene) => ["lamp", "sofa"].every((noun) => scene.objects.some((o) => o.noun === noun)));
+    expect(bothDrawn.filter((scene) => checkAtom(scene, atom).holds).length).toBeGreaterThan(0);
+    expect(bothDrawn.filter((scene) => !checkAtom(scene, atom).holds).length).toBeGreaterThan(0);
+  });
 });

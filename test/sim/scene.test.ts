@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { atomsOfComment, questionsForFeedback } from "../../servers/sim/feedback.ts";
-import { BENCH_PROMPTS } from "../../servers/sim/prompts-bench.ts";
+import { BENCH_PROMPTS, NEW_BENCH_PROMPTS } from "../../servers/sim/prompts-bench.ts";
 import { countsOfSpec, parseQuestion, questionFor } from "../../servers/sim/questions.ts";
 import { analysePrompt, atomKey, parseScene } from "../../servers/sim/scene.ts";
 
@@ -77,7 +77,7 @@ describe("questions", () => {
   });
 
   it("parses every question it writes for the benchmark prompts back to the same atom", () => {
-    for (const prompt of BENCH_PROMPTS) {
+    for (const prompt of [...BENCH_PROMPTS, ...NEW_BENCH_PROMPTS]) {
       const { spec, atoms } = analysePrompt(prompt);
       expect(atoms.length, prompt).toBeGreaterThanOrEqual(3);
       for (const { atom } of atoms) {

@@ -3,7 +3,7 @@ import { InputError } from "../../core/errors.ts";
 import { decodePng, readPngInfo, readPngText } from "../../core/images/png.ts";
 import { renderPrompt } from "../../servers/sim/draw-scene.ts";
 import { COLOUR_RGB } from "../../servers/sim/lexicon.ts";
-import { BENCH_PROMPTS } from "../../servers/sim/prompts-bench.ts";
+import { BENCH_PROMPTS, NEW_BENCH_PROMPTS } from "../../servers/sim/prompts-bench.ts";
 import { createRandom } from "../../servers/sim/random.ts";
 import { checkAtom, parseRenderedScene, SCENE_KEY } from "../../servers/sim/rendered-scene.ts";
 import { misspell, wrongColour, wrongCount } from "../../servers/sim/salience.ts";
@@ -60,7 +60,7 @@ describe("sim generator", () => {
   });
 
   it("draws every requirement right when its capacity covers them all", () => {
-    for (const [index, prompt] of BENCH_PROMPTS.entries()) {
+    for (const [index, prompt] of [...BENCH_PROMPTS, ...NEW_BENCH_PROMPTS].entries()) {
       const { atoms } = analysePrompt(prompt);
       const { scene } = renderPrompt(prompt, { seed: index, width: 256, height: 256, capacity: 50 });
       for (const { atom, key } of atoms) expect(checkAtom(scene, atom).holds, `${prompt}: ${key}`).toBe(true);
