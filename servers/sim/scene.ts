@@ -18,7 +18,7 @@ import {
   STYLES,
   TEXT_CARRIERS,
 } from "./lexicon.ts";
-import { isParticiple, META_NOUNS, STOP_WORDS } from "./words.ts";
+import { isAdjective, isParticiple, META_NOUNS, STOP_WORDS } from "./words.ts";
 
 export interface SceneObject {
   /**
@@ -284,27 +284,32 @@ class PromptReader {
    */
   private readUnknownPhrase(i: number): number {
     let end = i;
+    let last = -1; // index of the phrase's last word so far
     while (isPlainWord(this.tokens, end)) {
       const word = (this.tokens[end] as { text: string }).text;
       // "a man walking a dog": a participle followed by anything but a name ends the phrase before it.
-      if (end > i && isParticiple(word) && !isPlainWord(this.tokens, end + 1)) break;
+      if (last >= 0 && isParticiple(word) && !isPlainWord(this.tokens, end + 1)) break;
+      last = end;
       end++;
       // "the image follow…": a word for the picture itself ends the phrase, and names nothing in it.
       if (META_NOUNS.has(word)) break;
+      // "a cozy, warm nook": a comma after a describing word does not end the phrase.
+      const comma = this.tokens[end];
+      if (comma?.kind === "sep" && comma.hard && isAdjective(word) && isPlainWord(this.tokens, end + 1)) end++;
     }
-    if (end === i) return i; // a stop word: the phrase stays open ("a very big barn")
-    const next = this.tokens[end];
-    if (next?.kind === "word" && (nounOf(next.text) || STYLES[next.text])) return end - 1;
+    if (last < 0) return i; // a stop word: the phrase stays open ("a very big barn")
+    const next = this.tokens[last + 1];
+    if (next?.kind === "word" && (nounOf(next.text) || STYLES[next.text])) return last;
     // "a big red barn" goes on to its noun; in "make the sofa blue" the colour comes after it.
-    if (next?.kind === "word" && colourOf(next.text) && (nounOf(this.wordAt(end + 1)) || isPlainWord(this.tokens, end + 1))) return end - 1;
-    const head = (this.tokens[end - 1] as { text: string }).text;
-    if (META_NOUNS.has(head)) {
+    if (next?.kind === "word" && colourOf(next.text) && (nounOf(this.wordAt(last + 2)) || isPlainWord(this.tokens, last + 2))) return last;
+    const head = (this.tokens[last] as { text: string }).text;
+    if (META_NOUNS.has(head) || isAdjective(head)) {
       this.closePhrase();
-      return end - 1;
+      return last;
     }
     const { noun, plural } = singularOf(head);
-    this.addNoun(noun, plural, end - 1);
-    return end - 1;
+    this.addNoun(noun, plural, last);
+    return last;
   }
 
   private wordAt(index: number): string {

@@ -54,12 +54,15 @@ export function plannerReply(request: string, skillsText: string): string {
 /** The part of a description before it says when not to use the skill. */
 const positivePart = (description: string) => description.split(/\b(?:not|don't|do not|never|avoid|instead|skip)\b/i)[0] ?? description;
 
-/** Clauses hold no object, colour, number, relation or style word, so they never add a requirement. */
+/**
+ * Clauses hold no object, colour, number, relation, style word or determiner (which would open a
+ * noun phrase), so they never add a requirement.
+ */
 const CLAUSES: ReadonlyArray<readonly [RegExp, string]> = [
   [/\b(?:text|typograph|letter|font|spell)/gi, "with crisp, legible lettering"],
-  [/\b(?:spatial|layout|position|placement|arrangement|left|right|count)/gi, "with a clear, uncluttered arrangement"],
+  [/\b(?:spatial|layout|position|placement|arrangement|left|right|count)/gi, "arranged clearly and uncluttered"],
   [/\b(?:light|cinematic|aesthetic|beaut|polish|composition)/gi, "with soft, even lighting"],
-  [/\b(?:creativ|imaginat|surreal|fantasy|invent|metaphor)/gi, "with an imaginative, dreamlike mood"],
+  [/\b(?:creativ|imaginat|surreal|fantasy|invent|metaphor)/gi, "imaginative and dreamlike in mood"],
 ];
 
 /**

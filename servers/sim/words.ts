@@ -39,3 +39,14 @@ export const PRAISE_WORDS = new Set([
   ...["great", "good", "nice", "love", "like", "perfect", "awesome", "cool", "ok", "okay", "thanks", "thank", "wow", "beautiful"],
   ...["amazing", "lovely", "excellent", "fine", "looks", "look", "this", "it", "is", "so", "very", "really", "that", "the", "a"],
 ]);
+
+/** Common describing words; with the suffixes below they tell "a cozy, warm nook" from a list of things. */
+const ADJECTIVES = new Set([
+  ...["cozy", "cosy", "warm", "cold", "cool", "soft", "hard", "small", "big", "large", "tiny", "huge", "little", "tall", "short"],
+  ...["long", "old", "new", "young", "bright", "dark", "light", "pale", "deep", "cute", "pretty", "ugly", "happy", "sad", "sleepy"],
+  ...["round", "square", "flat", "shiny", "fluffy", "furry", "wooden", "plush", "clear", "even", "crisp", "legible", "clean"],
+  ...["dreamlike", "imaginative", "quiet", "busy", "empty", "full", "wet", "dry", "rusty", "dusty", "fancy", "simple", "plain"],
+  ...["modern", "ancient", "tidy", "messy", "sunny", "rainy", "snowy", "foggy", "golden", "silver", "wooden", "glass", "stone"],
+]);
+
+export const isAdjective = (word: string) => ADJECTIVES.has(word) || (word.length > 5 && /(?:ous|ful|less|like)$/.test(word));

@@ -11,6 +11,7 @@ import { checkAtom } from "../../servers/sim/rendered-scene.ts";
 import { analysePrompt, parseScene } from "../../servers/sim/scene.ts";
 import { createSimGenerator } from "../../servers/sim/sim-generator.ts";
 import { createSimMllm } from "../../servers/sim/sim-mllm.ts";
+import { rewriterReply } from "../../servers/sim/sim-text-roles.ts";
 import { sceneOfImage } from "../../servers/sim/sim-verifier.ts";
 
 const NOOK = "a cozy reading nook with two orange cats on a green sofa, a window on the left";
@@ -48,6 +49,19 @@ describe("noun phrases", () => {
       ["glass", 2, null],
     ]);
     expect(nouns("help me draw a sleeping cat in the background, a photo")).toEqual([["cat", 1, null]]);
+  });
+
+  it("reads describing words separated by commas as part of one phrase, and never as objects", () => {
+    expect(parseScene("a cozy, warm reading nook with a plush sofa").objects.map((o) => o.id)).toEqual(["nook", "sofa"]);
+    expect(parseScene("a cute puppy and a fluffy kitten").objects.map((o) => o.id)).toEqual(["puppy", "kitten"]);
+    expect(parseScene("the cube is big and a sofa, huge").objects.map((o) => o.id)).toEqual(["cube", "sofa"]);
+  });
+
+  it("adds no requirement through the rewriter's clauses", () => {
+    for (const instructions of ["lettering and fonts", "layout and placement", "cinematic lighting", "surreal and imaginative", "nothing in particular"]) {
+      const rewritten = rewriterReply(NOOK, instructions);
+      expect(analysePrompt(rewritten).atoms.map((a) => a.key), rewritten).toEqual(analysePrompt(NOOK).atoms.map((a) => a.key));
+    }
   });
 
   it("reads positions in the picture, before or after the noun, apart from relations", () => {
