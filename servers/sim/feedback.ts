@@ -6,6 +6,7 @@
  * "nothing new" is only ever said when an existing question asks the very same thing.
  */
 import type { ChecklistLine } from "../../core/agent/prompts.ts";
+import { COLOURS, colourOf, singularOf } from "./lexicon.ts";
 import { type CountLookup, parseQuestion, questionFor } from "./questions.ts";
 import { type Atom, analysePrompt, atomKey } from "./scene.ts";
 import { PRAISE_WORDS } from "./words.ts";
@@ -45,6 +46,32 @@ const isPraise = (clause: string) => (clause.toLowerCase().match(/[a-z]+/g) ?? [
 /** The question for a wish the sim cannot break into requirements; its verifier will say it cannot confirm it. */
 export const freeFormQuestion = (clause: string) => `Does the image follow this feedback: ${clause.replace(/[?.!\s]+$/, "")}?`;
 
+const COLOUR_WORDS = [...COLOURS, "grey", "violet"].join("|");
+const RECOLOUR = new RegExp(`\\b(?:the|that|this) (${COLOUR_WORDS}) ([a-z]+)\\b.*?\\b(${COLOUR_WORDS})\\b`);
+
+/**
+ * "make the blue cube green" when the checklist tells cubes apart by colour: every question about
+ * the blue cube is asked again about a green cube, and the blue cube's questions are retired.
+ */
+function recolourSplit(clause: string, existing: ReadonlyArray<{ id: number; atom: Atom }>, countOf: CountLookup): FeedbackQuestions | null {
+  const match = RECOLOUR.exec(clause.toLowerCase());
+  if (!match) return null;
+  const [from, to] = [colourOf(match[1]!)!, colourOf(match[3]!)!];
+  if (from === to) return null;
+  const noun = singularOf(match[2]!).noun;
+  const [oldId, newId] = [`${from} ${noun}`, `${to} ${noun}`];
+  const rename = (id: string) => (id === oldId ? newId : id);
+  const involved = existing.filter(({ atom }) => involves(atom, oldId));
+  if (involved.length === 0) return null;
+  const renamed = (atom: Atom): Atom => {
+    if (atom.kind === "relation") return { ...atom, subject: rename(atom.subject), object: rename(atom.object) };
+    if (atom.kind === "count" || atom.kind === "colour" || atom.kind === "position") return { ...atom, object: rename(atom.object) };
+    return atom;
+  };
+  const counts: CountLookup = (object) => countOf(object === newId ? oldId : object);
+  return { questions: involved.map(({ atom }) => questionFor(renamed(atom), counts)), replaces: involved.map(({ id }) => id) };
+}
+
 /** Questions for a comment, and which numbered checklist questions they replace. */
 export function questionsForFeedback(comment: string, checklist: readonly ChecklistLine[], requestCounts: CountLookup): FeedbackQuestions {
   const wanted = atomsOfComment(comment);
@@ -59,13 +86,22 @@ export function questionsForFeedback(comment: string, checklist: readonly Checkl
 
   const questions: string[] = [];
   const replaces = new Set<number>();
+  const handled = new Set<string>();
   for (const clause of clausesOf(comment)) {
+    const recoloured = recolourSplit(clause.text, existing, countOf);
+    if (recoloured) {
+      questions.push(...recoloured.questions.filter((q) => !questions.includes(q)));
+      for (const id of recoloured.replaces) replaces.add(id);
+      for (const atom of clause.atoms) handled.add(atomKey(atom));
+      continue;
+    }
     if (clause.atoms.length > 0 || isPraise(clause.text)) continue;
     const question = freeFormQuestion(clause.text);
     const asked = checklist.some((line) => line.question.toLowerCase() === question.toLowerCase());
     if (!asked && !questions.includes(question)) questions.push(question);
   }
   for (const atom of wanted) {
+    if (handled.has(atomKey(atom))) continue;
     const same = existing.find((e) => atomKey(e.atom) === atomKey(atom) && JSON.stringify(e.atom) === JSON.stringify(atom));
     if (same) continue; // already required; nothing to add or retire
     questions.push(questionFor(atom, countOf));

@@ -86,20 +86,31 @@ function uncovered(requestAtoms: Atom[], checklistAtoms: Atom[]): Atom[] {
   const absent = new Set(checklistAtoms.flatMap((a) => (a.kind === "count" && a.count === 0 ? [a.object] : [])));
   const has = (kind: Atom["kind"]) => checklistAtoms.some((a) => a.kind === kind);
   const pairs = new Set(checklistAtoms.flatMap((a) => (a.kind === "relation" ? [[a.subject, a.object].sort().join("|")] : [])));
+  // A "blue cube" the checklist no longer names while it names other cubes was recoloured by feedback.
+  const named = new Set(checklistAtoms.flatMap(objectsOf));
+  const nounOfId = (id: string) => id.split(" ").at(-1)!;
+  const replaced = (id: string) => id.includes(" ") && !named.has(id) && [...named].some((other) => nounOfId(other) === nounOfId(id));
+  const gone = (id: string) => absent.has(id) || replaced(id);
   return requestAtoms.filter((atom) => {
     if (keys.has(atomKey(atom))) return false;
     switch (atom.kind) {
       case "count":
       case "colour":
       case "position":
-        return !absent.has(atom.object);
+        return !gone(atom.object);
       case "relation":
-        return !absent.has(atom.subject) && !absent.has(atom.object) && !pairs.has([atom.subject, atom.object].sort().join("|"));
+        return !gone(atom.subject) && !gone(atom.object) && !pairs.has([atom.subject, atom.object].sort().join("|"));
       case "text":
       case "style":
         return !has(atom.kind);
     }
   });
+}
+
+function objectsOf(atom: Atom): string[] {
+  if (atom.kind === "relation") return [atom.subject, atom.object];
+  if (atom.kind === "count" || atom.kind === "colour" || atom.kind === "position") return [atom.object];
+  return [];
 }
 
 /** Phrases for atoms in order; a count next to a colour of the same object becomes one phrase. */

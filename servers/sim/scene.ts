@@ -339,7 +339,13 @@ class PromptReader {
     const previous = this.tokens[i - 1];
     const follows = previous?.kind === "word" && (LINKING_WORDS.has(previous.text) || nounOf(previous.text) !== null || this.objects.has(previous.text));
     if (last && !last.hardSepSince && i - last.pos <= 4 && follows) {
-      this.setColour(this.objects.get(last.id)!, colour, i);
+      // Said after the noun, a colour is the final word on it: "make the blue cube green" wants green.
+      const object = this.objects.get(last.id)!;
+      if (object.colour !== null && object.colour !== colour) {
+        this.notes.delete(`colour:${object.id}`);
+        object.colour = null;
+      }
+      this.setColour(object, colour, i);
     }
   }
 

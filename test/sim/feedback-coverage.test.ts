@@ -3,7 +3,7 @@
  * sim says "nothing new" only when an existing question asks the very same thing.
  */
 import { describe, expect, it } from "vitest";
-import { feedbackMessages, verifierMessages } from "../../core/agent/prompts.ts";
+import { feedbackMessages, refinerMessages, verifierMessages } from "../../core/agent/prompts.ts";
 import { renderPrompt } from "../../servers/sim/draw-scene.ts";
 import { questionsForFeedback } from "../../servers/sim/feedback.ts";
 import { countsOfSpec, questionFor } from "../../servers/sim/questions.ts";
@@ -58,5 +58,45 @@ describe("feedback coverage", () => {
     expect(questions).toEqual(["Does the image follow this feedback: make it feel warmer?"]);
     const png = renderPrompt(NOOK, { seed: 1, width: 96, height: 96, capacity: 50 }).png;
     expect((await mllm.chat({ messages: verifierMessages(png, questions[0]!) })).content).toMatch(/^no, but I am unsure/);
+  });
+
+  it("follows a colour change said after the noun, instead of calling the old colour covered", () => {
+    expect(feedback("make the green sofa blue")).toEqual({ questions: ["Is the sofa blue?"], replaces: [6] });
+  });
+
+  it("recolours one of two objects of a noun and asks again about everything that involved it", () => {
+    const request = "a red cube to the left of a blue cube";
+    const split = analysePrompt(request);
+    const lines = split.atoms.map((a, i) => ({ id: i + 1, question: questionFor(a.atom, countsOfSpec(split.spec)) }));
+    expect(lines.map((l) => l.question)).toEqual([
+      "Is there exactly one red cube?",
+      "Is the red cube to the left of the blue cube?",
+      "Is there exactly one blue cube?",
+    ]);
+    expect(questionsForFeedback("make the blue cube green", lines, countsOfSpec(split.spec))).toEqual({
+      questions: ["Is the red cube to the left of the green cube?", "Is there exactly one green cube?"],
+      replaces: [2, 3],
+    });
+  });
+
+  it("refines toward the recoloured object, leaving out the one feedback replaced", async () => {
+    const mllm = createSimMllm();
+    const request = "a red cube to the left of a blue cube";
+    const checklist = [
+      { id: 1, question: "Is there exactly one red cube?" },
+      { id: 4, question: "Is the red cube to the left of the green cube?" },
+      { id: 5, question: "Is there exactly one green cube?" },
+    ];
+    const results = [{ ...checklist[0]!, passed: true }];
+    const reply = await mllm.chat({
+      messages: refinerMessages({
+        request,
+        checklist,
+        feedback: [{ author: "ana", text: "make the blue cube green" }],
+        attempts: [{ n: 1, prompt: request, png: new Uint8Array(), results, experience: null }],
+      }),
+    });
+    const prompt = /^PROMPT: (.+)$/m.exec(reply.content)![1]!;
+    expect(parseScene(prompt).objects.map((o) => o.id).sort()).toEqual(["green cube", "red cube"]);
   });
 });
