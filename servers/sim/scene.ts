@@ -183,11 +183,6 @@ interface Pending {
   pos: number;
 }
 
-interface Pending {
-  value: number;
-  pos: number;
-}
-
 type ReadObject = SceneObject & { plural: boolean; firstPos: number; lastPos: number; position: Position | null };
 
 class PromptReader {
