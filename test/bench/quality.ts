@@ -95,19 +95,6 @@ function redrawOnly(mllm: Mllm): Mllm {
   };
 }
 
-export function qualityTable(rows: readonly QualityRow[]): string {
-  const base = rows[0];
-  const lines = [
-    "| setting | jobs | all requirements met | requirements met | images per job | all-met vs single pass |",
-    "|---|---:|---:|---:|---:|---:|",
-    ...rows.map(
-      (r) =>
-        `| ${r.label} | ${r.jobs} | ${(r.allMet * 100).toFixed(1)}% | ${(r.requirementRate * 100).toFixed(1)}% | ${r.imagesPerJob.toFixed(2)} | ${base && base.allMet > 0 ? `${(r.allMet / base.allMet).toFixed(2)}×` : "n/a"} |`,
-    ),
-  ];
-  return lines.join("\n");
-}
-
 /** Both prompt sets in one table, measured in the same run: the first set, then the second. */
 export function qualityComparisonTable(first: readonly QualityRow[], second: readonly QualityRow[]): string {
   const cell = (r: QualityRow | undefined) =>
