@@ -5,7 +5,7 @@ import { createOpenAiCompatibleMllm } from "../../core/models/openai-compatible-
 import type { ImageGenerator, Mllm } from "../../core/models/ports.ts";
 import { probeServer } from "../../core/models/server-probe.ts";
 import { createGeneratorPool, createMllmPool, type ImageGeneratorPool } from "../../core/models/server-pool.ts";
-import { fastApiError, pngReply, startFakeGemsGenerator, type FakeGemsGenerator } from "../fakes/gems-generator-server.ts";
+import { fastApiError, pngReply, startFakeGemsGenerator, type FakeGemsGenerator, type FakeReply } from "../fakes/gems-generator-server.ts";
 import { startFakeOpenAi, type FakeOpenAi } from "../fakes/openai-server.ts";
 import { rejectionOf } from "./rejection.ts";
 
@@ -16,7 +16,7 @@ afterEach(async () => {
 
 const DRAW_MS = 15;
 
-async function gemsServer(port?: number, reply = () => ({ ...pngReply(), delayMs: DRAW_MS })): Promise<FakeGemsGenerator> {
+async function gemsServer(port?: number, reply: () => FakeReply = () => ({ ...pngReply(), delayMs: DRAW_MS })): Promise<FakeGemsGenerator> {
   const server = await startFakeGemsGenerator(reply, { port });
   cleanups.push(() => server.close());
   return server;

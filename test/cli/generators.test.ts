@@ -1,0 +1,101 @@
+/**
+ * `gems run` and `gems backends` as an operator runs them: the real bin in a child process,
+ * against loopback ComfyUI and AUTOMATIC1111 servers.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readImageInfo } from "../../core/images/sharp-images.ts";
+import { startFakeA1111 } from "../fakes/a1111-server.ts";
+import { markedWorkflow, startFakeComfyUi } from "../fakes/comfyui-server.ts";
+
+const root = resolve(import.meta.dirname, "../..");
+let work: string;
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), "gems-cli-gen-"));
+  writeFileSync(join(work, "workflow.json"), JSON.stringify(markedWorkflow()));
+  writeFileSync(join(work, "broken-workflow.json"), JSON.stringify(markedWorkflow("missing.safetensors")));
+});
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+function runBin(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done, reject) => {
+    const child = spawn(process.execPath, [join(root, "bin/gems.mjs"), ...args], {
+      cwd: work,
+      env: { PATH: process.env["PATH"] ?? "", HOME: work, GEMS_SKILLS_DIR: join(root, "skills"), GEMS_MLLM: "sim", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => done({ code, stdout, stderr }));
+  });
+}
+
+describe("gems run on a user's own generator", () => {
+  it("runs a ComfyUI workflow and writes the WebP it saved as iter-1.webp", async () => {
+    const comfy = await startFakeComfyUi({ outputFormat: "webp" });
+    try {
+      const out = join(work, "comfy");
+      const result = await runBin(["run", "a red cube", "--out", out, "--iterations", "1", "--seed", "5"], {
+        GEMS_GENERATOR: "comfyui",
+        GEMS_GENERATOR_URL: comfy.url,
+        GEMS_COMFYUI_WORKFLOW: "workflow.json",
+        GEMS_GENERATOR_SIZE: "640x480",
+      });
+      expect(result.code).toBe(0);
+      expect(readdirSync(out).sort()).toEqual(["best.webp", "iter-1.webp", "trajectory.json"]);
+      expect(await readImageInfo(readFileSync(join(out, "iter-1.webp")))).toMatchObject({ contentType: "image/webp" });
+      expect(comfy.prompts[0]?.prompt["6"].inputs.text).toContain("a red cube");
+      expect(comfy.prompts[0]?.prompt["5"].inputs).toMatchObject({ width: 640, height: 480 });
+      expect(result.stdout).toContain("iter-1.webp");
+    } finally {
+      await comfy.close();
+    }
+  });
+
+  it("fails the run with ComfyUI's node error in one line", async () => {
+    const comfy = await startFakeComfyUi();
+    try {
+      const result = await runBin(["run", "a red cube", "--out", join(work, "comfy-bad"), "--iterations", "1"], {
+        GEMS_GENERATOR: "comfyui",
+        GEMS_GENERATOR_URL: comfy.url,
+        GEMS_COMFYUI_WORKFLOW: "broken-workflow.json",
+      });
+      expect(result.code).toBe(1);
+      expect(result.stdout).toMatch(/^failed: The ComfyUI server at 127\.0\.0\.1:\d+ rejected the request \(400\): Prompt outputs failed validation; node 4 \(CheckpointLoaderSimple\): Value not in list/m);
+    } finally {
+      await comfy.close();
+    }
+  });
+
+  it("stops at start-up with one line per workflow problem", async () => {
+    writeFileSync(join(work, "ui.json"), JSON.stringify({ nodes: [], links: [] }));
+    const result = await runBin(["run", "a cat"], { GEMS_GENERATOR: "comfyui", GEMS_GENERATOR_URL: "http://127.0.0.1:9", GEMS_COMFYUI_WORKFLOW: "ui.json" });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/GEMS_COMFYUI_WORKFLOW: .*ui\.json is in ComfyUI's UI format .*Export \(API\)/);
+  });
+
+  it("runs on AUTOMATIC1111 with the configured steps and negative prompt", async () => {
+    const a1111 = await startFakeA1111();
+    try {
+      const out = join(work, "a1111");
+      const result = await runBin(["run", "a red cube", "--out", out, "--iterations", "1"], {
+        GEMS_GENERATOR: "a1111",
+        GEMS_GENERATOR_URL: a1111.url,
+        GEMS_GENERATOR_STEPS: "3",
+        GEMS_GENERATOR_NEGATIVE_PROMPT: "lowres",
+      });
+      expect(result.code).toBe(0);
+      expect(readdirSync(out)).toContain("iter-1.png");
+      expect(a1111.txt2img[0]).toMatchObject({ steps: 3, negative_prompt: "lowres", width: 1024, height: 1024 });
+      expect(a1111.txt2img[0].prompt).toContain("a red cube");
+    } finally {
+      await a1111.close();
+    }
+  });
+});
