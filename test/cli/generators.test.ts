@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readImageInfo } from "../../core/images/sharp-images.ts";
 import { startFakeA1111 } from "../fakes/a1111-server.ts";
 import { markedWorkflow, startFakeComfyUi } from "../fakes/comfyui-server.ts";
+import { startLoopbackServer } from "../fakes/loopback-server.ts";
 
 const root = resolve(import.meta.dirname, "../..");
 let work: string;
@@ -96,6 +97,48 @@ describe("gems run on a user's own generator", () => {
       expect(a1111.txt2img[0].prompt).toContain("a red cube");
     } finally {
       await a1111.close();
+    }
+  });
+});
+
+describe("gems backends", () => {
+  it("prints each server of the pools, up or down, with what it serves and its latency, and exits 1 when one is down", async () => {
+    const [comfy, a1111] = [await startFakeComfyUi(), await startFakeA1111()];
+    const dead = await startFakeComfyUi();
+    await dead.close();
+    const key = "sk-live-secret-0123456789";
+    // An OpenAI-compatible server that lists its model, and one that echoes the key it refuses.
+    const mllm = await startLoopbackServer((request) =>
+      request.headers.authorization === `Bearer ${key}` && request.path === "/v1/models"
+        ? { json: { object: "list", data: [{ id: "Qwen/Qwen3-VL-8B-Instruct", object: "model" }] } }
+        : { status: 401, json: { error: { message: `Incorrect API key provided: ${key}`, type: "invalid_request_error" } } },
+    );
+    const echo = await startLoopbackServer(() => ({ status: 401, json: { error: { message: `Incorrect API key provided: ${key}` } } }));
+    try {
+      const result = await runBin(["backends"], {
+        GEMS_MLLM: "openai-compatible",
+        GEMS_MLLM_BASE_URL: `${mllm.origin}/v1,${echo.origin}/v1`,
+        GEMS_MLLM_API_KEY: key,
+        GEMS_GENERATOR: "comfyui",
+        GEMS_GENERATOR_URL: `${comfy.url}#2,${dead.url}`,
+        GEMS_COMFYUI_WORKFLOW: "workflow.json",
+      });
+      const lines = result.stdout.trim().split("\n");
+      expect(lines).toHaveLength(5);
+      expect(lines[0]).toMatch(/^up {4}MLLM openai-compatible http:\/\/127\.0\.0\.1:\d+\/v1 \(capacity 16\): \d+ ms, serves Qwen\/Qwen3-VL-8B-Instruct$/);
+      expect(lines[1]).toMatch(/^DOWN {2}MLLM openai-compatible http:\/\/127\.0\.0\.1:\d+\/v1 \(capacity 16\): refused our credentials \(401\)$/);
+      expect(lines[2]).toMatch(/^up {4}generator comfyui http:\/\/127\.0\.0\.1:\d+ \(capacity 2\): \d+ ms, ComfyUI 0\.3\.43 on cuda:0 NVIDIA GeForce RTX 4090; configured: workflow .*workflow\.json$/);
+      expect(lines[3]).toMatch(/^DOWN {2}generator comfyui http:\/\/127\.0\.0\.1:\d+ \(capacity 1\): no answer \(ECONNREFUSED\)/);
+      expect(lines[4]).toBe("2 of 4 servers do not answer");
+      expect(result.stdout + result.stderr).not.toContain(key);
+      expect(result.code).toBe(1);
+
+      const healthy = await runBin(["backends"], { GEMS_GENERATOR: "a1111", GEMS_GENERATOR_URL: a1111.url });
+      expect(healthy.stdout).toMatch(/^up {4}generator a1111 http:\/\/127\.0\.0\.1:\d+: \d+ ms, checkpoint sd_xl_base_1\.0\.safetensors \[31e35c80fc\]$/m);
+      expect(healthy.stdout).toContain("sim   MLLM: simulated, offline (nothing to check)");
+      expect(healthy.code).toBe(0);
+    } finally {
+      await Promise.all([comfy.close(), a1111.close(), mllm.close(), echo.close()]);
     }
   });
 });
