@@ -5,7 +5,7 @@
  *   2. queues the filled workflow with `POST /prompt {prompt, client_id}`;
  *   3. follows the socket: `progress {value, max}` gives the percent, binary frames the
  *      previews, `execution_error`/`execution_interrupted` end it with one line, and
- *      `execution_success` (or the older `executing {node: null}`) ends it well;
+ *      `executing {node: null}` (sent once the history is written) ends it well;
  *   4. reads the outputs from `/history/{prompt_id}` and the image from `/view`.
  * When the socket drops mid-run the prompt keeps running on the server, so the call falls back
  * to polling `/history` instead of queueing the work twice.
@@ -105,8 +105,9 @@ export function createComfyUiGenerator(config: ComfyUiGeneratorConfig): ImageGen
       promptId = queued.prompt_id;
       follow.promptKnown();
       const outcome = await Promise.race([follow.done, aborted(signal)]);
-      if (outcome === "socket-lost") await waitForHistory(promptId, signal);
-      else if (!outcome.ok) throw outcome.error;
+      if (outcome !== "socket-lost" && !outcome.ok) throw outcome.error;
+      // Also after a clean end: a server or proxy may answer before its history is written.
+      await waitForHistory(promptId, signal);
       return await fetchResult(promptId, signal);
     } catch (error) {
       if (promptId && signal.aborted) void cancelPrompt(promptId);
@@ -267,11 +268,10 @@ function followPrompt(
         }
         break;
       }
+      // ComfyUI sends execution_success from inside its executor and writes the history after;
+      // `executing {node: null}` comes once the history is written, so that is the end.
       case "executing":
         if (data["node"] === null && data["prompt_id"] === id) finish({ ok: true });
-        break;
-      case "execution_success":
-        finish({ ok: true });
         break;
       case "execution_error":
         finish({ ok: false, error: new BackendError(`${label} ${describeExecutionError(data)}`, "generator") });

@@ -136,16 +136,17 @@ export async function startFakeComfyUi(options: FakeComfyOptions = {}): Promise<
         send(clientId, "executed", { node: nodeId, display_node: nodeId, output, prompt_id: id });
       }
     }
-    if (status === "success") {
-      send(clientId, "executing", { node: null, prompt_id: id });
-      emit("execution_success", {});
-    }
+    // As in ComfyUI's prompt worker: execution_success is sent from inside the executor, the
+    // history is written afterwards (task_done), and only then `executing {node: null}`.
+    if (status === "success") emit("execution_success", {});
+    await new Promise((resolve) => setTimeout(resolve, 20));
     history.set(id, {
       prompt: [run.number, id, prompt, { client_id: clientId }, Object.keys(outputs)],
       outputs,
       status: { status_str: status, completed: status === "success", messages },
       meta: {},
     });
+    send(clientId, "executing", { node: null, prompt_id: id });
     send(clientId, "status", { status: { exec_info: { queue_remaining: 0 } } });
   }
 
