@@ -104,7 +104,7 @@ export function createComfyUiGenerator(config: ComfyUiGeneratorConfig): ImageGen
       }
       promptId = queued.prompt_id;
       follow.promptKnown();
-      const outcome = await Promise.race([follow.done, aborted(signal)]);
+      const outcome = await Promise.race([follow.done, abortedPromise(signal)]);
       if (outcome !== "socket-lost" && !outcome.ok) throw outcome.error;
       // Also after a clean end: a server or proxy may answer before its history is written.
       await waitForHistory(promptId, signal);
@@ -198,9 +198,11 @@ function describeExecutionError(data: Record<string, unknown>): string {
   return `failed in ${node}: ${kind}${shorten(String(data["exception_message"] ?? "no message"))}`;
 }
 
-function aborted(signal: AbortSignal): Promise<never> {
+/** Rejects when the attempt's signal aborts (the caller's cancel or the per-attempt timeout). */
+function abortedPromise(signal: AbortSignal): Promise<never> {
   return new Promise((_, reject) => {
     if (signal.aborted) reject(signal.reason);
+    // The signal is per attempt and dropped with it, so the listener goes with it too.
     signal.addEventListener("abort", () => reject(signal.reason), { once: true });
   });
 }

@@ -101,6 +101,27 @@ describe("gems run on a user's own generator", () => {
   });
 });
 
+describe("gems run on a pool", () => {
+  it("finishes on the servers that answer when one of the pool is down, and sends that one nothing", async () => {
+    const [up, down] = [await startFakeA1111(), await startFakeA1111()];
+    await down.close();
+    try {
+      const out = join(work, "pool");
+      const result = await runBin(["run", "a red cube", "--out", out, "--iterations", "2"], {
+        GEMS_GENERATOR: "a1111",
+        GEMS_GENERATOR_URL: `${down.url},${up.url}`,
+        GEMS_GENERATOR_MAX_RETRIES: "0",
+      });
+      expect(result.code).toBe(0);
+      expect(readdirSync(out)).toContain("iter-2.png");
+      expect(up.txt2img).toHaveLength(2);
+      expect(down.txt2img).toHaveLength(0);
+    } finally {
+      await up.close();
+    }
+  });
+});
+
 describe("gems backends", () => {
   it("prints each server of the pools, up or down, with what it serves and its latency, and exits 1 when one is down", async () => {
     const [comfy, a1111] = [await startFakeComfyUi(), await startFakeA1111()];
