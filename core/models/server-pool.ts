@@ -34,6 +34,8 @@ export interface ServerStats {
   healthy: boolean;
   /** Why it is out, while it is. */
   lastError: string | null;
+  /** While out: the wait before its next probe. */
+  probeDelayMs: number | null;
 }
 
 export interface PoolOptions {
@@ -54,7 +56,10 @@ interface Server<T> {
   failures: number;
   healthy: boolean;
   lastError: string | null;
-  failedProbes: number;
+  /** Doublings of the probe backoff; kept when a server that just came back fails again. */
+  backoffLevel: number;
+  probeDelayMs: number | null;
+  cameBackAt: number | undefined;
   probeTimer: NodeJS.Timeout | undefined;
 }
 
@@ -88,7 +93,9 @@ export class ServerPool<T> {
       failures: 0,
       healthy: true,
       lastError: null,
-      failedProbes: 0,
+      backoffLevel: 0,
+      probeDelayMs: null,
+      cameBackAt: undefined,
       probeTimer: undefined,
     }));
   }
@@ -120,6 +127,7 @@ export class ServerPool<T> {
       failures: s.failures,
       healthy: s.healthy,
       lastError: s.lastError,
+      probeDelayMs: s.healthy ? null : s.probeDelayMs,
     }));
   }
 
@@ -181,14 +189,18 @@ export class ServerPool<T> {
     server.lastError = describeError(error);
     if (!server.healthy) return;
     server.healthy = false;
-    server.failedProbes = 0;
+    // A server whose probe answers while its real calls fail (e.g. /models up, generation 500)
+    // would otherwise come back every second and cost a call each time: it keeps its backoff.
+    const isFlapping = server.cameBackAt !== undefined && Date.now() - server.cameBackAt < this.backoffMaxMs();
+    server.backoffLevel = isFlapping ? server.backoffLevel + 1 : 0;
     this.scheduleProbe(server);
   }
 
   private scheduleProbe(server: Server<T>): void {
     if (this.closed) return;
     const base = this.options.backoffBaseMs ?? 1_000;
-    const delay = Math.min(this.options.backoffMaxMs ?? 60_000, base * 2 ** server.failedProbes);
+    const delay = Math.min(this.backoffMaxMs(), base * 2 ** server.backoffLevel);
+    server.probeDelayMs = delay;
     server.probeTimer = setTimeout(() => void this.probe(server), delay);
     // A pool must not keep a finished CLI run alive.
     server.probeTimer.unref();
@@ -200,13 +212,17 @@ export class ServerPool<T> {
       if (this.closed) return;
       server.healthy = true;
       server.lastError = null;
-      server.failedProbes = 0;
+      server.cameBackAt = Date.now();
       this.pump();
     } catch (error) {
-      server.failedProbes++;
+      server.backoffLevel++;
       server.lastError = describeError(error);
       this.scheduleProbe(server);
     }
+  }
+
+  private backoffMaxMs(): number {
+    return this.options.backoffMaxMs ?? 60_000;
   }
 
   private allOutError(): BackendError {

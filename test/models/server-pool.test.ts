@@ -25,7 +25,7 @@ async function gemsServer(port?: number, reply: () => FakeReply = () => ({ ...pn
 const generatorAt = (url: string): ImageGenerator =>
   createGemsHttpGenerator({ url, timeoutMs: 2_000, maxRetries: 1, retry: { baseDelayMs: 1, maxDelayMs: 2 } });
 
-function poolOf(servers: FakeGemsGenerator[], capacity = 1): ImageGeneratorPool {
+function poolOf(servers: FakeGemsGenerator[], capacity = 1, backoffBaseMs = 10): ImageGeneratorPool {
   const pool = createGeneratorPool(
     servers.map((server) => ({
       name: `gems-http:${new URL(server.url).host}`,
@@ -33,7 +33,7 @@ function poolOf(servers: FakeGemsGenerator[], capacity = 1): ImageGeneratorPool 
       capacity,
       probe: (signal) => probeServer("gems-http", server.url, { signal }),
     })),
-    { backoffBaseMs: 10, backoffMaxMs: 40, probeTimeoutMs: 500 },
+    { backoffBaseMs, backoffMaxMs: backoffBaseMs * 8, probeTimeoutMs: 500 },
   );
   cleanups.push(() => pool.close());
   return pool;
@@ -107,6 +107,24 @@ describe("server pool", () => {
     const error = await rejectionOf(pool.generate({ prompt: "x" }));
     expect(error.message).toMatch(/rejected the request \(422\): prompt is too long/);
     expect(pool.stats()[0]).toMatchObject({ healthy: true, failures: 0 });
+  });
+
+  it("keeps doubling the backoff of a server whose probe answers while its calls keep failing", async () => {
+    // GET (the probe) answers 405, every generate call 503: the server looks up but is not.
+    const broken = await gemsServer(undefined, () => fastApiError(503, "model is loading"));
+    // Backoffs long enough that the call moving to the other server ends before the next probe.
+    const pool = poolOf([broken, await gemsServer(undefined, () => pngReply())], 1, 100);
+    const brokenStats = () => pool.stats()[0]!;
+    const delays: number[] = [];
+    for (let outage = 0; outage < 3; outage++) {
+      await expect.poll(() => brokenStats().healthy, { timeout: 2_000, interval: 2 }).toBe(true);
+      // The broken server has no more calls than the other, so it is tried first, fails, and the
+      // call moves on.
+      await pool.generate({ prompt: `try ${outage}` });
+      expect(brokenStats().healthy).toBe(false);
+      delays.push(brokenStats().probeDelayMs!);
+    }
+    expect(delays).toEqual([100, 200, 400]);
   });
 
   it("fails in one line naming each server when all are down", async () => {
