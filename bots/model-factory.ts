@@ -32,7 +32,7 @@ export async function createMllm(config: MllmConfig): Promise<Mllm & WithStats> 
       name: `${hostOf(server.url)}`,
       target: one(server.url),
       capacity: server.capacity,
-      probe: (signal) => probeServer("openai-compatible", server.url, { apiKey: config.apiKey, signal }),
+      probe: (signal) => probeServer("openai-compatible", server.url, { apiKey: config.apiKey, model, signal }),
     })),
   );
 }
@@ -86,6 +86,8 @@ export interface ServerToCheck {
   capacity: number | null;
   /** What the config says it runs: a model name or a workflow file. */
   configured: string | null;
+  /** The model the MLLM's calls ask for, checked against the server's list. */
+  model?: string;
   apiKey: string | undefined;
 }
 
@@ -95,7 +97,15 @@ export function listServers(mllm: MllmConfig, generator: GeneratorConfig): Serve
     specs.length > 0 ? specs.map((s) => ({ url: s.url, capacity: s.capacity })) : fallback ? [{ url: fallback, capacity: null }] : [];
   if (mllm.kind === "openai-compatible") {
     for (const server of each(mllm.servers, OPENAI_BASE_URL)) {
-      servers.push({ role: "MLLM", kind: "openai-compatible", ...server, capacity: mllm.isPooled ? server.capacity : null, configured: mllm.model ?? null, apiKey: mllm.apiKey });
+      servers.push({
+        role: "MLLM",
+        kind: "openai-compatible",
+        ...server,
+        capacity: mllm.isPooled ? server.capacity : null,
+        configured: mllm.model ? `model ${mllm.model}` : null,
+        ...(mllm.model ? { model: mllm.model } : {}),
+        apiKey: mllm.apiKey,
+      });
     }
   }
   if (generator.kind !== "sim") {

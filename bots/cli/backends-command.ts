@@ -33,6 +33,7 @@ async function check(server: ServerToCheck, options: BackendsOptions): Promise<{
   try {
     const serves = await probeServer(server.kind, server.url, {
       apiKey: server.apiKey,
+      model: server.model,
       fetch: options.fetch,
       signal: AbortSignal.timeout(options.timeoutMs ?? 5_000),
     });

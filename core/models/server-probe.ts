@@ -10,6 +10,8 @@ export type ServerKind = "openai-compatible" | "gems-http" | "openai" | "comfyui
 
 export interface ProbeOptions {
   apiKey?: string;
+  /** openai-compatible: the model calls will ask for; a server that does not list it is not usable. */
+  model?: string;
   fetch?: typeof fetch;
   signal?: AbortSignal;
 }
@@ -55,8 +57,13 @@ export async function probeServer(kind: ServerKind, url: string, options: ProbeO
       case "openai-compatible":
       case "openai": {
         const models = await getJson(`${root}/models`, options);
-        const ids = Array.isArray(models?.data) ? models.data.map((m: { id?: unknown }) => m?.id).filter((id: unknown) => typeof id === "string") : [];
-        return ids.length === 0 ? "lists no models" : `serves ${ids.slice(0, 3).join(", ")}${ids.length > 3 ? ` and ${ids.length - 3} more` : ""}`;
+        const ids: string[] = Array.isArray(models?.data) ? models.data.map((m: { id?: unknown }) => m?.id).filter((id: unknown) => typeof id === "string") : [];
+        const listed = ids.length === 0 ? "no models" : `${ids.slice(0, 3).join(", ")}${ids.length > 3 ? ` and ${ids.length - 3} more` : ""}`;
+        // A server that does not serve the configured model answers every call with 404.
+        if (kind === "openai-compatible" && options.model && ids.length > 0 && !ids.includes(options.model)) {
+          throw new Error(`does not serve ${options.model} (it lists ${listed}); set GEMS_MLLM_MODEL to one it serves`);
+        }
+        return ids.length === 0 ? "lists no models" : `serves ${listed}`;
       }
       case "gems-http": {
         // The GEMS server has no health route; any HTTP answer below 500 means it is up.

@@ -154,6 +154,10 @@ describe("gems backends", () => {
       expect(result.stdout + result.stderr).not.toContain(key);
       expect(result.code).toBe(1);
 
+      const wrongModel = await runBin(["backends"], { GEMS_MLLM_BASE_URL: `${mllm.origin}/v1`, GEMS_MLLM_API_KEY: key, GEMS_MLLM_MODEL: "llava-13b", GEMS_MLLM: "openai-compatible" });
+      expect(wrongModel.stdout).toMatch(/^DOWN {2}MLLM openai-compatible http:\/\/127\.0\.0\.1:\d+\/v1: does not serve llava-13b \(it lists Qwen\/Qwen3-VL-8B-Instruct\); set GEMS_MLLM_MODEL to one it serves; configured: model llava-13b$/m);
+      expect(wrongModel.code).toBe(1);
+
       const healthy = await runBin(["backends"], { GEMS_GENERATOR: "a1111", GEMS_GENERATOR_URL: a1111.url });
       expect(healthy.stdout).toMatch(/^up {4}generator a1111 http:\/\/127\.0\.0\.1:\d+: \d+ ms, checkpoint sd_xl_base_1\.0\.safetensors \[31e35c80fc\]$/m);
       expect(healthy.stdout).toContain("sim   MLLM: simulated, offline (nothing to check)");
