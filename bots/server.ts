@@ -3,6 +3,7 @@
  * chat bot whose credentials are configured. Surfaces are started around the job service in the
  * order its contract asks for, and stopped so that no step is lost.
  */
+import type { ModelServerStats } from "./web/studio-metrics.ts";
 import { join } from "node:path";
 import type { Runtime } from "./runtime.ts";
 import { createJobService } from "../core/jobs/job-service.ts";
@@ -32,6 +33,15 @@ export interface RunningServer {
 }
 
 const DRAIN_TIMEOUT_MS = 60_000;
+
+/** The pools' per-server numbers; empty when neither model runs as a pool. */
+function modelServerStats(runtime: Runtime): ModelServerStats[] {
+  const of = (model: "mllm" | "generator", port: object) =>
+    "stats" in port && typeof port.stats === "function"
+      ? (port.stats as () => Array<Omit<ModelServerStats, "model">>)().map((stats) => ({ ...stats, model }))
+      : [];
+  return [...of("mllm", runtime.mllm), ...of("generator", runtime.generator)];
+}
 
 export async function startServer(runtime: Runtime, modelsDescription: string): Promise<RunningServer> {
   const { config, logger } = runtime;
@@ -85,6 +95,7 @@ export async function startServer(runtime: Runtime, modelsDescription: string): 
     config: config.web,
     logger: logger.child({ surface: "web" }),
     modelsDescription,
+    modelServers: () => modelServerStats(runtime),
   });
   let webUrl: string;
   try {

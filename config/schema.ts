@@ -7,6 +7,7 @@ import { resolve } from "node:path";
 import { parseEnv } from "node:util";
 import { z } from "zod";
 import { ConfigError } from "../core/errors.ts";
+import { parseComfyWorkflow, type ComfyWorkflow } from "../core/models/comfyui-workflow.ts";
 
 /** A good value for each variable, quoted in the error when the given one is wrong. */
 const EXAMPLES: Record<string, string> = {
@@ -16,10 +17,14 @@ const EXAMPLES: Record<string, string> = {
   GEMS_MLLM_TIMEOUT_MS: "120000",
   GEMS_MLLM_MAX_RETRIES: "3",
   GEMS_GENERATOR: "gems-http",
-  GEMS_GENERATOR_URL: "http://127.0.0.1:8000/generate",
+  GEMS_GENERATOR_URL: "http://gpu-1:8000/generate,http://gpu-2:8000/generate#2",
   GEMS_GENERATOR_TIMEOUT_MS: "300000",
   GEMS_GENERATOR_MAX_RETRIES: "2",
   GEMS_GENERATOR_SIZE: "1024x1024",
+  GEMS_COMFYUI_WORKFLOW: "./workflows/sdxl-api.json",
+  GEMS_GENERATOR_STEPS: "25",
+  GEMS_GENERATOR_SERVER_CAPACITY: "1",
+  GEMS_MLLM_SERVER_CAPACITY: "16",
   GEMS_MAX_ITERATIONS: "5",
   GEMS_VERIFY_CONCURRENCY: "8",
   GEMS_VERIFY_MODE: "batch",
@@ -139,16 +144,63 @@ const size = z
     return { width: Number(match[1]), height: Number(match[2]) };
   });
 
+/** One server of a pool: its URL and how many calls it takes at once. */
+export interface ServerSpec {
+  url: string;
+  capacity: number;
+}
+
+/**
+ * A comma-separated list of http(s) URLs, each with an optional `#N` capacity suffix:
+ * "http://gpu-1:8188#2,http://gpu-2:8188". Capacity 0 in a spec means "not given"; the loader
+ * fills in the default for the generator kind.
+ */
+const serverList = z
+  .string()
+  .optional()
+  .transform((value, ctx) => {
+    if (value === undefined || value.trim() === "") return undefined;
+    const specs: ServerSpec[] = [];
+    for (const raw of value.split(",").map((part) => part.trim()).filter((part) => part !== "")) {
+      const match = /^(.*?)(?:#(\d+))?$/.exec(raw) as RegExpExecArray;
+      const address = (match[1] as string).replace(/\/+$/, "");
+      const capacity = match[2] === undefined ? 0 : Number(match[2]);
+      try {
+        const parsed = new URL(address);
+        if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new Error("not http");
+      } catch {
+        ctx.addIssue({ code: "custom", message: `must be an http:// or https:// URL, or several separated by commas, each may end in #capacity ("${raw.replace(/\/\/[^@/]*@/, "//***@")}" is not)` });
+        return z.NEVER;
+      }
+      if (match[2] !== undefined && (capacity < 1 || capacity > 256)) {
+        ctx.addIssue({ code: "custom", message: `capacity #${match[2]} must be a whole number from 1 to 256` });
+        return z.NEVER;
+      }
+      specs.push({ url: address, capacity });
+    }
+    if (specs.length === 0) return undefined;
+    if (new Set(specs.map((spec) => spec.url)).size !== specs.length) {
+      ctx.addIssue({ code: "custom", message: "lists the same server twice; give it a capacity (#N) instead" });
+      return z.NEVER;
+    }
+    return specs;
+  });
+
 const envSchema = z.object({
   GEMS_MLLM: choice(["openai-compatible", "sim"] as const),
-  GEMS_MLLM_BASE_URL: url,
+  GEMS_MLLM_BASE_URL: serverList,
+  GEMS_MLLM_SERVER_CAPACITY: integer(1, 256, 16),
   GEMS_MLLM_MODEL: optionalText,
   GEMS_MLLM_API_KEY: optionalText,
   GEMS_MLLM_TIMEOUT_MS: integer(1000, 3_600_000, 120_000),
   GEMS_MLLM_MAX_RETRIES: integer(0, 10, 3),
   OPENAI_API_KEY: optionalText,
-  GEMS_GENERATOR: choice(["gems-http", "openai", "sim"] as const),
-  GEMS_GENERATOR_URL: url,
+  GEMS_GENERATOR: choice(["gems-http", "openai", "comfyui", "a1111", "sim"] as const),
+  GEMS_GENERATOR_URL: serverList,
+  GEMS_GENERATOR_SERVER_CAPACITY: integer(1, 256, 1),
+  GEMS_COMFYUI_WORKFLOW: optionalText,
+  GEMS_GENERATOR_NEGATIVE_PROMPT: optionalText,
+  GEMS_GENERATOR_STEPS: integer(1, 500, 20),
   GEMS_GENERATOR_MODEL: optionalText,
   GEMS_GENERATOR_API_KEY: optionalText,
   GEMS_GENERATOR_TIMEOUT_MS: integer(1000, 3_600_000, 300_000),
@@ -189,7 +241,11 @@ export type MllmConfig =
   | { kind: "sim"; latencyMs: number }
   | {
       kind: "openai-compatible";
+      /** The first server's base URL; `servers` has them all. */
       baseUrl: string | undefined;
+      servers: ServerSpec[];
+      /** Whether calls go through a pool (several servers, or a capacity given). */
+      isPooled: boolean;
       /** Undefined means "ask the server which model it serves". */
       model: string | undefined;
       apiKey: string | undefined;
@@ -199,10 +255,24 @@ export type MllmConfig =
 
 export type GeneratorConfig =
   | { kind: "sim"; latencyMs: number }
-  | { kind: "gems-http"; url: string; timeoutMs: number; maxRetries: number }
+  | { kind: "gems-http"; url: string; servers: ServerSpec[]; isPooled: boolean; timeoutMs: number; maxRetries: number }
+  | {
+      kind: "comfyui" | "a1111";
+      servers: ServerSpec[];
+      isPooled: boolean;
+      /** comfyui only: the API-format workflow, checked at start-up, and where it was read from. */
+      workflow: { path: string; nodes: ComfyWorkflow } | null;
+      negativePrompt: string;
+      steps: number;
+      size: { width: number; height: number };
+      timeoutMs: number;
+      maxRetries: number;
+    }
   | {
       kind: "openai";
       baseUrl: string | undefined;
+      servers: ServerSpec[];
+      isPooled: boolean;
       model: string;
       apiKey: string | undefined;
       timeoutMs: number;
@@ -289,7 +359,8 @@ export function loadConfig(env: Env, options: { envFile?: string | null; cwd?: s
       ? { kind: "sim", latencyMs: e.GEMS_SIM_LATENCY_MS }
       : {
           kind: "openai-compatible",
-          baseUrl: e.GEMS_MLLM_BASE_URL,
+          baseUrl: e.GEMS_MLLM_BASE_URL?.[0]?.url,
+          ...poolOf(e.GEMS_MLLM_BASE_URL ?? [], e.GEMS_MLLM_SERVER_CAPACITY, merged["GEMS_MLLM_SERVER_CAPACITY"]),
           // OpenAI itself needs a model name; a self-hosted server can be asked for its own.
           model: e.GEMS_MLLM_MODEL ?? (e.GEMS_MLLM_BASE_URL ? undefined : "gpt-4.1-mini"),
           apiKey: e.GEMS_MLLM_API_KEY ?? e.OPENAI_API_KEY,
@@ -304,12 +375,34 @@ export function loadConfig(env: Env, options: { envFile?: string | null; cwd?: s
 
   const generatorKind =
     e.GEMS_GENERATOR ?? (e.GEMS_GENERATOR_URL ? "gems-http" : e.OPENAI_API_KEY ? "openai" : "sim");
+  const generatorServers = e.GEMS_GENERATOR_URL ?? [];
+  const generatorPool = poolOf(generatorServers, e.GEMS_GENERATOR_SERVER_CAPACITY, merged["GEMS_GENERATOR_SERVER_CAPACITY"]);
   let generator: GeneratorConfig;
-  if (generatorKind === "gems-http") {
-    if (!e.GEMS_GENERATOR_URL) {
-      problems.push(`GEMS_GENERATOR_URL: required when GEMS_GENERATOR=gems-http (got nothing). Example: GEMS_GENERATOR_URL=${EXAMPLES["GEMS_GENERATOR_URL"]}`);
+  if (generatorKind === "gems-http" || generatorKind === "comfyui" || generatorKind === "a1111") {
+    if (generatorServers.length === 0) {
+      const example = generatorKind === "gems-http" ? EXAMPLES["GEMS_GENERATOR_URL"] : generatorKind === "comfyui" ? "http://127.0.0.1:8188" : "http://127.0.0.1:7860";
+      problems.push(`GEMS_GENERATOR_URL: required when GEMS_GENERATOR=${generatorKind} (got nothing). Example: GEMS_GENERATOR_URL=${example}`);
     }
-    generator = { kind: "gems-http", url: e.GEMS_GENERATOR_URL ?? "", timeoutMs: e.GEMS_GENERATOR_TIMEOUT_MS, maxRetries: e.GEMS_GENERATOR_MAX_RETRIES };
+  }
+  if (generatorKind === "gems-http") {
+    generator = { kind: "gems-http", url: generatorServers[0]?.url ?? "", ...generatorPool, timeoutMs: e.GEMS_GENERATOR_TIMEOUT_MS, maxRetries: e.GEMS_GENERATOR_MAX_RETRIES };
+  } else if (generatorKind === "comfyui" || generatorKind === "a1111") {
+    let workflow: { path: string; nodes: ComfyWorkflow } | null = null;
+    if (generatorKind === "comfyui") {
+      const loaded = loadWorkflow(e.GEMS_COMFYUI_WORKFLOW, cwd);
+      if (Array.isArray(loaded)) problems.push(...loaded);
+      else workflow = loaded;
+    }
+    generator = {
+      kind: generatorKind,
+      ...generatorPool,
+      workflow,
+      negativePrompt: e.GEMS_GENERATOR_NEGATIVE_PROMPT ?? "",
+      steps: e.GEMS_GENERATOR_STEPS,
+      size: e.GEMS_GENERATOR_SIZE ?? { width: 1024, height: 1024 },
+      timeoutMs: e.GEMS_GENERATOR_TIMEOUT_MS,
+      maxRetries: e.GEMS_GENERATOR_MAX_RETRIES,
+    };
   } else if (generatorKind === "openai") {
     const apiKey = e.GEMS_GENERATOR_API_KEY ?? e.OPENAI_API_KEY;
     if (!apiKey && !e.GEMS_GENERATOR_URL) {
@@ -317,7 +410,8 @@ export function loadConfig(env: Env, options: { envFile?: string | null; cwd?: s
     }
     generator = {
       kind: "openai",
-      baseUrl: e.GEMS_GENERATOR_URL,
+      baseUrl: generatorServers[0]?.url,
+      ...generatorPool,
       model: e.GEMS_GENERATOR_MODEL ?? "gpt-image-1",
       apiKey,
       timeoutMs: e.GEMS_GENERATOR_TIMEOUT_MS,
@@ -371,7 +465,11 @@ export function loadConfig(env: Env, options: { envFile?: string | null; cwd?: s
     web: { port: e.GEMS_WEB_PORT, host: e.GEMS_WEB_HOST ?? "127.0.0.1" },
     jobs: {
       maxRunningJobs: e.GEMS_MAX_RUNNING_JOBS,
-      generatorConcurrency: e.GEMS_GENERATOR_CONCURRENCY,
+      // A pool can take as many calls as its servers together; the old default of 2 would idle them.
+      generatorConcurrency:
+        merged["GEMS_GENERATOR_CONCURRENCY"]?.trim() || !("isPooled" in generator && generator.isPooled)
+          ? e.GEMS_GENERATOR_CONCURRENCY
+          : Math.max(e.GEMS_GENERATOR_CONCURRENCY, generator.servers.reduce((sum, server) => sum + server.capacity, 0)),
       mllmConcurrency: e.GEMS_MLLM_CONCURRENCY,
       maxQueuedPerPerson: e.GEMS_MAX_QUEUED_PER_PERSON,
       rateLimitPerHour: e.GEMS_RATE_LIMIT_PER_HOUR,
@@ -383,6 +481,33 @@ export function loadConfig(env: Env, options: { envFile?: string | null; cwd?: s
     logLevel: e.LOG_LEVEL ?? "info",
   };
   return deepFreeze(config);
+}
+
+/**
+ * Fills in each server's capacity (its `#N`, else the variable's value) and says whether calls
+ * go through a pool: several servers, or a capacity asked for, since one plain URL has always
+ * been called directly with no cap of its own.
+ */
+function poolOf(specs: ServerSpec[], capacity: number, capacityGiven: string | undefined): { servers: ServerSpec[]; isPooled: boolean } {
+  const isPooled = specs.length > 1 || specs.some((spec) => spec.capacity > 0) || Boolean(capacityGiven?.trim());
+  return { servers: specs.map((spec) => ({ url: spec.url, capacity: spec.capacity || capacity })), isPooled };
+}
+
+/** Reads and checks the ComfyUI workflow; a list of one-line problems when it will not do. */
+function loadWorkflow(path: string | undefined, cwd: string): { path: string; nodes: ComfyWorkflow } | string[] {
+  const example = `Example: GEMS_COMFYUI_WORKFLOW=${EXAMPLES["GEMS_COMFYUI_WORKFLOW"]}`;
+  if (!path) return [`GEMS_COMFYUI_WORKFLOW: required when GEMS_GENERATOR=comfyui (got nothing): your workflow saved with Workflow → Export (API). ${example}`];
+  const full = resolve(cwd, path);
+  let text: string;
+  try {
+    text = readFileSync(full, "utf8");
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? "unreadable";
+    return [`GEMS_COMFYUI_WORKFLOW: cannot read ${full} (${code}). ${example}`];
+  }
+  const parsed = parseComfyWorkflow(text);
+  if (!parsed.ok) return parsed.problems.map((problem) => `GEMS_COMFYUI_WORKFLOW: ${full} ${problem}`);
+  return { path: full, nodes: parsed.value.workflow };
 }
 
 function readEnvFile(path: string | null): Env {

@@ -7,6 +7,7 @@ import { loadConfig, simulatedParts, type Config } from "../../config/schema.ts"
 import { ConfigError, GemsError, InputError, describeError } from "../../core/errors.ts";
 import { createLogger } from "../../core/logger.ts";
 import { createRuntime, describeModels, type Runtime } from "../runtime.ts";
+import { checkBackends } from "./backends-command.ts";
 import { runInTerminal } from "./run-command.ts";
 import { serve } from "./serve-command.ts";
 import { terminalLogDestination } from "./log-lines.ts";
@@ -14,12 +15,15 @@ import { terminalLogDestination } from "./log-lines.ts";
 const USAGE = `Usage:
   gems run "<prompt>" [--skill <id|auto|none>] [--iterations N] [--out DIR] [--seed N] [--json]
   gems skills
+  gems backends
   gems serve
   gems help
 
 run      generate an image with the GEMS loop, printing each step; writes iter-<n>.png,
          best.png and trajectory.json to DIR (default out/<job id>)
 skills   list the skill library
+backends check every configured model server: answers or not, what it serves, latency
+         (exit 1 when one is down)
 serve    start the configured surfaces (what npm start runs)
 
 Models come from the environment (see README); with none configured, simulated models run.`;
@@ -60,7 +64,7 @@ export async function main(io: Io): Promise<number> {
     (command === undefined && !parsed.values.help ? say : (text: string) => void io.stdout.write(`${text}\n`))(USAGE);
     return command === undefined && !parsed.values.help ? EXIT.input : EXIT.ok;
   }
-  if (!["run", "skills", "serve"].includes(command)) {
+  if (!["run", "skills", "serve", "backends"].includes(command)) {
     say(`gems: unknown command "${command}".\n\n${USAGE}`);
     return EXIT.input;
   }
@@ -75,6 +79,8 @@ export async function main(io: Io): Promise<number> {
     }
     throw error;
   }
+  // Before the runtime: checking servers must work when one is down or has no model to discover.
+  if (command === "backends") return checkBackends(config, (line) => void io.stdout.write(`${line}\n`));
   // Logs go to stderr so stdout stays the job's own output (and valid JSON lines with --json).
   const logger = createLogger(io.env["LOG_LEVEL"] ? config.logLevel : "warn", terminalLogDestination(io.stderr));
 

@@ -1,4 +1,5 @@
 /** `gems run`: one job in the terminal, written to a folder as it goes. */
+import { withImageExtension } from "../../core/images/image-type.ts";
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { randomUUID } from "node:crypto";
@@ -36,11 +37,21 @@ export async function runInTerminal(runtime: Runtime, options: RunOptions, stdou
   const shown = (path: string): string => relative(cwd, path) || path;
   const images = createInMemoryImageStore();
   const printer = new ProgressPrinter(stdout, !options.json && stdout.isTTY === true);
+  // Generators may send JPEG or WebP; each file is named for what it holds (iter-2.webp).
+  const fileNames = new Map<string, string>();
+  const fileName = (base: string): string => fileNames.get(base) ?? `${base}.png`;
+  const writeImage = async (base: string, bytes: Uint8Array): Promise<void> => {
+    const name = withImageExtension(`${base}.png`, bytes);
+    fileNames.set(base, name);
+    await writeFile(join(outDir, name), bytes);
+  };
   const ctx: RenderContext = {
     maxIterations: request.maxIterations,
     questions: new Map(),
-    imagePath: (n) => shown(join(outDir, `iter-${n}.png`)),
-    bestPath: shown(join(outDir, "best.png")),
+    imagePath: (n) => shown(join(outDir, fileName(`iter-${n}`))),
+    get bestPath() {
+      return shown(join(outDir, fileName("best")));
+    },
   };
   let seq = 0;
 
@@ -48,12 +59,12 @@ export async function runInTerminal(runtime: Runtime, options: RunOptions, stdou
     // Files first: a line that names a file is printed only once the file exists.
     for (const event of events) {
       if (event.type === "image.ready") {
-        await writeFile(join(outDir, `iter-${event.n}.png`), await images.get(event.image.hash));
+        await writeImage(`iter-${event.n}`, await images.get(event.image.hash));
       }
     }
     const isFinal = events.some((e) => e.type === "job.done" || e.type === "job.failed" || e.type === "job.cancelled");
     if (isFinal && trajectory.best) {
-      await writeFile(join(outDir, "best.png"), await images.get(trajectory.best.imageHash));
+      await writeImage("best", await images.get(trajectory.best.imageHash));
     }
     await writeJsonAtomically(join(outDir, "trajectory.json"), trajectory);
     for (const event of events) {

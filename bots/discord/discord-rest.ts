@@ -6,7 +6,8 @@
 import { Routes, ThreadAutoArchiveDuration, type APIMessage, type APIThreadChannel, type REST, type RawFile, type RESTPostAPIChannelMessageJSONBody } from "discord.js";
 import type { Logger } from "pino";
 import type { ImageStore } from "../../core/memory/stores.ts";
-import { fitPng } from "./image-fit.ts";
+import { withImageExtension } from "../../core/images/image-type.ts";
+import { fitUpload } from "./image-fit.ts";
 import { DISCORD_LIMITS } from "./limits.ts";
 import { safeError } from "./log-safe.ts";
 import type { OutgoingMessage } from "./render.ts";
@@ -32,12 +33,13 @@ export function createDiscordRest(rest: REST, images: ImageStore, logger: Logger
         logger.warn({ err: safeError(error), hash: image.hash }, "could not load an image to attach");
         continue;
       }
-      const fitted = fitPng(bytes, DISCORD_LIMITS.uploadBytes);
+      const fitted = await fitUpload(bytes, DISCORD_LIMITS.uploadBytes);
       if (!fitted) {
         logger.warn({ hash: image.hash, bytes: bytes.byteLength }, "image too large to upload even when shrunk");
         continue;
       }
-      files.push({ name: image.name, data: Buffer.from(fitted.buffer, fitted.byteOffset, fitted.byteLength), contentType: "image/png" });
+      const data = Buffer.from(fitted.bytes.buffer, fitted.bytes.byteOffset, fitted.bytes.byteLength);
+      files.push({ name: withImageExtension(image.name, fitted.bytes), data, contentType: fitted.contentType });
     }
     return files;
   }

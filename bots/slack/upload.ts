@@ -4,6 +4,7 @@
  * with channel_id and thread_ts, which shares the file as a reply carrying `initial_comment`.
  */
 import type { webApi } from "@slack/bolt";
+import { withImageExtension } from "../../core/images/image-type.ts";
 import { SLACK_LIMITS, truncateMrkdwn } from "./limits.ts";
 
 export interface ThreadUpload {
@@ -23,7 +24,8 @@ export async function uploadToThread(client: webApi.WebClient, upload: ThreadUpl
     thread_ts: upload.threadTs,
     initial_comment: truncateMrkdwn(upload.comment, SLACK_LIMITS.messageText),
     file: Buffer.from(upload.png.buffer, upload.png.byteOffset, upload.png.byteLength),
-    filename: upload.filename,
+    // Generators may send JPEG or WebP; Slack previews a file by its extension.
+    filename: withImageExtension(upload.filename, upload.png),
     title: upload.title,
   });
   const fileId = result.files[0]?.files?.[0]?.id;

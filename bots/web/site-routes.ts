@@ -1,4 +1,5 @@
 /** Everything outside /api: the page's files, stored images, /healthz and /metrics. */
+import { sniffImageType } from "../../core/images/image-type.ts";
 import { GemsError } from "../../core/errors.ts";
 import type { JobService } from "../../core/jobs/types.ts";
 import type { ImageStore } from "../../core/memory/stores.ts";
@@ -54,8 +55,9 @@ export function siteRoutes(deps: SiteDeps): Route[] {
             throw error;
           }
           // Content-addressed: the bytes behind a hash never change, so browsers may keep them.
+          // Links keep the .png name every image once had; the header says what the bytes are.
           send(req, res, 200, png, {
-            "content-type": "image/png",
+            "content-type": sniffImageType(png) ?? "application/octet-stream",
             "cache-control": "public, max-age=31536000, immutable",
             etag: `"${hash}"`,
           });

@@ -9,13 +9,25 @@ import { family, histogramFamily } from "./prometheus.ts";
 
 const STATES: readonly TrajectoryStatus[] = ["queued", "running", "done", "failed", "cancelled"];
 
+/** One server of a model pool, as the pool counts it (core/models/server-pool.ts ServerStats). */
+export interface ModelServerStats {
+  model: "mllm" | "generator";
+  server: string;
+  capacity: number;
+  inFlight: number;
+  calls: number;
+  failures: number;
+  healthy: boolean;
+}
+
 export interface StudioMetrics {
   /** Every event the studio's subscription receives, in order per job. */
   observe(event: JobEvent): void;
   render(extra: { sseClients: number }): string;
 }
 
-export function createStudioMetrics(jobs: JobService): StudioMetrics {
+/** `modelServers` is given when a model runs as a pool of servers; each gets its own series. */
+export function createStudioMetrics(jobs: JobService, modelServers?: () => ModelServerStats[]): StudioMetrics {
   let imagesGenerated = 0;
   let iterationsFailed = 0;
   let feedbackAdded = 0;
@@ -66,7 +78,20 @@ export function createStudioMetrics(jobs: JobService): StudioMetrics {
         family("gems_feedback_added_total", "counter", "Feedback entries written into job memory, since the studio started.", [{ value: feedbackAdded }]),
         family("gems_corrupt_jobs", "gauge", "Stored job records that could not be read at start.", [{ value: jobs.corruptJobs().length }]),
         family("gems_web_event_streams", "gauge", "Open server-sent event streams to browsers.", [{ value: sseClients }]),
+        ...serverFamilies(modelServers?.() ?? []),
       ].join("");
     },
   };
+}
+
+function serverFamilies(servers: ModelServerStats[]): string[] {
+  if (servers.length === 0) return [];
+  const series = (value: (s: ModelServerStats) => number) => servers.map((s) => ({ labels: { model: s.model, server: s.server }, value: value(s) }));
+  return [
+    family("gems_model_server_healthy", "gauge", "1 while a pooled model server takes calls, 0 while it is out and probed.", series((s) => (s.healthy ? 1 : 0))),
+    family("gems_model_server_in_flight", "gauge", "Calls in progress on a pooled model server.", series((s) => s.inFlight)),
+    family("gems_model_server_capacity", "gauge", "Calls a pooled model server takes at once.", series((s) => s.capacity)),
+    family("gems_model_server_calls_total", "counter", "Calls sent to a pooled model server.", series((s) => s.calls)),
+    family("gems_model_server_failures_total", "counter", "Calls that failed on a pooled model server for a server reason.", series((s) => s.failures)),
+  ];
 }

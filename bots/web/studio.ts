@@ -16,7 +16,7 @@ import { HttpError, sendError } from "./http-io.ts";
 import { dispatch, type Route } from "./router.ts";
 import { siteRoutes } from "./site-routes.ts";
 import { loadStaticFiles } from "./static-files.ts";
-import { createStudioMetrics } from "./studio-metrics.ts";
+import { createStudioMetrics, type ModelServerStats } from "./studio-metrics.ts";
 
 export interface WebStudioDeps {
   /** Started by the caller; the studio subscribes to it but never starts or closes it. */
@@ -27,6 +27,8 @@ export interface WebStudioDeps {
   logger: Logger;
   /** Shown on the page, e.g. "simulated MLLM and generator". */
   modelsDescription?: string;
+  /** Per-server numbers of pooled models, for /metrics. */
+  modelServers?: () => ModelServerStats[];
 }
 
 export interface WebStudio {
@@ -44,7 +46,7 @@ const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
 export function createWebStudio(deps: WebStudioDeps): WebStudio {
   const log = deps.logger.child({ surface: WEB_SURFACE });
   const streams = createEventStreams(deps.jobs, log);
-  const metrics = createStudioMetrics(deps.jobs);
+  const metrics = createStudioMetrics(deps.jobs, deps.modelServers);
   let server: Server | undefined;
   let unsubscribe: (() => void) | undefined;
   let routes: Route[] = [];

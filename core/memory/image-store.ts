@@ -1,7 +1,9 @@
 import { createHash, randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
 import * as nodeFs from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { GemsError, InputError } from "../errors.ts";
+import { extensionOf, IMAGE_EXTENSIONS, sniffImageType } from "../images/image-type.ts";
 import { errorCode, storageError } from "./storage-errors.ts";
 import type { ImageStore } from "./stores.ts";
 
@@ -35,24 +37,50 @@ function isAbsent(error: unknown): boolean {
 }
 
 /**
- * Content-addressed PNG files at `<dir>/<sha256>.png`. A put writes a temp file in the same
- * directory, flushes it and renames it into place, so a reader sees the whole image or none.
+ * The extension a put names the file with: what the bytes are. Bytes of no known type keep the
+ * `.png` name every image had before JPEG and WebP were accepted (the store never judged bytes).
+ */
+function extensionFor(bytes: Uint8Array): string {
+  const type = sniffImageType(bytes);
+  return type === null ? "png" : extensionOf(type);
+}
+
+/**
+ * Content-addressed files at `<dir>/<sha256>.<png|jpg|webp>`: the bytes exactly as the generator
+ * sent them, named for what they are, so the content type is the file's own (sniffed, never
+ * taken from a server's header). Files from before JPEG and WebP were accepted are all `.png`
+ * and load as they are. A put writes a temp file in the same directory, flushes it and renames
+ * it into place, so a reader sees the whole image or none.
  */
 export function createDiskImageStore(dir: string, options: { fs?: ImageStoreFs } = {}): ImageStore {
   const fs = options.fs ?? nodeFs;
   const root = resolve(dir);
-  const pathOf = (hash: string): string => join(root, `${checkHash(hash)}.png`);
+  const candidates = (hash: string): string[] => {
+    const checked = checkHash(hash);
+    return IMAGE_EXTENSIONS.map((extension) => join(root, `${checked}.${extension}`));
+  };
 
-  async function has(hash: string): Promise<boolean> {
-    const path = pathOf(hash);
-    try {
-      await fs.stat(path);
-      return true;
-    } catch (error) {
-      if (isAbsent(error)) return false;
-      throw storageError("Could not read the image store", error, root);
+  /** The path of the stored file, or null when there is none. */
+  async function locate(hash: string): Promise<string | null> {
+    for (const path of candidates(hash)) {
+      try {
+        await fs.stat(path);
+        return path;
+      } catch (error) {
+        if (!isAbsent(error)) throw storageError("Could not read the image store", error, root);
+      }
     }
+    return null;
   }
+
+  // Synchronous by contract (surfaces build attachment paths in renderers), so it checks the
+  // disk directly; an image not stored yet gets the PNG name, as every image used to.
+  const pathOf = (hash: string): string => {
+    const paths = candidates(hash);
+    return paths.find((path) => existsSync(path)) ?? (paths[0] as string);
+  };
+
+  const has = async (hash: string): Promise<boolean> => (await locate(hash)) !== null;
 
   return {
     pathOf,
@@ -61,13 +89,14 @@ export function createDiskImageStore(dir: string, options: { fs?: ImageStoreFs }
     async put(png) {
       const hash = hashImage(png);
       if (await has(hash)) return hash;
+      const target = join(root, `${hash}.${extensionFor(png)}`);
       // Dot-prefixed so listings of `*.png` never pick up an unfinished write; the UUID keeps two
       // concurrent puts of the same bytes from sharing a temp file.
       const temp = join(root, `.${hash}.${randomUUID()}.tmp`);
       try {
         await fs.mkdir(root, { recursive: true });
         await fs.writeFile(temp, png, { flag: "wx", flush: true });
-        await fs.rename(temp, pathOf(hash));
+        await fs.rename(temp, target);
       } catch (error) {
         const failure = storageError("Could not save the image", error, root);
         try {
@@ -83,7 +112,8 @@ export function createDiskImageStore(dir: string, options: { fs?: ImageStoreFs }
     },
 
     async get(hash) {
-      const path = pathOf(hash);
+      const path = await locate(hash);
+      if (path === null) throw notFound(checkHash(hash));
       try {
         const bytes = await fs.readFile(path);
         return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -95,7 +125,7 @@ export function createDiskImageStore(dir: string, options: { fs?: ImageStoreFs }
 
     async delete(hash) {
       try {
-        await fs.rm(pathOf(hash), { force: true });
+        for (const path of candidates(hash)) await fs.rm(path, { force: true });
       } catch (error) {
         throw storageError("Could not delete the image", error, root);
       }
@@ -109,7 +139,10 @@ export function createDiskImageStore(dir: string, options: { fs?: ImageStoreFs }
  */
 export function createInMemoryImageStore(): ImageStore {
   const images = new Map<string, Uint8Array>();
-  const pathOf = (hash: string): string => `memory://images/${checkHash(hash)}.png`;
+  const pathOf = (hash: string): string => {
+    const stored = images.get(checkHash(hash));
+    return `memory://images/${checkHash(hash)}.${stored ? extensionFor(stored) : "png"}`;
+  };
   return {
     pathOf,
     async put(png) {

@@ -3,9 +3,10 @@ import type {
   ChatCompletionMessageParam,
 } from "openai/resources/chat/completions";
 import { InputError } from "../errors.ts";
+import { sniffImageType } from "../images/image-type.ts";
 import type { MllmMessage, MllmPart, MllmReply } from "./ports.ts";
 
-/** Our messages in the OpenAI chat format; images travel inline as PNG data URIs. */
+/** Our messages in the OpenAI chat format; images travel inline as data URIs of their own type. */
 export function toOpenAiMessages(messages: MllmMessage[]): ChatCompletionMessageParam[] {
   return messages.map((message) => {
     const { role, content } = message;
@@ -18,7 +19,9 @@ export function toOpenAiMessages(messages: MllmMessage[]): ChatCompletionMessage
 
 function toUserPart(part: MllmPart): ChatCompletionContentPart {
   if (part.type === "text") return { type: "text", text: part.text };
-  return { type: "image_url", image_url: { url: `data:image/png;base64,${Buffer.from(part.png).toString("base64")}` } };
+  // Generators may send JPEG or WebP: the data URI names what the bytes are.
+  const type = sniffImageType(part.png) ?? "image/png";
+  return { type: "image_url", image_url: { url: `data:${type};base64,${Buffer.from(part.png).toString("base64")}` } };
 }
 
 function joinText(role: MllmMessage["role"], parts: MllmPart[]): string {

@@ -4,6 +4,7 @@ import { callBackend, hostOf, type RetryTuning } from "./backend-call.ts";
 import { hasPngSignature } from "./image-bytes.ts";
 import { createOpenAiClient, OPENAI_BASE_URL } from "./openai-client.ts";
 import { classifyOpenAiError } from "./openai-errors.ts";
+import { canStreamImages, generateStreamed } from "./openai-image-stream.ts";
 import type { ImageGenerator, ImageRequest } from "./ports.ts";
 
 export interface OpenAiImageGeneratorConfig {
@@ -51,7 +52,10 @@ export function createOpenAiImageGenerator(config: OpenAiImageGeneratorConfig): 
           secret: config.apiKey,
           classify: (error) => classifyOpenAiError(error, { label, backend: "generator", apiKey: config.apiKey }),
         },
-        (signal) => client.images.generate(body, { signal }),
+        (signal) =>
+          request.onProgress && canStreamImages(model)
+            ? generateStreamed(client, body, signal, request.onProgress)
+            : client.images.generate(body, { signal }),
       );
       return decodePng(response.data?.[0]?.b64_json, label);
     },

@@ -49,6 +49,12 @@ describe("layering", () => {
     ).toEqual([]);
   });
 
+  it("the agent loop and the job service never decode images (sharp belongs to adapters and surfaces)", () => {
+    for (const folder of ["core/agent", "core/jobs"]) {
+      expect(violations(folder, (s) => s === "sharp" || s === "core/images/sharp-images.ts")).toEqual([]);
+    }
+  });
+
   it("the agent never imports the job service", () => {
     expect(violations("core/agent", (s) => s.startsWith("core/jobs/"))).toEqual([]);
   });

@@ -8,6 +8,7 @@ import { measureQuality, qualityComparisonTable } from "./quality.ts";
 import { benchJobs } from "./jobs.ts";
 import { benchDiscord } from "./discord.ts";
 import { benchLoopModes } from "./loop-modes.ts";
+import { benchPool } from "./pool.ts";
 
 const root = resolve(import.meta.dirname, "../..");
 const suites: Record<string, () => Promise<string>> = {
@@ -22,6 +23,7 @@ const suites: Record<string, () => Promise<string>> = {
   jobs: benchJobs,
   discord: benchDiscord,
   "loop-modes": benchLoopModes,
+  pool: benchPool,
 };
 
 const wanted = process.argv.slice(2);

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
@@ -163,5 +163,77 @@ describe("loadConfig", () => {
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.mllm)).toBe(true);
     expect(Object.isFrozen(config.jobs.admins)).toBe(true);
+  });
+});
+
+describe("generator kinds, server lists and the ComfyUI workflow", () => {
+  const dir = mkdtempSync(join(tmpdir(), "gems-config-"));
+  const workflowPath = join(dir, "workflow.json");
+  writeFileSync(
+    workflowPath,
+    JSON.stringify({
+      "6": { class_type: "CLIPTextEncode", inputs: { text: "{{prompt}}" } },
+      "9": { class_type: "SaveImage", inputs: { filename_prefix: "gems" } },
+    }),
+  );
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const load = (env: Record<string, string>) => loadConfig(env, { envFile: null, cwd: dir });
+  const errorOf = (env: Record<string, string>): string => {
+    try {
+      load(env);
+    } catch (error) {
+      return (error as Error).message;
+    }
+    throw new Error("expected a ConfigError");
+  };
+
+  it("reads several generator servers with per-server capacities, and pools them", () => {
+    const config = load({ GEMS_GENERATOR: "a1111", GEMS_GENERATOR_URL: "http://gpu-1:7860#2, http://gpu-2:7860/" });
+    expect(config.generator).toMatchObject({
+      kind: "a1111",
+      isPooled: true,
+      servers: [
+        { url: "http://gpu-1:7860", capacity: 2 },
+        { url: "http://gpu-2:7860", capacity: 1 },
+      ],
+    });
+    // The pool's servers together take 3 calls; the job service's generator limit follows.
+    expect(config.jobs.generatorConcurrency).toBe(3);
+  });
+
+  it("keeps one plain URL unpooled, as it always was", () => {
+    const config = load({ GEMS_GENERATOR_URL: "http://127.0.0.1:8000/generate" });
+    expect(config.generator).toMatchObject({ kind: "gems-http", isPooled: false, url: "http://127.0.0.1:8000/generate" });
+    expect(config.jobs.generatorConcurrency).toBe(2);
+  });
+
+  it("pools the MLLM servers too", () => {
+    const config = load({ GEMS_MLLM_BASE_URL: "http://a:30000/v1,http://b:30000/v1", GEMS_MLLM_MODEL: "qwen" });
+    expect(config.mllm).toMatchObject({ kind: "openai-compatible", baseUrl: "http://a:30000/v1", isPooled: true });
+  });
+
+  it("refuses a bad server list in one line", () => {
+    expect(errorOf({ GEMS_GENERATOR_URL: "http://a:1,ftp://b" })).toMatch(/^GEMS_GENERATOR_URL: must be an http:\/\/ or https:\/\/ URL, or several separated by commas.*\("ftp:\/\/b" is not\)/);
+    expect(errorOf({ GEMS_GENERATOR_URL: "http://a:1#0" })).toMatch(/^GEMS_GENERATOR_URL: capacity #0 must be a whole number from 1 to 256/);
+    expect(errorOf({ GEMS_GENERATOR_URL: "http://a:1,http://a:1" })).toMatch(/lists the same server twice/);
+  });
+
+  it("loads a marked ComfyUI workflow", () => {
+    const config = load({ GEMS_GENERATOR: "comfyui", GEMS_GENERATOR_URL: "http://127.0.0.1:8188", GEMS_COMFYUI_WORKFLOW: "workflow.json" });
+    expect(config.generator.kind).toBe("comfyui");
+    expect(config.generator.kind === "comfyui" && config.generator.workflow?.path).toBe(workflowPath);
+  });
+
+  it("says what is wrong with a missing or unmarked workflow, one line each", () => {
+    expect(errorOf({ GEMS_GENERATOR: "comfyui", GEMS_GENERATOR_URL: "http://127.0.0.1:8188" })).toMatch(/^GEMS_COMFYUI_WORKFLOW: required when GEMS_GENERATOR=comfyui/);
+    expect(errorOf({ GEMS_GENERATOR: "comfyui", GEMS_GENERATOR_URL: "http://127.0.0.1:8188", GEMS_COMFYUI_WORKFLOW: "nope.json" })).toMatch(
+      /^GEMS_COMFYUI_WORKFLOW: cannot read .*nope\.json \(ENOENT\)/,
+    );
+    writeFileSync(join(dir, "unmarked.json"), JSON.stringify({ "6": { class_type: "CLIPTextEncode", inputs: { text: "a cat {{colour}}" } } }));
+    const lines = errorOf({ GEMS_GENERATOR: "comfyui", GEMS_COMFYUI_WORKFLOW: "unmarked.json" }).split("\n");
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(/^GEMS_GENERATOR_URL: required when GEMS_GENERATOR=comfyui/);
+    expect(lines[1]).toMatch(/^GEMS_COMFYUI_WORKFLOW: .*unmarked\.json node "6" \(CLIPTextEncode\) input "text": unknown placeholder \{\{colour\}\}/);
+    expect(lines[2]).toMatch(/has no \{\{prompt\}\} placeholder/);
   });
 });

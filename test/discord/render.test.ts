@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { customIdOf, parseCustomId } from "../../bots/discord/buttons.ts";
 import { gemsCommand } from "../../bots/discord/commands.ts";
 import { FeedbackInbox } from "../../bots/discord/feedback.ts";
-import { fitPng } from "../../bots/discord/image-fit.ts";
+import { fitUpload } from "../../bots/discord/image-fit.ts";
+import { readImageInfo } from "../../core/images/sharp-images.ts";
 import { applyEvent, createJobView, type JobView } from "../../bots/discord/job-view.ts";
 import { nonceOf } from "../../bots/discord/job-threads.ts";
 import { DISCORD_LIMITS, truncate } from "../../bots/discord/limits.ts";
@@ -110,7 +111,7 @@ describe("rendering stays within Discord's limits", () => {
 });
 
 describe("images and secrets", () => {
-  it("an image over the upload limit is shrunk until it fits, and stays a readable PNG", () => {
+  it("an image over the upload limit is shrunk until it fits, and stays a readable PNG", async () => {
     const width = 256;
     const rgba = new Uint8Array(width * width * 4);
     // Noise deflates badly, so the encoded file is large (xorshift32: deterministic).
@@ -124,12 +125,13 @@ describe("images and secrets", () => {
     const png = encodePng({ width, height: width, rgba });
     const limit = Math.floor(png.byteLength / 3);
 
-    const fitted = fitPng(png, limit);
+    const fitted = await fitUpload(png, limit);
 
     expect(fitted).not.toBeNull();
-    expect(fitted?.byteLength).toBeLessThanOrEqual(limit);
-    expect(decodePng(fitted as Uint8Array).width).toBeLessThan(width);
-    expect(fitPng(png, png.byteLength)).toBe(png);
+    expect(fitted?.bytes.byteLength).toBeLessThanOrEqual(limit);
+    expect(fitted?.contentType).toBe("image/png");
+    expect((await readImageInfo(fitted?.bytes as Uint8Array)).width).toBeLessThan(width);
+    expect((await fitUpload(png, png.byteLength))?.bytes).toBe(png);
   });
 
   it("interaction and webhook tokens are masked in URLs that reach the log", () => {

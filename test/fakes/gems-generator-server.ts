@@ -40,6 +40,7 @@ export interface FakeGemsGenerator {
 
 export async function startFakeGemsGenerator(
   handler: FakeGenerateHandler = () => pngReply(),
+  options: { port?: number } = {},
 ): Promise<FakeGemsGenerator> {
   let count = 0;
   const server = await startLoopbackServer((request) => {
@@ -53,7 +54,7 @@ export async function startFakeGemsGenerator(
       height: query.get("height"),
     };
     return handler(call, count++, request);
-  });
+  }, options);
   return { url: `${server.origin}/generate`, requests: server.requests, close: server.close };
 }
 

@@ -41,7 +41,8 @@ export interface LoopbackServer {
 
 export type Route = (request: RecordedRequest) => FakeReply | Promise<FakeReply>;
 
-export async function startLoopbackServer(route: Route): Promise<LoopbackServer> {
+/** `port` restarts a server on the address it had, e.g. to bring a killed pool member back. */
+export async function startLoopbackServer(route: Route, options: { port?: number } = {}): Promise<LoopbackServer> {
   const requests: RecordedRequest[] = [];
   const server = createServer(async (req, res) => {
     let hungUp = false;
@@ -71,7 +72,7 @@ export async function startLoopbackServer(route: Route): Promise<LoopbackServer>
     if (reply.delayMs) await waitUnlessClosed(reply.delayMs, res);
     if (!hungUp) send(res, reply);
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   return {
     origin: `http://127.0.0.1:${port}`,

@@ -171,3 +171,28 @@ describe("in-memory image store", () => {
     expect(store.pathOf(hash)).toBe(`memory://images/${hash}.png`);
   });
 });
+
+describe("disk image store and image formats", () => {
+  const jpeg = Uint8Array.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3]);
+  const webp = new Uint8Array([...new TextEncoder().encode("RIFF"), 4, 0, 0, 0, ...new TextEncoder().encode("WEBPVP8 ")]);
+
+  it("keeps JPEG and WebP bytes as sent, in files named for what they are", async () => {
+    const store = createDiskImageStore(join(dir, "images"));
+    for (const [bytes, extension] of [[jpeg, "jpg"], [webp, "webp"], [png("cube"), "png"]] as const) {
+      const hash = await store.put(bytes);
+      expect(store.pathOf(hash)).toBe(join(dir, "images", `${hash}.${extension}`));
+      expect(await store.get(hash)).toEqual(bytes);
+      expect(await store.has(hash)).toBe(true);
+      await store.delete(hash);
+      expect(await store.has(hash)).toBe(false);
+    }
+  });
+
+  it("loads an image written as <hash>.png before other formats were accepted", async () => {
+    await fs.mkdir(join(dir, "images"));
+    const bytes = png("older image");
+    await fs.writeFile(join(dir, "images", `${sha256(bytes)}.png`), bytes);
+    const store = createDiskImageStore(join(dir, "images"));
+    expect(await store.get(sha256(bytes))).toEqual(bytes);
+  });
+});

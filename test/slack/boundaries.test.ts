@@ -26,6 +26,8 @@ const ALLOWED_CORE = new Set([
   "core/memory/trajectory.ts",
   "core/skills/types.ts",
   "core/errors.ts",
+  // Pure byte sniffing, to name uploaded files for their format (JPEG and WebP from generators).
+  "core/images/image-type.ts",
 ]);
 
 describe("bots/slack's dependencies", () => {

@@ -2,6 +2,8 @@
  * A web studio on a real job service (sim models, in-memory stores) at 127.0.0.1:0, plus the
  * small HTTP and SSE clients the web tests read it with.
  */
+import type { ImageGenerator } from "../../core/models/ports.ts";
+import type { ModelServerStats } from "../../bots/web/studio-metrics.ts";
 import { testLimits } from "../support/limits.ts";
 import { join } from "node:path";
 import { createJobService } from "../../core/jobs/job-service.ts";
@@ -36,7 +38,9 @@ export interface StudioHarness {
 /** Counts across services, so a restarted service in the same file never reuses an id. */
 let jobCounter = 0;
 
-export async function startStudio(options: { latencyMs?: number } = {}): Promise<StudioHarness> {
+export async function startStudio(
+  options: { latencyMs?: number; generator?: ImageGenerator; modelServers?: () => ModelServerStats[] } = {},
+): Promise<StudioHarness> {
   const latencyMs = options.latencyMs ?? 0;
   const images = createInMemoryImageStore();
   const skills = await loadSkillLibrary(join(import.meta.dirname, "../../skills"));
@@ -44,7 +48,7 @@ export async function startStudio(options: { latencyMs?: number } = {}): Promise
     // Job ids seed the sim generator: counted ids make every run draw the same images.
     createJobId: () => `job-${String(++jobCounter).padStart(4, "0")}`,
     mllm: createSimMllm({ latencyMs }),
-    generator: createSimGenerator({ latencyMs, width: 256, height: 256 }),
+    generator: options.generator ?? createSimGenerator({ latencyMs, width: 256, height: 256 }),
     skills,
     images,
     store: createInMemoryJobStore(),
@@ -92,6 +96,7 @@ export async function startStudio(options: { latencyMs?: number } = {}): Promise
     config: { port: 0, host: "127.0.0.1" },
     logger: silentLogger,
     modelsDescription: "simulated MLLM and generator",
+    modelServers: options.modelServers,
   });
   const { url } = await studio.start();
   return {
