@@ -25,7 +25,15 @@ export async function createMllm(config: MllmConfig): Promise<Mllm & WithStats> 
   if (config.kind === "sim") return createSimMllm({ latencyMs: config.latencyMs });
   const model = config.model ?? (await discoverModelName(config.baseUrl as string, config.apiKey));
   const one = (baseUrl: string | undefined): Mllm =>
-    createOpenAiCompatibleMllm({ baseUrl, model, apiKey: config.apiKey, timeoutMs: config.timeoutMs, maxRetries: config.maxRetries });
+    createOpenAiCompatibleMllm({
+      baseUrl,
+      model,
+      apiKey: config.apiKey,
+      timeoutMs: config.timeoutMs,
+      maxRetries: config.maxRetries,
+      thinkingTokens: config.thinkingTokens,
+      tokenLimit: config.tokenLimit,
+    });
   if (!config.isPooled) return one(config.baseUrl);
   return createMllmPool(
     config.servers.map((server) => ({

@@ -16,6 +16,8 @@ const EXAMPLES: Record<string, string> = {
   GEMS_MLLM_MODEL: "Qwen/Qwen3-VL-8B-Instruct",
   GEMS_MLLM_TIMEOUT_MS: "120000",
   GEMS_MLLM_MAX_RETRIES: "3",
+  GEMS_MLLM_THINKING_TOKENS: "4096",
+  GEMS_MLLM_TOKEN_LIMIT: "per-role",
   GEMS_GENERATOR: "gems-http",
   GEMS_GENERATOR_URL: "http://gpu-1:8000/generate,http://gpu-2:8000/generate#2",
   GEMS_GENERATOR_TIMEOUT_MS: "300000",
@@ -194,6 +196,9 @@ const envSchema = z.object({
   GEMS_MLLM_API_KEY: optionalText,
   GEMS_MLLM_TIMEOUT_MS: integer(1000, 3_600_000, 120_000),
   GEMS_MLLM_MAX_RETRIES: integer(0, 10, 3),
+  // Reasoning models: room to think on top of each role's answer, or no limit sent at all.
+  GEMS_MLLM_THINKING_TOKENS: integer(0, 1_000_000, 4096),
+  GEMS_MLLM_TOKEN_LIMIT: choice(["per-role", "none"] as const),
   OPENAI_API_KEY: optionalText,
   GEMS_GENERATOR: choice(["gems-http", "openai", "comfyui", "a1111", "sim"] as const),
   GEMS_GENERATOR_URL: serverList,
@@ -251,6 +256,8 @@ export type MllmConfig =
       apiKey: string | undefined;
       timeoutMs: number;
       maxRetries: number;
+      thinkingTokens: number;
+      tokenLimit: "per-role" | "none";
     };
 
 export type GeneratorConfig =
@@ -366,6 +373,8 @@ export function loadConfig(env: Env, options: { envFile?: string | null; cwd?: s
           apiKey: e.GEMS_MLLM_API_KEY ?? e.OPENAI_API_KEY,
           timeoutMs: e.GEMS_MLLM_TIMEOUT_MS,
           maxRetries: e.GEMS_MLLM_MAX_RETRIES,
+          thinkingTokens: e.GEMS_MLLM_THINKING_TOKENS,
+          tokenLimit: e.GEMS_MLLM_TOKEN_LIMIT ?? "per-role",
         };
   if (mllm.kind === "openai-compatible" && !mllm.baseUrl && !mllm.apiKey) {
     problems.push(

@@ -11,7 +11,8 @@ export type GemsErrorCode =
   | "forbidden"
   | "config"
   | "cancelled"
-  | "storage";
+  | "storage"
+  | "out-of-tokens";
 
 export class GemsError extends Error {
   override readonly name: string = "GemsError";
@@ -44,6 +45,22 @@ export class BackendError extends GemsError {
     this.status = options?.status;
   }
   readonly status: number | undefined;
+}
+
+/**
+ * The model hit its token limit before it finished answering (`finish_reason: "length"`), even
+ * after a retry with a larger budget. Not a verdict on anything: the model never answered, and
+ * waiting does not help, so it has its own code.
+ */
+export class OutOfTokensError extends GemsError {
+  override readonly name = "OutOfTokensError";
+  constructor(
+    message: string,
+    readonly maxTokens: number | null,
+    options?: { cause?: unknown },
+  ) {
+    super(message, "out-of-tokens", options);
+  }
 }
 
 /** The backend asked us to slow down; `retryAfterMs` is its hint when it gave one. */

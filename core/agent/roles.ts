@@ -30,7 +30,7 @@ import {
   type FeedbackEdit,
   type RefinedPrompt,
 } from "./parse.ts";
-import { describeError, isAbortError } from "../errors.ts";
+import { describeError, isAbortError, OutOfTokensError } from "../errors.ts";
 
 export const EXPERIENCE_MAX_WORDS = 100;
 
@@ -89,7 +89,11 @@ export interface QuestionVerdict extends AnswerVerdict {
   isError: boolean;
 }
 
-/** Asks one question about one image. Errors become failed verdicts with the reason kept. */
+/**
+ * Asks one question about one image. Errors become failed verdicts with the reason kept, except
+ * a model that ran out of tokens: it never answered, so that is no verdict on the image and the
+ * step fails with the reason instead.
+ */
 export async function verifyQuestion(
   mllm: Mllm,
   png: Uint8Array,
@@ -101,7 +105,7 @@ export async function verifyQuestion(
     const answer = reply.content.trim();
     return { ...parseAnswer(answer), answer, isError: false };
   } catch (error) {
-    if (isAbortError(error)) throw error;
+    if (isAbortError(error) || error instanceof OutOfTokensError) throw error;
     const reason = describeError(error);
     return { passed: false, failure: `verifier error: ${reason}`, answer: "", isError: true };
   }

@@ -60,7 +60,7 @@ describe("openai-compatible MLLM: what is sent", () => {
   });
 
   it("sends the model name, the key as a bearer token, max_tokens and temperature", async () => {
-    const { mllm, fake } = await mllmAgainst({});
+    const { mllm, fake } = await mllmAgainst({}, { thinkingTokens: 0 });
     await mllm.chat({ ...ASK, maxTokens: 64, temperature: 0.2 });
     const request = fake.requests[0];
     expect(request?.path).toBe("/v1/chat/completions");
@@ -91,34 +91,44 @@ describe("openai-compatible MLLM: what is sent", () => {
 describe("openai-compatible MLLM: what is read", () => {
   it("returns reasoning_content as the reasoning", async () => {
     const { mllm } = await mllmAgainst({ chat: () => chatCompletion("yes", { reasoning_content: "I see a cube." }) });
-    expect(await mllm.chat(ASK)).toEqual({ content: "yes", reasoning: "I see a cube." });
+    expect(await mllm.chat(ASK)).toMatchObject({ content: "yes", reasoning: "I see a cube." });
   });
 
   it("returns a reasoning field as the reasoning when reasoning_content is absent", async () => {
     const { mllm } = await mllmAgainst({ chat: () => chatCompletion("yes", { reasoning: "Red, cubic." }) });
-    expect(await mllm.chat(ASK)).toEqual({ content: "yes", reasoning: "Red, cubic." });
+    expect(await mllm.chat(ASK)).toMatchObject({ content: "yes", reasoning: "Red, cubic." });
   });
 
   it("returns null reasoning when the server sends none", async () => {
     const { mllm } = await mllmAgainst({ chat: () => chatCompletion("yes") });
-    expect(await mllm.chat(ASK)).toEqual({ content: "yes", reasoning: null });
+    expect(await mllm.chat(ASK)).toMatchObject({ content: "yes", reasoning: null });
   });
 
   it("splits a leading <think> block off the content when the server has no reasoning parser", async () => {
     const { mllm } = await mllmAgainst({ chat: () => chatCompletion("<think>\nLooks red.\n</think>\n\nyes") });
-    expect(await mllm.chat(ASK)).toEqual({ content: "yes", reasoning: "Looks red." });
+    expect(await mllm.chat(ASK)).toMatchObject({ content: "yes", reasoning: "Looks red." });
+  });
+
+  it("takes what precedes a lone </think> as the reasoning when the template opened the block", async () => {
+    const { mllm } = await mllmAgainst({ chat: () => chatCompletion("The cube looks red.\n</think>\n\nYes") });
+    expect(await mllm.chat(ASK)).toMatchObject({ content: "Yes", reasoning: "The cube looks red." });
+  });
+
+  it("returns no answer, only the thought, for an unclosed <think> block", async () => {
+    const { mllm } = await mllmAgainst({ chat: () => chatCompletion("<think>\nStill looking at the") });
+    expect(await mllm.chat(ASK)).toMatchObject({ content: "", reasoning: "Still looking at the" });
   });
 
   it("returns empty content when the server sends null content", async () => {
     const { mllm } = await mllmAgainst({ chat: () => chatCompletion(null) });
-    expect(await mllm.chat(ASK)).toEqual({ content: "", reasoning: null });
+    expect(await mllm.chat(ASK)).toMatchObject({ content: "", reasoning: null });
   });
 
   it("returns empty content when the server sends no choices", async () => {
     const { mllm } = await mllmAgainst({
       chat: () => ({ json: { id: "x", object: "chat.completion", created: 0, model: "m", choices: [] } }),
     });
-    expect(await mllm.chat(ASK)).toEqual({ content: "", reasoning: null });
+    expect(await mllm.chat(ASK)).toMatchObject({ content: "", reasoning: null });
   });
 });
 
