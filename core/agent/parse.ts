@@ -118,15 +118,37 @@ export interface AnswerVerdict {
 /**
  * A verifier answer passes only when its first word is "yes". Reading the first word, rather
  * than looking for "yes" anywhere, keeps "No, but yes the cube is red" a failure and
- * "Yes, nothing is missing" a pass.
+ * "Yes, nothing is missing" a pass. Reasoning models dress the word up: "Answer: Yes",
+ * "\\boxed{No}", or a thought left inline before the verdict; those are read through.
  */
 export function parseAnswer(text: string): AnswerVerdict {
-  const trimmed = text.trim();
+  const trimmed = verdictText(text);
   if (trimmed === "") return { passed: false, failure: "empty answer" };
   const firstWord = /^[\s*_"'`([]*([A-Za-z]+)/.exec(trimmed)?.[1]?.toLowerCase();
   if (firstWord === "yes") return { passed: true };
   if (firstWord === "no") return { passed: false, failure: reasonAfterVerdict(trimmed) ?? "answered no" };
   return { passed: false, failure: `unclear answer: ${truncate(trimmed, 80)}` };
+}
+
+const ANSWER_LABEL = /^[\s#*_]*(?:final\s+)?(?:answer|verdict)[\s*_]*[:：][\s*_]*/i;
+
+/** The part of a verifier reply that holds the verdict. */
+function verdictText(text: string): string {
+  let rest = withoutInlineThought(text).trim();
+  const boxed = /\\boxed\{\s*(?:\\text\{)?\s*([A-Za-z]+)/.exec(rest);
+  if (boxed?.[1] && /^(yes|no)$/i.test(boxed[1])) return `${boxed[1]}${rest.slice((boxed.index ?? 0) + boxed[0].length).replace(/^[}\s]+/, " ")}`.trim();
+  // "Answer: yes" on a line of its own, after some visible deliberation.
+  const labelled = [...rest.matchAll(/^[\s#*_]*(?:final\s+)?(?:answer|verdict)[\s*_]*[:：][\s*_]*(yes|no)\b.*$/gim)].at(-1);
+  if (labelled && !/^[\s*_"'`([]*(yes|no)\b/i.test(rest)) return labelled[0].replace(ANSWER_LABEL, "").trim();
+  rest = rest.replace(ANSWER_LABEL, "");
+  return rest.trim();
+}
+
+/** Drops a `<think>…</think>` block, or everything up to a lone `</think>`, left in the content. */
+export function withoutInlineThought(text: string): string {
+  const close = text.lastIndexOf("</think>");
+  if (close >= 0) return text.slice(close + "</think>".length);
+  return /^\s*<think>/.test(text) ? "" : text;
 }
 
 function reasonAfterVerdict(answer: string): string | undefined {
@@ -158,25 +180,79 @@ export interface RefinedPrompt {
 }
 
 /**
- * The refiner's prompt is whatever follows the last "PROMPT:" line. Its thought is the
- * server's reasoning channel when there is one, else the text before that line.
+ * A line that labels the prompt: "PROMPT:", "Final prompt:", "**Improved prompt:**",
+ * "### Refined prompt", "New image prompt for attempt 3:" and the like. Without a colon it must
+ * stand alone on its line (a heading), so a sentence that starts with "Prompt" is not a label.
+ */
+const LABEL_WORDS = String.raw`(?:(?:final|improved|refined|revised|new|updated|rewritten|next|better|corrected)\s+)?(?:(?:image|generation|text-to-image)\s+)?prompt(?:\s+for\s+(?:attempt|iteration)\s+\d+)?`;
+const PROMPT_LABEL = new RegExp(
+  String.raw`^[ \t]*(?:#{1,6}[ \t]*)?(?:[*_]{1,2}[ \t]*)?${LABEL_WORDS}(?:[ \t]*[*_]{1,2})?[ \t]*(?:[:：](?:[ \t]*[*_]{1,2})?[ \t]*|$)`,
+  "gim",
+);
+/** A sentence that introduces the prompt on the next lines: "Here is the improved prompt:". */
+const INTRO_LINE = /^[^\n]*\bprompt(?:\s+for\s+(?:attempt|iteration)\s+\d+)?[*_]*[ \t]*[:：][ \t*_]*$/gim;
+/** Lines that end a prompt: the notes models add after it. */
+const TRAILING_NOTE = /^\s*(?:[*_]{0,2}\s*(?:notes?|explanation|rationale|reasoning|why|changes?(?: made)?|this (?:prompt|version|revision)|key changes|i (?:moved|added|kept|changed))\b|---|\*\*\*|\(note)/i;
+
+/**
+ * The refiner's prompt, read the way models write it: after the last label (see PROMPT_LABEL),
+ * inside a code fence or quotes, with a preamble before it and notes after it. Its thought is
+ * the server's reasoning channel when there is one, else the text before the label. Null when
+ * no prompt can be told apart from the analysis.
  */
 export function parseRefinedPrompt(reply: MllmReply): RefinedPrompt | null {
-  const content = reply.content.trim();
-  const markers = [...content.matchAll(/^\s*(?:\*\*)?PROMPT(?:\*\*)?\s*:(?:\*\*)?/gim)];
-  const last = markers.at(-1);
-  const before = last ? content.slice(0, last.index).trim() : "";
-  const after = last ? content.slice(last.index + last[0].length) : content;
-  const prompt = unwrapPrompt(after);
-  if (prompt === "") return null;
-  const thought = reply.reasoning?.trim() || before || null;
-  return { prompt, thought };
+  const content = withoutInlineThought(reply.content).trim();
+  const found = findPrompt(content);
+  if (found === null || found.prompt === "") return null;
+  return { prompt: found.prompt, thought: reply.reasoning?.trim() || found.before || null };
 }
 
-/** Strips the quoting and fences models put around a prompt they were asked to return bare. */
+/** The prompt in a reply that was asked for one (refiner, skill rewriter); null when none is found. */
+export function extractPrompt(text: string): string | null {
+  const found = findPrompt(withoutInlineThought(text).trim());
+  return found && found.prompt !== "" ? found.prompt : null;
+}
+
+function findPrompt(content: string): { prompt: string; before: string } | null {
+  const labels = [...content.matchAll(PROMPT_LABEL), ...content.matchAll(INTRO_LINE)];
+  const last = labels.sort((a, b) => (a.index ?? 0) - (b.index ?? 0)).at(-1);
+  if (last) {
+    const before = content.slice(0, last.index).trim();
+    return { prompt: promptAfterLabel(content.slice(last.index + last[0].length)), before };
+  }
+  const fences = [...content.matchAll(/```[\w-]*[ \t]*\n?([\s\S]*?)```/g)];
+  const fenced = fences.at(-1)?.[1];
+  if (fenced !== undefined) return { prompt: unwrapPrompt(fenced), before: content.slice(0, fences.at(-1)?.index).trim() };
+  const paragraphs = content.split(/\n\s*\n/).map((p) => p.trim()).filter(Boolean);
+  if (paragraphs.length <= 1) return { prompt: unwrapPrompt(content), before: "" };
+  // Several paragraphs and no label: only a paragraph that is wholly quoted reads as the prompt.
+  const quoted = paragraphs.filter((p) => /^(["“]).+(["”])$/s.test(p)).at(-1);
+  return quoted ? { prompt: unwrapPrompt(quoted), before: "" } : null;
+}
+
+/** The prompt that follows a label: a fenced block, or the lines up to a blank line or a note. */
+function promptAfterLabel(after: string): string {
+  const text = after.replace(/^[ \t]*\n+/, "").replace(/^\s*\n/, "");
+  const fence = /^\s*```[\w-]*[ \t]*\n?([\s\S]*?)```/.exec(text);
+  if (fence) return unwrapPrompt(fence[1] ?? "");
+  const lines: string[] = [];
+  for (const line of text.trimStart().split("\n")) {
+    if (line.trim() === "" || (lines.length > 0 && TRAILING_NOTE.test(line))) break;
+    lines.push(line);
+  }
+  return unwrapPrompt(lines.join(" "));
+}
+
+/** Strips the quoting, bold and fences models put around a prompt they were asked to return bare. */
 export function unwrapPrompt(text: string): string {
-  let prompt = text.trim().replace(/^```\w*\n?|```$/g, "").trim();
-  if (/^(["'“]).*(["'”])$/s.test(prompt)) prompt = prompt.slice(1, -1).trim();
+  let prompt = text.trim().replace(/^```[\w-]*\n?|```$/g, "").trim();
+  for (let i = 0; i < 3; i++) {
+    const before = prompt;
+    // Bold may be split by the label ("Final prompt: **"…"**"), so each side goes on its own.
+    prompt = prompt.replace(/^(?:\*\*|__)/, "").replace(/(?:\*\*|__)$/, "").trim();
+    if (/^(["'“`]).*(["'”`])$/s.test(prompt)) prompt = prompt.slice(1, -1).trim();
+    if (prompt === before) break;
+  }
   return prompt.replace(/\s+/g, " ");
 }
 

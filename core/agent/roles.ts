@@ -25,7 +25,7 @@ import {
   parseQuestions,
   parseRefinedPrompt,
   parseSkillRoute,
-  unwrapPrompt,
+  extractPrompt,
   type AnswerVerdict,
   type FeedbackEdit,
   type RefinedPrompt,
@@ -60,7 +60,7 @@ export async function planRequest(
 
   const skill = await skills.load(skillId);
   const reply = await mllm.chat({ messages: rewriterMessages(request, skill.instructions), maxTokens: 600, signal });
-  const rewritten = unwrapPrompt(reply.content);
+  const rewritten = extractPrompt(reply.content);
   // A rewriter that answers nothing must not erase the request.
   return { skill: skillId, prompt: rewritten || request, why, thought: reply.reasoning ?? why };
 }

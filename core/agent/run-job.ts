@@ -23,6 +23,7 @@ import type { AgentEvent, BestView, RequirementView } from "./events.ts";
 import { CancelledError, describeError, GemsError, InputError, isAbortError } from "../errors.ts";
 import { compressAttempt, decomposeFeedback, decomposeRequest, planRequest, refinePrompt, verifyQuestion } from "./roles.ts";
 import type { AttemptView, FeedbackView, ResultLine } from "./prompts.ts";
+import type { RefinedPrompt } from "./parse.ts";
 import { mapWithConcurrency } from "./concurrency.ts";
 import { feedbackAuthorName, validateFeedbackText } from "./request.ts";
 import { reviseAttempt, verifyChecklist } from "./batch-roles.ts";
@@ -362,7 +363,18 @@ async function compress(
   await commit({ type: "experience", n: iteration.n, text: experience });
 }
 
-const NO_PROMPT_THOUGHT = "The refiner gave no prompt; trying the same prompt with a new seed.";
+const NO_PROMPT_NOTE = "The refiner gave no usable prompt, so the next attempt reuses this one with a new seed.";
+
+/**
+ * The refined prompt, or, when the reply had none, this iteration's prompt again. A reply with no
+ * prompt in it must never reach the generator, nor stop the job (a new seed may still pass); the
+ * experience says so, so later rounds know.
+ */
+function nextPromptOrSame(iteration: IterationRecord, refined: RefinedPrompt | null): RefinedPrompt {
+  if (refined) return refined;
+  iteration.experience = `${iteration.experience ?? ""} ${NO_PROMPT_NOTE}`.trim();
+  return { prompt: iteration.prompt, thought: NO_PROMPT_NOTE };
+}
 
 /** The history as the refiners see it; `withImage` picks the attempts whose image is sent. */
 async function attemptViews(t: Trajectory, images: AgentDeps["images"], withImage: (it: IterationRecord) => boolean): Promise<AttemptView[]> {
@@ -398,11 +410,12 @@ async function refine(
     },
     signal,
   );
-  // A refiner that returns nothing usable should not stop the job; the next attempt reuses the
-  // prompt with a new seed, which still has a chance to pass.
-  const next = refined ?? { prompt: iteration.prompt, thought: NO_PROMPT_THOUGHT };
+  const next = nextPromptOrSame(iteration, refined);
   t.nextPrompt = next;
-  await commit({ type: "prompt.refined", n: iteration.n + 1, prompt: next.prompt, thought: next.thought });
+  await commit(
+    ...(refined ? [] : [{ type: "experience" as const, n: iteration.n, text: iteration.experience ?? "" }]),
+    { type: "prompt.refined", n: iteration.n + 1, prompt: next.prompt, thought: next.thought },
+  );
 }
 
 /**
@@ -430,10 +443,10 @@ async function revise(
     signal,
   );
   iteration.experience = revision.experience;
-  const next = revision.refined ?? { prompt: iteration.prompt, thought: NO_PROMPT_THOUGHT };
+  const next = nextPromptOrSame(iteration, revision.refined);
   t.nextPrompt = next;
   await commit(
-    { type: "experience", n: iteration.n, text: revision.experience },
+    { type: "experience", n: iteration.n, text: iteration.experience },
     { type: "prompt.refined", n: iteration.n + 1, prompt: next.prompt, thought: next.thought },
   );
 }

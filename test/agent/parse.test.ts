@@ -160,3 +160,58 @@ describe("extractJson and limitWords", () => {
     expect(limitWords(long, 99).split(" ")).toHaveLength(99);
   });
 });
+
+describe("parseRefinedPrompt, the way models really write", () => {
+  const read = (content: string, reasoning: string | null = null) => parseRefinedPrompt({ content, reasoning });
+  const PROMPT = "three red cubes in a row, a blue sphere on the left";
+
+  it.each([
+    ["a bold label with the colon inside", `Attempt 1 lost the sphere.\n\n**Final prompt:** ${PROMPT}`],
+    ["a bold label with the colon outside", `The sphere was missing.\n**Final prompt**: ${PROMPT}`],
+    ["a plain 'Final prompt:' label", `Analysis first.\nFinal prompt: ${PROMPT}`],
+    ["a 'Prompt:' label", `Prompt: ${PROMPT}`],
+    ["an 'Improved prompt' heading with the prompt below", `### Analysis\nCubes were fine.\n\n### Improved prompt\n${PROMPT}`],
+    ["a label alone on its line, bold", `Some thinking.\n\n**Refined prompt:**\n\n${PROMPT}`],
+    ["a numbered label", `New prompt for attempt 3: ${PROMPT}`],
+    ["an introducing sentence", `Here is the improved prompt:\n\n${PROMPT}`],
+    ["a code fence after the label", `PROMPT:\n\`\`\`\n${PROMPT}\n\`\`\``],
+    ["a fenced block with no label", `I moved the sphere forward.\n\n\`\`\`text\n${PROMPT}\n\`\`\`\n\nThat should work.`],
+    ["quotes and bold around the prompt", `Final prompt: **"${PROMPT}"**`],
+    ["a trailing note after a blank line", `PROMPT: ${PROMPT}\n\nNote: the sphere now comes first.`],
+    ["a trailing note on the next line", `PROMPT: ${PROMPT}\nThis prompt names the sphere first so it renders.`],
+    ["a trailing explanation after a rule", `**Final prompt:** ${PROMPT}\n---\nChanges: moved the sphere.`],
+    ["a leftover inline thought before the answer", `let me think about the sphere</think>\n\nPROMPT: ${PROMPT}`],
+  ])("reads only the prompt from %s", (_what, content) => {
+    expect(read(content)?.prompt).toBe(PROMPT);
+  });
+
+  it("keeps the analysis before the label as the thought when the server sent no reasoning", () => {
+    expect(read(`The sphere was missing.\n**Final prompt:** ${PROMPT}`)?.thought).toBe("The sphere was missing.");
+  });
+
+  it("finds no prompt in several paragraphs of analysis without a label", () => {
+    expect(read("The cubes passed.\n\nThe sphere failed because it was hidden. I would move it forward.")).toBeNull();
+  });
+
+  it("does not take a sentence that starts with the word prompt for a label", () => {
+    expect(read("Prompt engineering matters here.\n\nWe should move the sphere.")).toBeNull();
+  });
+});
+
+describe("parseAnswer from reasoning models", () => {
+  it.each([
+    ["Answer: Yes", true],
+    ["**Final answer:** No, the cube is green.", false],
+    ["\\boxed{Yes}", true],
+    ["\\boxed{\\text{No}} the sphere is missing", false],
+    ["Looking at the left side there is a cube.\nIt is clearly red.\n\nAnswer: yes", true],
+    ["I see it</think>\n\nNo. It is green.", false],
+    ["<think>\nhmm, looks red\n</think>\nYes", true],
+  ])("reads %j", (text, passed) => {
+    expect(parseAnswer(text).passed).toBe(passed);
+  });
+
+  it("reports an unfinished thought as an empty answer, not as a no", () => {
+    expect(parseAnswer("<think>\nthe cube might be")).toEqual({ passed: false, failure: "empty answer" });
+  });
+});

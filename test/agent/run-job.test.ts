@@ -264,6 +264,36 @@ describe("model replies that are not what was asked", () => {
     expect(result.status).toBe("done");
   });
 
+  it("never sends the refiner's analysis to the generator and says so in the experience when it finds no prompt", async () => {
+    const analysis = "The cube came out green.\n\nThe colour word should come first, and repeated.";
+    const { mllm, generator } = await models({ verifier: redFrom(2), refiner: () => analysis });
+    const { result } = await run(mllm.mllm, generator.generator);
+    expect(generator.calls.map((call) => call.prompt)).toEqual(["a red cube", "a red cube"]);
+    expect(result.iterations[0]?.experience).toMatch(/refiner gave no usable prompt.*reuses this one/);
+  });
+
+  it("sends only the labelled prompt to the generator when the refiner writes '**Final prompt:**' and notes", async () => {
+    const reply = "Attempt 1 was green.\n\n**Final prompt:** a bright red cube, red cube\n\nNote: colour first.";
+    const { mllm, generator } = await models({ verifier: redFrom(2), refiner: () => reply });
+    await run(mllm.mllm, generator.generator);
+    expect(generator.calls.map((call) => call.prompt)).toEqual(["a red cube", "a bright red cube, red cube"]);
+  });
+
+  it("fails with 'ran out of tokens' instead of counting a verdict as a no when the verifier is cut off twice", async () => {
+    const cutOff = () => {
+      const reply = chatCompletion(null, { reasoning_content: "let me look" });
+      (reply.json as any).choices[0].finish_reason = "length";
+      return reply;
+    };
+    const { mllm, generator } = await models({ verifier: cutOff });
+    const { result } = await run(mllm.mllm, generator.generator);
+    expect(result.status).toBe("failed");
+    expect(result.error).toMatch(/ran out of tokens/);
+    expect(result.iterations[0]?.verdicts).toEqual([]);
+    // Asked once, then once more with the larger budget, per question.
+    expect(mllm.callsOf("verifier")).toHaveLength(4);
+  });
+
   it("fails with a clear reason and keeps the best image when the MLLM stays down", async () => {
     const { mllm, generator } = await models({
       verifier: redFrom(9),
