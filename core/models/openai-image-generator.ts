@@ -1,7 +1,8 @@
 import type { ImageGenerateParamsNonStreaming } from "openai/resources/images";
 import { BackendError } from "../errors.ts";
 import { callBackend, hostOf, type RetryTuning } from "./backend-call.ts";
-import { hasPngSignature } from "./image-bytes.ts";
+import { sniffImageType } from "../images/image-type.ts";
+import { DEFAULT_MAX_IMAGE_BYTES, downloadImage } from "./http-image.ts";
 import { createOpenAiClient, OPENAI_BASE_URL } from "./openai-client.ts";
 import { classifyOpenAiError } from "./openai-errors.ts";
 import { canStreamImages, generateStreamed } from "./openai-image-stream.ts";
@@ -18,6 +19,8 @@ export interface OpenAiImageGeneratorConfig {
   maxRetries?: number;
   /** Used when a request gives no width and height, e.g. "1024x1024". */
   size?: string;
+  /** Larger images (base64 or downloaded) are refused; default 64 MB. */
+  maxImageBytes?: number;
   fetch?: typeof fetch;
   retry?: RetryTuning;
 }
@@ -29,6 +32,8 @@ const DEFAULT_MAX_RETRIES = 2;
 /**
  * An ImageGenerator over the OpenAI Images API. The API has no seed, so `request.seed` is
  * ignored; width and height become `size` and the server decides whether it supports it.
+ * Servers answer `data[0].b64_json` or `data[0].url` (DALL·E by default, many self-hosted and
+ * hosted ones always); a URL is downloaded under the same timeout, retries and size cap.
  */
 export function createOpenAiImageGenerator(config: OpenAiImageGeneratorConfig): ImageGenerator {
   const baseUrl = config.baseUrl ?? OPENAI_BASE_URL;
@@ -57,7 +62,23 @@ export function createOpenAiImageGenerator(config: OpenAiImageGeneratorConfig): 
             ? generateStreamed(client, body, signal, request.onProgress)
             : client.images.generate(body, { signal }),
       );
-      return decodePng(response.data?.[0]?.b64_json, label);
+      const maxBytes = config.maxImageBytes ?? DEFAULT_MAX_IMAGE_BYTES;
+      const first = response.data?.[0];
+      if (first?.b64_json) return decodeImage(first.b64_json, label, maxBytes);
+      if (first?.url) {
+        if (first.url.startsWith("data:")) return decodeImage(first.url.slice(first.url.indexOf(",") + 1), label, maxBytes);
+        return downloadImage(first.url, {
+          label,
+          timeoutMs,
+          maxRetries: config.maxRetries ?? DEFAULT_MAX_RETRIES,
+          retry: config.retry,
+          signal: request.signal,
+          secret: config.apiKey,
+          maxBytes,
+          fetch: config.fetch,
+        });
+      }
+      throw new BackendError(`${label} answered without an image (neither data[0].b64_json nor data[0].url).`, "generator");
     },
   };
 }
@@ -78,14 +99,15 @@ function imageParams(
   return { model, prompt: request.prompt, n: 1, ...(size ? { size } : {}), ...format };
 }
 
-function decodePng(b64: string | undefined, label: string): Uint8Array {
-  if (!b64) {
-    throw new BackendError(`${label} answered without an image (no data[0].b64_json).`, "generator");
+function decodeImage(b64: string, label: string, maxBytes: number): Uint8Array {
+  // Base64 is 4 characters per 3 bytes; checking first avoids decoding a runaway answer.
+  if ((b64.length * 3) / 4 > maxBytes) {
+    throw new BackendError(`${label} sent an image larger than ${Math.round(maxBytes / 1024 / 1024)} MB; check its output size.`, "generator");
   }
   const bytes = new Uint8Array(Buffer.from(b64, "base64"));
-  if (hasPngSignature(bytes)) return bytes;
+  if (sniffImageType(bytes) !== null) return bytes;
   throw new BackendError(
-    `The image generator returned bytes that are not a PNG image (got base64 data, ${bytes.length} bytes).`,
+    `${label} returned something that is not a PNG, JPEG or WebP image (got base64 data, ${bytes.length} bytes).`,
     "generator",
   );
 }

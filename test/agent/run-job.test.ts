@@ -340,7 +340,7 @@ describe("generator faults", () => {
     );
     const { result } = await run(mllm.mllm, generator.generator);
     expect(result.status).toBe("failed");
-    expect(result.error).toContain("not a PNG image");
+    expect(result.error).toContain("not a PNG, JPEG or WebP image");
     expect(result.best?.n).toBe(1);
   });
 });

@@ -65,3 +65,17 @@ export function pngReply(png: Uint8Array = TINY_PNG): FakeReply {
 export function fastApiError(status: number, detail: string, headers?: Record<string, string>): FakeReply {
   return { status, headers, json: { detail } };
 }
+
+/** FastAPI's answer to a query that fails validation (a missing prompt): 422 with a list of problems. */
+export function fastApiValidationError(field: string, msg = "Field required"): FakeReply {
+  return { status: 422, json: { detail: [{ type: "missing", loc: ["query", field], msg, input: null }] } };
+}
+
+/** What an nginx in front of the server answers when the upstream takes longer than its proxy_read_timeout. */
+export function proxyGatewayTimeout(): FakeReply {
+  return {
+    status: 504,
+    headers: { "content-type": "text/html" },
+    body: "<html>\r\n<head><title>504 Gateway Time-out</title></head>\r\n<body>\r\n<center><h1>504 Gateway Time-out</h1></center>\r\n<hr><center>nginx/1.24.0</center>\r\n</body>\r\n</html>\r\n",
+  };
+}

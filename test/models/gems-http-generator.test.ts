@@ -3,12 +3,14 @@ import { BackendError, CancelledError } from "../../core/errors.ts";
 import { createGemsHttpGenerator, type GemsHttpGeneratorConfig } from "../../core/models/gems-http-generator.ts";
 import {
   fastApiError,
+  fastApiValidationError,
   pngReply,
+  proxyGatewayTimeout,
   startFakeGemsGenerator,
   type FakeGemsGenerator,
   type FakeGenerateHandler,
 } from "../fakes/gems-generator-server.ts";
-import { TINY_PNG } from "../fakes/png-fixture.ts";
+import { JPEG_BYTES, TINY_PNG, WEBP_BYTES } from "../fakes/png-fixture.ts";
 import { recordingSleep, rejectionOf } from "./rejection.ts";
 
 let server: FakeGemsGenerator | undefined;
@@ -78,7 +80,7 @@ describe("gems-http generator", () => {
     expect(fake.requests).toHaveLength(2);
   });
 
-  it("reports bytes that are not a PNG as a specific BackendError without retrying", async () => {
+  it("reports bytes that are not an image as a specific BackendError without retrying", async () => {
     const { generator, fake } = await generatorAgainst(() => ({
       headers: { "content-type": "application/json" },
       body: '{"status":"ok"}',
@@ -86,7 +88,7 @@ describe("gems-http generator", () => {
     const error = await rejectionOf(generator.generate({ prompt: "a cat" }));
     expect(error).toBeInstanceOf(BackendError);
     expect(error.message).toBe(
-      "The image generator returned bytes that are not a PNG image (got application/json, 15 bytes).",
+      `The image generator at ${new URL(fake.url).host} returned something that is not a PNG, JPEG or WebP image (got application/json, 15 bytes).`,
     );
     expect(fake.requests).toHaveLength(1);
   });
@@ -113,6 +115,48 @@ describe("gems-http generator", () => {
     );
     expect(Date.now() - started).toBeLessThan(1_000);
     expect(fake.requests).toHaveLength(1);
+  });
+
+  it.each([
+    ["JPEG", "image/jpeg", JPEG_BYTES],
+    ["WebP", "image/webp", WEBP_BYTES],
+    ["JPEG sent as octet-stream", "application/octet-stream", JPEG_BYTES],
+  ])("accepts %s and returns the bytes as sent", async (_what, contentType, bytes) => {
+    const { generator } = await generatorAgainst(() => ({ headers: { "content-type": contentType }, body: bytes }));
+    expect(await generator.generate({ prompt: "a cat" })).toEqual(bytes);
+  });
+
+  it("names the missing field of FastAPI's 422 validation answer", async () => {
+    const { generator } = await generatorAgainst(() => fastApiValidationError("prompt"));
+    const error = await rejectionOf(generator.generate({ prompt: "a cat" }));
+    expect(error.message).toMatch(/rejected the request \(422\): prompt: Field required\. Check the prompt/);
+  });
+
+  it("says the server took too long for a 504 with a FastAPI detail, after retrying", async () => {
+    const { generator, fake } = await generatorAgainst(() => fastApiError(504, "Generation timed out after 300 s"));
+    const error = await rejectionOf(generator.generate({ prompt: "a cat" }));
+    expect(error.message).toBe(
+      `The image generator at ${new URL(fake.url).host} did not answer after 3 attempts: took too long to draw the image (504): Generation timed out after 300 s. Try again later.`,
+    );
+  });
+
+  it("reads the title of a proxy's HTML 504 page instead of quoting the markup", async () => {
+    const { generator } = await generatorAgainst(() => proxyGatewayTimeout(), { maxRetries: 0 });
+    const error = await rejectionOf(generator.generate({ prompt: "a cat" }));
+    expect(error.message).toContain("(504): 504 Gateway Time-out.");
+    expect(error.message).not.toContain("<");
+  });
+
+  it("says a 503 means busy or loading, in one line", async () => {
+    const { generator } = await generatorAgainst(() => fastApiError(503, "Model is loading"), { maxRetries: 0 });
+    const error = await rejectionOf(generator.generate({ prompt: "a cat" }));
+    expect(error.message).toContain("busy or still loading its model (503): Model is loading");
+    expect(error.message.split("\n")).toHaveLength(1);
+  });
+
+  it("refuses an answer larger than the size cap", async () => {
+    const { generator } = await generatorAgainst(() => pngReply(new Uint8Array(10_000)), { maxImageBytes: 1000 });
+    expect((await rejectionOf(generator.generate({ prompt: "a cat" }))).message).toMatch(/larger than/);
   });
 
   it("is named after the protocol and the host", async () => {

@@ -8,7 +8,8 @@ import {
   type FakeOpenAi,
   type FakeOpenAiScript,
 } from "../fakes/openai-server.ts";
-import { TINY_PNG, TINY_PNG_BASE64 } from "../fakes/png-fixture.ts";
+import { JPEG_BYTES, TINY_PNG, TINY_PNG_BASE64, WEBP_BYTES } from "../fakes/png-fixture.ts";
+import { startLoopbackServer, type LoopbackServer } from "../fakes/loopback-server.ts";
 import { recordingSleep, rejectionOf } from "./rejection.ts";
 
 let server: FakeOpenAi | undefined;
@@ -75,16 +76,66 @@ describe("openai image generator", () => {
     expect(fake.requests).toHaveLength(2);
   });
 
-  it("reports an answer without b64_json as a BackendError", async () => {
-    const { generator } = await generatorAgainst({ images: () => ({ json: { created: 0, data: [{ url: "https://x/y.png" }] } }) });
+  it("reports an answer with neither b64_json nor url as a BackendError", async () => {
+    const { generator } = await generatorAgainst({ images: () => ({ json: { created: 0, data: [{ revised_prompt: "x" }] } }) });
     expect((await rejectionOf(generator.generate({ prompt: "a red cube" }))).message).toContain("without an image");
   });
 
-  it("reports base64 that is not a PNG as a BackendError", async () => {
-    const jpegStart = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 0x10]).toString("base64");
-    const { generator } = await generatorAgainst({ images: () => imagesResponse([jpegStart]) });
-    expect((await rejectionOf(generator.generate({ prompt: "a red cube" }))).message).toBe(
-      "The image generator returned bytes that are not a PNG image (got base64 data, 6 bytes).",
+  it("reports base64 that is no image as a BackendError", async () => {
+    const { generator } = await generatorAgainst({ images: () => imagesResponse([Buffer.from("<html>oops</html>").toString("base64")]) });
+    expect((await rejectionOf(generator.generate({ prompt: "a red cube" }))).message).toMatch(
+      /returned something that is not a PNG, JPEG or WebP image \(got base64 data, 17 bytes\)/,
     );
+  });
+
+  it.each([
+    ["JPEG", JPEG_BYTES],
+    ["WebP", WEBP_BYTES],
+  ])("accepts %s bytes as sent", async (_format, bytes) => {
+    const { generator } = await generatorAgainst({ images: () => imagesResponse([Buffer.from(bytes).toString("base64")]) });
+    expect(await generator.generate({ prompt: "a red cube" })).toEqual(bytes);
+  });
+});
+
+describe("openai image generator: answers with a URL", () => {
+  let files: LoopbackServer | undefined;
+  afterEach(async () => {
+    await files?.close();
+    files = undefined;
+  });
+
+  it("downloads data[0].url, without sending the API key to the file host", async () => {
+    files = await startLoopbackServer(() => ({ headers: { "content-type": "image/jpeg" }, body: JPEG_BYTES }));
+    const { generator } = await generatorAgainst({ images: () => ({ json: { created: 0, data: [{ url: `${files!.origin}/out/1.jpg?sig=abc` }] } }) });
+    expect(await generator.generate({ prompt: "a red cube" })).toEqual(JPEG_BYTES);
+    expect(files.requests[0]?.path).toBe("/out/1.jpg");
+    expect(files.requests[0]?.headers.authorization).toBeUndefined();
+  });
+
+  it("retries a download that fails with a 503, without generating the image again", async () => {
+    files = await startLoopbackServer(() =>
+      files!.requests.length === 1 ? { status: 503, body: "Slow Down" } : { headers: { "content-type": "image/png" }, body: TINY_PNG },
+    );
+    const { generator, fake } = await generatorAgainst({ images: () => ({ json: { created: 0, data: [{ url: `${files!.origin}/a.png` }] } }) });
+    expect(await generator.generate({ prompt: "a red cube" })).toEqual(TINY_PNG);
+    expect(files.requests).toHaveLength(2);
+    expect(fake.requests).toHaveLength(1);
+  });
+
+  it("gives up on a download slower than the timeout after the same number of attempts", async () => {
+    files = await startLoopbackServer(() => ({ delayMs: 1_000, body: TINY_PNG }));
+    const { generator } = await generatorAgainst({ images: () => ({ json: { created: 0, data: [{ url: `${files!.origin}/a.png` }] } }) });
+    const error = await rejectionOf(generator.generate({ prompt: "a red cube" }));
+    expect(error.message).toMatch(/did not answer after 3 attempts: no answer within 200 ms/);
+    expect(files.requests).toHaveLength(3);
+  });
+
+  it("refuses a download larger than the size cap", async () => {
+    files = await startLoopbackServer(() => ({ headers: { "content-type": "image/png" }, body: new Uint8Array(4096).fill(1) }));
+    const { generator } = await generatorAgainst(
+      { images: () => ({ json: { created: 0, data: [{ url: `${files!.origin}/big.png` }] } }) },
+      { maxImageBytes: 1024 },
+    );
+    expect((await rejectionOf(generator.generate({ prompt: "a red cube" }))).message).toMatch(/larger than/);
   });
 });
