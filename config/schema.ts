@@ -8,6 +8,7 @@ import { parseEnv } from "node:util";
 import { z } from "zod";
 import { ConfigError } from "../core/errors.ts";
 import { parseComfyWorkflow, type ComfyWorkflow } from "../core/models/comfyui-workflow.ts";
+import { rememberSecrets } from "../core/secrets.ts";
 
 /** A good value for each variable, quoted in the error when the given one is wrong. */
 const EXAMPLES: Record<string, string> = {
@@ -346,6 +347,8 @@ export const BUNDLED_SKILLS_DIR = resolve(import.meta.dirname, "../skills");
 export function loadConfig(env: Env, options: { envFile?: string | null; cwd?: string } = {}): Readonly<Config> {
   const cwd = options.cwd ?? process.cwd();
   const merged: Env = { ...readEnvFile(options.envFile === undefined ? resolve(cwd, ".env") : options.envFile), ...env };
+  // Before anything can fail: from here on no message, log line or stored error shows them.
+  rememberSecrets(...Object.entries(merged).filter(([name]) => name in envSchema.shape && isSecret(name)).map(([, value]) => value));
   const parsed = envSchema.safeParse(merged);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => {

@@ -2,6 +2,8 @@
  * Coded errors. The message is written for the person who will read it (a user in chat or an
  * operator at start-up) and says what to do; `cause` keeps the technical detail for the log.
  */
+import { redactSecrets } from "./secrets.ts";
+
 export type GemsErrorCode =
   | "input"
   | "backend"
@@ -21,7 +23,8 @@ export class GemsError extends Error {
     readonly code: GemsErrorCode,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    // Messages are shown to people and stored; a key a server echoed must not travel with them.
+    super(redactSecrets(message), options);
   }
 }
 
@@ -99,6 +102,6 @@ export function isAbortError(error: unknown): boolean {
 
 /** Short, single-line description of any thrown value, for logs and user-facing reasons. */
 export function describeError(error: unknown): string {
-  if (error instanceof Error) return error.message.split("\n")[0] ?? error.name;
-  return String(error);
+  const text = error instanceof Error ? (error.message.split("\n")[0] ?? error.name) : String(error);
+  return redactSecrets(text);
 }

@@ -1,4 +1,5 @@
 import { pino, type DestinationStream, type Logger } from "pino";
+import { redactSecrets } from "./secrets.ts";
 
 /**
  * Field names whose values never reach a log line, at any depth. Keys and tokens reach log
@@ -22,8 +23,10 @@ export function scrubSecrets(value: unknown, depth = 0, seen = new WeakSet<objec
 }
 
 /**
- * Scrubs every line on its way to `destination`. Done at the stream rather than in pino's
- * formatters because child-logger bindings never pass through those.
+ * Scrubs every line on its way to `destination`: secret-named fields, then any known secret or
+ * credential-shaped text left anywhere in the line (a server's error body echoing a key).
+ * Done at the stream rather than in pino's formatters because child-logger bindings never pass
+ * through those.
  */
 function scrubbingDestination(destination: DestinationStream): DestinationStream {
   return {
@@ -34,14 +37,35 @@ function scrubbingDestination(destination: DestinationStream): DestinationStream
       } catch {
         // Not a JSON record (pino only writes JSON, so this is a foreign line): pass it on.
       }
-      destination.write(scrubbed);
+      destination.write(redactSecrets(scrubbed));
     },
   };
 }
 
-/** The one root logger; everything else logs through children of it (jobId, surface, user). */
+const VERBOSE_LEVELS = new Set(["debug", "trace"]);
+
+/**
+ * An error as one short line: its type, code and own message. pino's standard serializer adds
+ * the stack and folds every cause's message into `message`, which turns one failure into
+ * kilobytes (and repeats whatever a server put in its error body); that is kept for debug.
+ */
+export function briefError(error: unknown): unknown {
+  if (!(error instanceof Error)) return error;
+  const code = (error as { code?: unknown }).code;
+  return {
+    type: error.name,
+    message: error.message.split("\n")[0] ?? "",
+    ...(typeof code === "string" || typeof code === "number" ? { code } : {}),
+  };
+}
+
+/**
+ * The one root logger; everything else logs through children of it (jobId, surface, user).
+ * Stacks and cause chains are logged only at debug and trace.
+ */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
-  return pino({ level, base: { app: "gems-bot" } }, scrubbingDestination(destination ?? pino.destination(1)));
+  const serializers: Record<string, (value: unknown) => unknown> = VERBOSE_LEVELS.has(level) ? {} : { err: briefError };
+  return pino({ level, base: { app: "gems-bot" }, serializers }, scrubbingDestination(destination ?? pino.destination(1)));
 }
 
 /** For code paths that must take a logger but whose caller does not care (tests, benchmarks). */

@@ -114,7 +114,10 @@ export async function main(io: Io): Promise<number> {
       // By code, not class: any layer may report a bad setting (a taken port, say).
       return error.code === "input" || error.code === "config" ? EXIT.input : EXIT.backend;
     }
-    throw error;
+    // One line for people; the stack goes to the log, which shows it only at LOG_LEVEL=debug.
+    logger.debug({ err: error }, "unexpected error");
+    say(`gems: unexpected error: ${describeError(error)}${logger.isLevelEnabled("debug") ? "" : " (LOG_LEVEL=debug shows the details)"}`);
+    return EXIT.backend;
   }
 }
 
@@ -174,7 +177,8 @@ if (process.argv[1] && /gems(\.mjs)?$/.test(process.argv[1])) {
       process.exitCode = code;
     },
     (error: unknown) => {
-      process.stderr.write(`gems: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      // Only reached when even the configuration could not be read; one line, no key.
+      process.stderr.write(`gems: unexpected error: ${describeError(error)}\n`);
       process.exitCode = EXIT.backend;
     },
   );

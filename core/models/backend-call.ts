@@ -1,4 +1,5 @@
 import { BackendError, RateLimitError, describeError } from "../errors.ts";
+import { redactSecrets } from "../secrets.ts";
 import { withRetry, type RetryOptions, type Sleep } from "./retry.ts";
 
 /**
@@ -107,8 +108,9 @@ export function hostOf(url: string): string {
   }
 }
 
+/** `text` without `secret`, masked echoes of it, or any other known or key-shaped secret. */
 export function redact(text: string, secret: string | undefined): string {
-  return secret && secret.length >= 4 ? text.replaceAll(secret, "***") : text;
+  return redactSecrets(text, secret);
 }
 
 /** First line of a server's message, shortened: HTML error pages can be kilobytes long. */

@@ -1,4 +1,5 @@
 import { ConfigError, describeError } from "../errors.ts";
+import { rememberSecrets } from "../secrets.ts";
 
 /**
  * The first model an OpenAI-compatible server lists at GET /models. sglang and vLLM serve one
@@ -9,6 +10,7 @@ export async function discoverModelName(
   apiKey: string | undefined,
   options: { timeoutMs?: number; fetch?: typeof fetch } = {},
 ): Promise<string> {
+  rememberSecrets(apiKey);
   const doFetch = options.fetch ?? fetch;
   const url = `${baseUrl.replace(/\/+$/, "")}/models`;
   const hint = "Set GEMS_MLLM_MODEL to the model the server serves, e.g. GEMS_MLLM_MODEL=Qwen/Qwen3-VL-8B-Instruct";
@@ -18,9 +20,16 @@ export async function discoverModelName(
       headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {},
       signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
     });
+    // A refused key is not a missing model name; say what to fix.
+    if (response.status === 401 || response.status === 403) {
+      throw new ConfigError(
+        `GEMS_MLLM_API_KEY: the server at ${new URL(url).host} refused the key (${response.status}) when asked for its models. Check the key (or OPENAI_API_KEY).`,
+      );
+    }
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     body = await response.json();
   } catch (error) {
+    if (error instanceof ConfigError) throw error;
     throw new ConfigError(`GEMS_MLLM_MODEL: not set, and ${url} could not list models (${describeError(error)}). ${hint}`, {
       cause: error,
     });

@@ -1,4 +1,5 @@
 import { OutOfTokensError } from "../errors.ts";
+import { rememberSecrets } from "../secrets.ts";
 import { callBackend, hostOf, type RetryTuning } from "./backend-call.ts";
 import { addUsage, readReply, readUsage, toOpenAiMessages } from "./openai-chat-messages.ts";
 import { createOpenAiClient, OPENAI_BASE_URL } from "./openai-client.ts";
@@ -38,6 +39,7 @@ const LENGTH_RETRY_FACTOR = 4;
 export function createOpenAiCompatibleMllm(config: OpenAiCompatibleMllmConfig): Mllm {
   const baseUrl = config.baseUrl ?? OPENAI_BASE_URL;
   const timeoutMs = config.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  rememberSecrets(config.apiKey);
   const client = createOpenAiClient({ baseUrl, apiKey: config.apiKey, timeoutMs, fetch: config.fetch });
   const label = `The MLLM at ${hostOf(baseUrl)}`;
   // OpenAI's reasoning models reject `max_tokens`; most other servers only know it.

@@ -1,5 +1,6 @@
 import type { ImageGenerateParamsNonStreaming } from "openai/resources/images";
 import { BackendError } from "../errors.ts";
+import { rememberSecrets } from "../secrets.ts";
 import { callBackend, hostOf, type RetryTuning } from "./backend-call.ts";
 import { sniffImageType } from "../images/image-type.ts";
 import { DEFAULT_MAX_IMAGE_BYTES, downloadImage } from "./http-image.ts";
@@ -39,6 +40,7 @@ export function createOpenAiImageGenerator(config: OpenAiImageGeneratorConfig): 
   const baseUrl = config.baseUrl ?? OPENAI_BASE_URL;
   const model = config.model ?? DEFAULT_MODEL;
   const timeoutMs = config.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  rememberSecrets(config.apiKey);
   const client = createOpenAiClient({ baseUrl, apiKey: config.apiKey, timeoutMs, fetch: config.fetch });
   const label = `The image generator at ${hostOf(baseUrl)}`;
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Writable } from "node:stream";
 import { createLogger } from "../../core/logger.ts";
+import { rememberSecrets } from "../../core/secrets.ts";
 import { formatLogLine } from "../../bots/cli/log-lines.ts";
 
 function capture() {
@@ -35,12 +36,36 @@ describe("logging", () => {
     expect(lines).toHaveLength(2);
   });
 
-  it("keeps the error message and stack of a logged error", () => {
+  it("logs an error as its type and own message only, without stack or causes, at the default level", () => {
     const { lines, stream } = capture();
-    createLogger("info", stream).error({ err: new Error("CUDA out of memory") }, "generation failed");
+    const cause = new Error("socket hang up at 10.0.0.5");
+    createLogger("info", stream).error({ err: new Error("CUDA out of memory", { cause }) }, "generation failed");
     const record = JSON.parse(lines[0] as string);
-    expect(record.err.message).toBe("CUDA out of memory");
+    expect(record.err).toEqual({ type: "Error", message: "CUDA out of memory" });
+    expect(lines[0]).not.toContain("socket hang up");
+    expect(lines[0]!.length).toBeLessThan(300);
+  });
+
+  it("keeps the stack and the causes of a logged error at debug", () => {
+    const { lines, stream } = capture();
+    const cause = new Error("socket hang up");
+    createLogger("debug", stream).error({ err: new Error("CUDA out of memory", { cause }) }, "generation failed");
+    const record = JSON.parse(lines[0] as string);
+    expect(record.err.message).toContain("CUDA out of memory");
     expect(record.err.stack).toContain("logger.test.ts");
+    expect(record.err.stack).toContain("socket hang up");
+  });
+
+  it.each(["info", "debug"])("never writes a known key that a server echoed into an error, at %s", (level) => {
+    rememberSecrets("sk-live-ECHOED0123456789");
+    const { lines, stream } = capture();
+    const echoed = new Error("Incorrect API key provided: sk-live-ECHOED0123456789. Masked: sk-liv***6789 and sk-...789");
+    createLogger(level, stream).error({ err: new Error("outer", { cause: echoed }), body: echoed.message }, "call failed");
+    const text = lines.join("\n");
+    expect(text).not.toContain("ECHOED0123456789");
+    expect(text).not.toContain("sk-liv***6789");
+    expect(text).not.toContain("sk-...789");
+    expect(text).toContain("[redacted]");
   });
 
   it("formats a record as one readable line for the terminal", () => {

@@ -1,0 +1,188 @@
+/**
+ * A failing job per backend, with a recognisable key that the failing server echoes back whole
+ * and masked, as real servers and proxies do. Everything the run writes is then searched for
+ * the key: stdout, stderr (the log), the output folder, the SQLite file, and what the chat
+ * fakes received. Runs the real `gems` bin, at the default log level and at debug.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { tmpdir } from "node:os";
+import { startLoopbackServer, type FakeReply, type LoopbackServer } from "../fakes/loopback-server.ts";
+import { startFakeDiscord } from "../fakes/discord/fake-discord.ts";
+
+const root = resolve(import.meta.dirname, "../..");
+const KEY = "sk-leakcheck-7Q2xV9pL4mN8rT6yZ3wB";
+/** How the key shows up when a server masks it: OpenAI's stars, an ellipsis, the tail alone. */
+const FRAGMENTS = [KEY, KEY.slice(8), KEY.slice(-12), `${KEY.slice(0, 7)}***`, `...${KEY.slice(-4)}`, `***${KEY.slice(-4)}`];
+
+let work: string;
+const children: ChildProcess[] = [];
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), "gems-secrets-"));
+});
+afterAll(() => {
+  for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
+  rmSync(work, { recursive: true, force: true });
+});
+
+/** Each family's own error shape, carrying the key as that kind of server or proxy echoes it. */
+const ECHOES: Record<string, () => FakeReply> = {
+  openai: () => ({
+    status: 401,
+    json: {
+      error: {
+        message: `Incorrect API key provided: ${KEY.slice(0, 7)}***********${KEY.slice(-4)}. You can find your API key at https://platform.openai.com/account/api-keys.`,
+        type: "invalid_request_error",
+        param: null,
+        code: "invalid_api_key",
+      },
+    },
+  }),
+  vllm: () => ({ status: 400, json: { error: { message: `Invalid header: Authorization: Bearer ${KEY}`, type: "BadRequestError", param: null, code: 400 } } }),
+  sglang: () => ({ status: 400, json: { object: "error", message: `Unauthorized key ${KEY} (sk-...${KEY.slice(-4)})`, type: "BadRequestError", param: null, code: 400 } }),
+  ollama: () => ({ status: 500, json: { error: { message: `upstream proxy rejected api key ${KEY}`, type: "api_error", param: null, code: null } } }),
+};
+
+const servers: LoopbackServer[] = [];
+afterAll(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+});
+
+async function echoingServer(reply: () => FakeReply): Promise<LoopbackServer> {
+  const server = await startLoopbackServer(() => reply());
+  servers.push(server);
+  return server;
+}
+
+function runBin(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done, reject) => {
+    const child = spawn(process.execPath, [join(root, "bin/gems.mjs"), ...args], {
+      cwd: work,
+      env: { PATH: process.env["PATH"] ?? "", HOME: work, GEMS_SKILLS_DIR: join(root, "skills"), ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    children.push(child);
+    let stdout = "";
+    let stderr = "";
+    child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once("error", reject);
+    child.once("exit", (code) => done({ code, stdout, stderr }));
+  });
+}
+
+/** Every file under `dir`, as text (binary files such as SQLite included, byte for byte). */
+function filesUnder(dir: string): Array<{ path: string; text: string }> {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? filesUnder(path) : [{ path, text: readFileSync(path).toString("latin1") }];
+  });
+}
+
+function expectNoKey(where: string, text: string): void {
+  for (const fragment of FRAGMENTS) {
+    expect(text.includes(fragment), `${where} contains "${fragment}"`).toBe(false);
+  }
+}
+
+describe.each(["info", "debug"])("no key in anything a failing run writes (LOG_LEVEL=%s)", (level) => {
+  it.each(Object.keys(ECHOES))("MLLM on a %s server that echoes the key", async (family) => {
+    const server = await echoingServer(ECHOES[family]!);
+    const out = join(work, `out-${family}-${level}`);
+    const run = await runBin(["run", "a red cube", "--out", out], {
+      LOG_LEVEL: level,
+      GEMS_MLLM_BASE_URL: `${server.origin}/v1`,
+      GEMS_MLLM_MODEL: "m",
+      GEMS_MLLM_API_KEY: KEY,
+      GEMS_MLLM_MAX_RETRIES: "0",
+    });
+    expect(run.code).toBe(1);
+    // The failure is reported, and the server really did echo the key back.
+    expect(run.stdout).toMatch(/failed: The MLLM at 127\.0\.0\.1:\d+ /);
+    expect(servers.at(-1)?.requests.length).toBeGreaterThan(0);
+    expectNoKey("stdout", run.stdout);
+    expectNoKey("stderr", run.stderr);
+    for (const file of filesUnder(out)) expectNoKey(file.path, file.text);
+  });
+
+  it("OpenAI image generator that echoes the key", async () => {
+    const server = await echoingServer(ECHOES["vllm"]!);
+    const out = join(work, `out-images-${level}`);
+    const run = await runBin(["run", "a red cube", "--out", out, "--iterations", "1"], {
+      LOG_LEVEL: level,
+      GEMS_MLLM: "sim",
+      GEMS_GENERATOR: "openai",
+      GEMS_GENERATOR_URL: `${server.origin}/v1`,
+      GEMS_GENERATOR_API_KEY: KEY,
+      GEMS_GENERATOR_MAX_RETRIES: "0",
+    });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/failed: The image generator at/);
+    expectNoKey("stdout", run.stdout);
+    expectNoKey("stderr", run.stderr);
+    for (const file of filesUnder(out)) expectNoKey(file.path, file.text);
+  });
+});
+
+describe("no key or bot token in what gems serve writes", () => {
+  it("keeps them out of the log, the SQLite file and every Discord message when a job fails", async () => {
+    const mllm = await echoingServer(ECHOES["vllm"]!);
+    const discord = await startFakeDiscord();
+    const dataDir = join(work, "data-serve");
+    try {
+      const child = spawn(process.execPath, [join(root, "bin/gems.mjs"), "serve"], {
+        cwd: work,
+        env: {
+          PATH: process.env["PATH"] ?? "",
+          HOME: work,
+          LOG_LEVEL: "debug",
+          GEMS_DATA_DIR: dataDir,
+          GEMS_WEB_PORT: "0",
+          GEMS_SKILLS_DIR: join(root, "skills"),
+          GEMS_MLLM_BASE_URL: `${mllm.origin}/v1`,
+          GEMS_MLLM_MODEL: "m",
+          GEMS_MLLM_API_KEY: KEY,
+          GEMS_MLLM_MAX_RETRIES: "0",
+          GEMS_OUTAGE_BUDGET_MS: "0",
+          DISCORD_TOKEN: discord.token,
+          DISCORD_APPLICATION_ID: discord.applicationId,
+          DISCORD_GUILD_ID: discord.guildId,
+          DISCORD_API_URL: discord.apiUrl,
+        },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      children.push(child);
+      let log = "";
+      child.stdout!.on("data", (chunk: Buffer) => (log += chunk.toString()));
+      child.stderr!.on("data", (chunk: Buffer) => (log += chunk.toString()));
+      const exited = new Promise<number | null>((done) => child.once("exit", done));
+      await discord.waitFor(() => /connected to Discord/.test(log), "the bot to connect", 20_000);
+
+      await discord.answer(discord.command(discord.user("ada", "Ada"), "create", { prompt: "a red cube", iterations: 1 }), 20_000);
+      const failure = await discord.waitFor(
+        () => discord.calls.find((c) => JSON.stringify(c.body ?? "").includes("rejected the request (400)")),
+        "the failure in the job's thread",
+        20_000,
+      );
+      expect(JSON.stringify(failure.body)).toContain("[redacted]");
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+
+      const secrets = [...FRAGMENTS, discord.token];
+      const check = (where: string, text: string) => {
+        for (const secret of secrets) expect(text.includes(secret), `${where} contains "${secret}"`).toBe(false);
+      };
+      check("the log", log);
+      const stored = filesUnder(dataDir);
+      expect(stored.some((f) => f.path.endsWith(".sqlite"))).toBe(true);
+      for (const file of stored) check(file.path, file.text);
+      // The token rightly travels in the Authorization header; it must never be in a body.
+      for (const call of discord.calls) check(`Discord ${call.method} ${call.path}`, JSON.stringify(call.body ?? ""));
+    } finally {
+      await discord.close();
+    }
+  });
+});
