@@ -14,6 +14,7 @@ import { createDiskImageStore } from "../core/memory/image-store.ts";
 import { createWebStudio } from "./web/index.ts";
 import { createSlackBot } from "./slack/index.ts";
 import { createDiscordBot } from "./discord/index.ts";
+import { createStartupGate } from "./startup-gate.ts";
 
 /** A chat platform or the studio, as the server drives it. */
 interface Surface {
@@ -56,13 +57,15 @@ export async function startServer(runtime: Runtime, modelsDescription: string): 
     modes: config.modes,
     logger: logger.child({ component: "jobs" }),
   });
+  // The bots connect before the service has started (see below); until it has, their commands wait at this gate.
+  const gate = createStartupGate(jobs);
   const chatSurfaces: Surface[] = [];
   if (config.discord) {
-    const bot = createDiscordBot({ jobs, images, skills: runtime.skills, config: config.discord, logger: logger.child({ surface: "discord" }) });
+    const bot = createDiscordBot({ jobs: gate.jobs, images, skills: runtime.skills, config: config.discord, logger: logger.child({ surface: "discord" }) });
     chatSurfaces.push({ name: "Discord", start: () => bot.start(), stop: () => bot.stop() });
   }
   if (config.slack) {
-    const bot = createSlackBot({ jobs, images, skills: runtime.skills, config: config.slack, logger: logger.child({ surface: "slack" }) });
+    const bot = createSlackBot({ jobs: gate.jobs, images, skills: runtime.skills, config: config.slack, logger: logger.child({ surface: "slack" }) });
     chatSurfaces.push({ name: "Slack", start: () => bot.start(), stop: () => bot.stop() });
   }
   const stopSurfaces = async (surfaces: readonly Surface[]): Promise<void> => {
@@ -83,7 +86,15 @@ export async function startServer(runtime: Runtime, modelsDescription: string): 
     await jobs.close();
     throw error;
   }
-  const report = await jobs.start();
+  let report: StartReport;
+  try {
+    report = await jobs.start();
+  } catch (error) {
+    await stopSurfaces(started);
+    await jobs.close();
+    throw error;
+  }
+  gate.open();
   if (report.corrupt.length > 0) {
     logger.warn({ corrupt: report.corrupt }, `${report.corrupt.length} stored job(s) could not be read and were skipped`);
   }
