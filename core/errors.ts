@@ -66,6 +66,21 @@ export class OutOfTokensError extends GemsError {
   }
 }
 
+/**
+ * The model server takes fewer images per request than were sent (vLLM's
+ * `--limit-mm-per-prompt`, single-image Ollama models). The caller may send fewer and try again.
+ */
+export class TooManyImagesError extends BackendError {
+  override readonly name = "TooManyImagesError";
+  constructor(
+    message: string,
+    readonly maxImages: number,
+    options?: { cause?: unknown; status?: number },
+  ) {
+    super(message, "mllm", options);
+  }
+}
+
 /** The backend asked us to slow down; `retryAfterMs` is its hint when it gave one. */
 export class RateLimitError extends GemsError {
   override readonly name = "RateLimitError";

@@ -227,7 +227,14 @@ export interface RefinerInput {
   attempts: readonly AttemptView[];
 }
 
-export function refinerMessages(input: RefinerInput): MllmMessage[] {
+/**
+ * `maxImages` caps the images sent, for servers that take only so many per request: the
+ * latest attempts keep theirs, and the message says how many earlier images were left out.
+ */
+export function refinerMessages(input: RefinerInput, maxImages = Number.POSITIVE_INFINITY): MllmMessage[] {
+  const withImage = input.attempts.filter((attempt) => attempt.png !== null).map((attempt) => attempt.n);
+  const shown = new Set(withImage.slice(Math.max(0, withImage.length - maxImages)));
+  const leftOut = withImage.length - shown.size;
   const parts: MllmPart[] = [
     {
       type: "text",
@@ -240,7 +247,13 @@ export function refinerMessages(input: RefinerInput): MllmMessage[] {
   ];
   for (const attempt of input.attempts) {
     parts.push({ type: "text", text: attemptText(attempt) });
-    if (attempt.png) parts.push({ type: "image", png: attempt.png });
+    if (attempt.png && shown.has(attempt.n)) parts.push({ type: "image", png: attempt.png });
+  }
+  if (leftOut > 0) {
+    parts.push({
+      type: "text",
+      text: `(The images of ${leftOut} earlier attempt(s) are left out: the model server takes at most ${shown.size} image(s) per request. Their prompts and results above still count.)`,
+    });
   }
   const next = (input.attempts.at(-1)?.n ?? 0) + 1;
   parts.push({

@@ -30,7 +30,7 @@ import {
   type FeedbackEdit,
   type RefinedPrompt,
 } from "./parse.ts";
-import { describeError, isAbortError, OutOfTokensError } from "../errors.ts";
+import { describeError, isAbortError, OutOfTokensError, TooManyImagesError } from "../errors.ts";
 
 export const EXPERIENCE_MAX_WORDS = 100;
 
@@ -121,8 +121,30 @@ export async function compressAttempt(mllm: Mllm, input: CompressorInput, signal
   return limitWords(`No note from the compressor. Still failing: ${failed.join(" ")}`, EXPERIENCE_MAX_WORDS - 1);
 }
 
-/** Rewrites the prompt from the whole history; null when the model gave no usable prompt. */
+/** Image limits servers reported, so later refinements send what fits from the start. */
+const imageLimits = new WeakMap<Mllm, number>();
+
+/**
+ * Rewrites the prompt from the whole history; null when the model gave no usable prompt. A
+ * server that takes fewer images per request gets the latest ones that fit, and the thought
+ * says how many were left out.
+ */
 export async function refinePrompt(mllm: Mllm, input: RefinerInput, signal?: AbortSignal): Promise<RefinedPrompt | null> {
-  const reply = await mllm.chat({ messages: refinerMessages(input), maxTokens: 1500, signal });
-  return parseRefinedPrompt(reply);
+  const ask = (maxImages: number | undefined) =>
+    mllm.chat({ messages: refinerMessages(input, maxImages), maxTokens: 1500, signal });
+  let limit = imageLimits.get(mllm);
+  let reply;
+  try {
+    reply = await ask(limit);
+  } catch (error) {
+    if (!(error instanceof TooManyImagesError) || (limit !== undefined && error.maxImages >= limit)) throw error;
+    limit = error.maxImages;
+    imageLimits.set(mllm, limit);
+    reply = await ask(limit);
+  }
+  const refined = parseRefinedPrompt(reply);
+  const images = input.attempts.filter((attempt) => attempt.png !== null).length;
+  if (!refined || limit === undefined || images <= limit) return refined;
+  const note = `The model server takes at most ${limit} image(s) per request, so the refiner saw the latest ${limit} and left out ${images - limit}.`;
+  return { ...refined, thought: refined.thought ? `${refined.thought}\n\n(${note})` : note };
 }

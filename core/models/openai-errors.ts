@@ -1,5 +1,5 @@
 import { APIConnectionError, APIConnectionTimeoutError, APIError } from "openai";
-import { BackendError, RateLimitError, describeError } from "../errors.ts";
+import { BackendError, RateLimitError, TooManyImagesError, describeError } from "../errors.ts";
 import { TransientFailure, describeCause, redact, shorten } from "./backend-call.ts";
 import { parseRetryAfterMs } from "./retry-after.ts";
 
@@ -38,6 +38,14 @@ export function classifyOpenAiError(error: unknown, context: OpenAiErrorContext)
   if (status === 408 || status === 409 || status >= 500) {
     return new TransientFailure(`server error ${status}: ${serverMessage}`, status, { cause: error });
   }
+  const imageLimit = imageLimitOf(serverMessage);
+  if (status === 400 && imageLimit !== null) {
+    return new TooManyImagesError(
+      `${label} takes at most ${imageLimit} image(s) per request (${serverMessage}). Raise its limit (vLLM: --limit-mm-per-prompt) to show the model more.`,
+      imageLimit,
+      { cause: error, status },
+    );
+  }
   // The server's 401 text can echo part of the key ("Incorrect API key provided: sk-ab***"), so leave it out.
   if (status === 401) return fail(`${label} rejected the API key (401). Check the configured key.`);
   if (status === 403) return fail(`${label} refused the request (403): ${serverMessage}`);
@@ -48,6 +56,18 @@ export function classifyOpenAiError(error: unknown, context: OpenAiErrorContext)
     );
   }
   return fail(`${label} rejected the request (${status}): ${serverMessage}`);
+}
+
+/**
+ * The per-request image limit a server reports: vLLM says "At most 2 image(s) may be provided
+ * in one prompt." (older builds: "in one request."); Ollama's single-image vision models say
+ * they support only one image.
+ */
+export function imageLimitOf(message: string): number | null {
+  const vllm = /At most (\d+) image\(s\) may be provided in one (?:prompt|request)/i.exec(message);
+  if (vllm) return Number(vllm[1]);
+  if (/only supports? (?:a single|one) image/i.test(message)) return 1;
+  return null;
 }
 
 function messageOf(error: APIError): string {

@@ -178,3 +178,29 @@ function thoughtOf(n: number): string {
   const words = "let me look closely at the image and weigh each detail against the request before answering".split(" ");
   return Array.from({ length: n }, (_, i) => words[i % words.length]).join(" ");
 }
+
+/**
+ * vLLM's answer to a request with more images than `--limit-mm-per-prompt` allows: HTTP 400
+ * with the engine's validation message ("At most N image(s) may be provided in one prompt.").
+ */
+export function vllmImageLimitError(maxImages: number): FakeReply {
+  return {
+    status: 400,
+    json: {
+      error: {
+        message: `At most ${maxImages} image(s) may be provided in one prompt.`,
+        type: "BadRequestError",
+        param: null,
+        code: 400,
+      },
+    },
+  };
+}
+
+/** How many images a chat request carries, over all its messages. */
+export function imagesIn(body: { messages?: Array<{ content?: unknown }> }): number {
+  return (body.messages ?? []).reduce(
+    (sum, message) => sum + (Array.isArray(message.content) ? message.content.filter((p: any) => p?.type === "image_url").length : 0),
+    0,
+  );
+}
