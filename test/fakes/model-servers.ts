@@ -132,6 +132,9 @@ export function requestedLimit(body: { max_tokens?: unknown; max_completion_toke
   return typeof limit === "number" ? limit : undefined;
 }
 
+/** Deterministic thinking lengths spread over 150 to 800 tokens, one per request index. */
+export const thinkingFor = (index: number): number => 150 + ((index * 263) % 651);
+
 export interface ReasoningModelOptions {
   family: ServerFamily;
   /** Tokens of thinking before the answer to the `index`th chat request (0 for none). */
