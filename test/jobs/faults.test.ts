@@ -75,7 +75,7 @@ describe("faults", () => {
 
     expect(end).toMatchObject({
       type: "job.failed",
-      error: expect.stringMatching(/^The image generator at 127\.0\.0\.1:\d+ did not answer after 2 attempts: server error 503: GPU node rebooting/),
+      error: expect.stringMatching(/^The image generator at 127\.0\.0\.1:\d+ did not answer after 2 attempts: busy or still loading its model \(503\): GPU node rebooting/),
       best: { n: 1, passed: 1, total: 2 },
     });
     expect(clock.sleeps).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 29_000]);
