@@ -89,7 +89,7 @@ function expectNoKey(where: string, text: string): void {
 }
 
 /** Debug prints stacks and every underlying error, so it is the level that could leak most. */
-const RUNS = [...Object.keys(ECHOES).map((family) => [family, "debug"]), ["vllm", "info"]] as const;
+const RUNS: Array<[family: string, level: string]> = [...Object.keys(ECHOES).map((family): [string, string] => [family, "debug"]), ["vllm", "info"]];
 
 describe("no key in anything a failing run writes", () => {
   it.each(RUNS)("MLLM on a %s server that echoes the key (LOG_LEVEL=%s)", async (family, level) => {
