@@ -11,6 +11,11 @@ import { join, resolve } from "node:path";
 import { tmpdir } from "node:os";
 import { startLoopbackServer, type FakeReply, type LoopbackServer } from "../fakes/loopback-server.ts";
 import { startFakeDiscord } from "../fakes/discord/fake-discord.ts";
+import { startFakeSlack } from "../fakes/slack/fake-slack.ts";
+import { createSlackSender } from "../fakes/slack/signed-requests.ts";
+import { slashCommand } from "../fakes/slack/payloads.ts";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 
 const root = resolve(import.meta.dirname, "../..");
 const KEY = "sk-leakcheck-7Q2xV9pL4mN8rT6yZ3wB";
@@ -131,11 +136,24 @@ describe("no key in anything a failing run writes", () => {
   });
 });
 
+/** A port nobody listens on right now, for SLACK_PORT, which cannot take 0. */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((r) => probe.listen(0, "127.0.0.1", r));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((r) => probe.close(r));
+  return port;
+}
+
+const SIGNING_SECRET = "leakcheck-signing-secret-5d1c";
+
 describe("no key or bot token in what gems serve writes", () => {
   // A child process that compiles the project on start: slow on a loaded machine, hence the long timeout.
-  it("keeps them out of the log, the SQLite file and every Discord message when a job fails", { timeout: 90_000 }, async () => {
+  it("keeps them out of the log, the SQLite file and every Discord and Slack message when jobs fail", { timeout: 120_000 }, async () => {
     const mllm = await echoingServer(ECHOES["vllm"]!);
     const discord = await startFakeDiscord();
+    const slack = await startFakeSlack();
+    const slackPort = await freePort();
     const dataDir = join(work, "data-serve");
     try {
       const child = spawn(process.execPath, [join(root, "bin/gems.mjs"), "serve"], {
@@ -156,6 +174,10 @@ describe("no key or bot token in what gems serve writes", () => {
           DISCORD_APPLICATION_ID: discord.applicationId,
           DISCORD_GUILD_ID: discord.guildId,
           DISCORD_API_URL: discord.apiUrl,
+          SLACK_BOT_TOKEN: slack.botToken,
+          SLACK_SIGNING_SECRET: SIGNING_SECRET,
+          SLACK_API_URL: slack.apiUrl,
+          SLACK_PORT: String(slackPort),
         },
         stdio: ["ignore", "pipe", "pipe"],
       });
@@ -164,7 +186,11 @@ describe("no key or bot token in what gems serve writes", () => {
       child.stdout!.on("data", (chunk: Buffer) => (log += chunk.toString()));
       child.stderr!.on("data", (chunk: Buffer) => (log += chunk.toString()));
       const exited = new Promise<number | null>((done) => child.once("exit", done));
-      await discord.waitFor(() => /connected to Discord/.test(log), "the bot to connect", 60_000);
+      await discord
+        .waitFor(() => /connected to Discord and Slack/.test(log), "the bots to connect", 60_000)
+        .catch((error: unknown) => {
+          throw new Error(`${String(error)}; serve printed:\n${log}`);
+        });
 
       await discord.answer(discord.command(discord.user("ada", "Ada"), "create", { prompt: "a red cube", iterations: 1 }), 30_000);
       const failure = await discord.waitFor(
@@ -173,10 +199,18 @@ describe("no key or bot token in what gems serve writes", () => {
         30_000,
       );
       expect(JSON.stringify(failure.body)).toContain("[redacted]");
+
+      const sender = createSlackSender(`http://127.0.0.1:${slackPort}/slack/events`, SIGNING_SECRET);
+      expect((await sender.command(slashCommand(slack, "a red cube --iterations 1", { id: "U0ADA", name: "ada" }, "C0ART"))).status).toBe(200);
+      await slack.waitFor(
+        "the failure in the Slack thread",
+        () => slack.calls.find((c) => JSON.stringify(c.args).includes("rejected the request (400)")),
+        30_000,
+      );
       child.kill("SIGTERM");
       expect(await exited).toBe(0);
 
-      const secrets = [...FRAGMENTS, discord.token];
+      const secrets = [...FRAGMENTS, discord.token, slack.botToken, SIGNING_SECRET];
       const check = (where: string, text: string) => {
         for (const secret of secrets) expect(text.includes(secret), `${where} contains "${secret}"`).toBe(false);
       };
@@ -186,8 +220,16 @@ describe("no key or bot token in what gems serve writes", () => {
       for (const file of stored) check(file.path, file.text);
       // The token rightly travels in the Authorization header; it must never be in a body.
       for (const call of discord.calls) check(`Discord ${call.method} ${call.path}`, JSON.stringify(call.body ?? ""));
+      // Slack authenticates by the token (header, or a `token` argument Bolt adds); every other
+      // argument and every message must not carry one.
+      for (const call of slack.calls) {
+        const { token: _authentication, ...args } = call.args;
+        check(`Slack ${call.method}`, JSON.stringify(args));
+      }
+      check("Slack messages", JSON.stringify(slack.messages));
     } finally {
       await discord.close();
+      await slack.close();
     }
   });
 });
