@@ -121,25 +121,23 @@ export async function compressAttempt(mllm: Mllm, input: CompressorInput, signal
   return limitWords(`No note from the compressor. Still failing: ${failed.join(" ")}`, EXPERIENCE_MAX_WORDS - 1);
 }
 
-/** Image limits servers reported, so later refinements send what fits from the start. */
-const imageLimits = new WeakMap<Mllm, number>();
-
 /**
  * Rewrites the prompt from the whole history; null when the model gave no usable prompt. A
  * server that takes fewer images per request gets the latest ones that fit, and the thought
- * says how many were left out.
+ * says how many were left out. The limit is learnt from the refusal each time rather than
+ * remembered: the server refuses before running the model, so that costs one quick request,
+ * and it stays right if the server is restarted with another limit.
  */
 export async function refinePrompt(mllm: Mllm, input: RefinerInput, signal?: AbortSignal): Promise<RefinedPrompt | null> {
   const ask = (maxImages: number | undefined) =>
     mllm.chat({ messages: refinerMessages(input, maxImages), maxTokens: 1500, signal });
-  let limit = imageLimits.get(mllm);
+  let limit: number | undefined;
   let reply;
   try {
-    reply = await ask(limit);
+    reply = await ask(undefined);
   } catch (error) {
-    if (!(error instanceof TooManyImagesError) || (limit !== undefined && error.maxImages >= limit)) throw error;
+    if (!(error instanceof TooManyImagesError)) throw error;
     limit = error.maxImages;
-    imageLimits.set(mllm, limit);
     reply = await ask(limit);
   }
   const refined = parseRefinedPrompt(reply);

@@ -410,12 +410,11 @@ async function refine(
     },
     signal,
   );
+  // The note lands in the stored experience; surfaces show it as the next prompt's thought, so
+  // the events stay the same as in the fast loop.
   const next = nextPromptOrSame(iteration, refined);
   t.nextPrompt = next;
-  await commit(
-    ...(refined ? [] : [{ type: "experience" as const, n: iteration.n, text: iteration.experience ?? "" }]),
-    { type: "prompt.refined", n: iteration.n + 1, prompt: next.prompt, thought: next.thought },
-  );
+  await commit({ type: "prompt.refined", n: iteration.n + 1, prompt: next.prompt, thought: next.thought });
 }
 
 /**
