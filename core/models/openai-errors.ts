@@ -47,7 +47,10 @@ export function classifyOpenAiError(error: unknown, context: OpenAiErrorContext)
     );
   }
   // The server's 401 text can echo part of the key ("Incorrect API key provided: sk-ab***"), so leave it out.
-  if (status === 401) return fail(`${label} rejected the API key (401). Check the configured key.`);
+  if (status === 401) {
+    const setting = backend === "mllm" ? "GEMS_MLLM_API_KEY" : "GEMS_GENERATOR_API_KEY";
+    return fail(`${label} rejected the API key (401). Check ${setting} (or OPENAI_API_KEY).`);
+  }
   if (status === 403) return fail(`${label} refused the request (403): ${serverMessage}`);
   if (status === 404) {
     return fail(

@@ -157,7 +157,7 @@ describe("openai-compatible MLLM: failures", () => {
     });
     const error = await rejectionOf(mllm.chat(ASK));
     expect(error).toBeInstanceOf(BackendError);
-    expect(error.message).toBe(`The MLLM at ${new URL(fake.url).host} rejected the API key (401). Check the configured key.`);
+    expect(error.message).toBe(`The MLLM at ${new URL(fake.url).host} rejected the API key (401). Check GEMS_MLLM_API_KEY (or OPENAI_API_KEY).`);
     expect(error.message).not.toContain(API_KEY);
     expect(fake.requests).toHaveLength(1);
   });
