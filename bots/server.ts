@@ -58,7 +58,9 @@ export async function startServer(runtime: Runtime, modelsDescription: string): 
     logger: logger.child({ component: "jobs" }),
   });
   // The bots connect before the service has started (see below); until it has, their commands wait at this gate.
-  const gate = createStartupGate(jobs);
+  const gate = createStartupGate(jobs, {
+    onHold: (command) => logger.info({ command }, "a command arrived during start-up; it waits for the job service"),
+  });
   const chatSurfaces: Surface[] = [];
   if (config.discord) {
     const bot = createDiscordBot({ jobs: gate.jobs, images, skills: runtime.skills, config: config.discord, logger: logger.child({ surface: "discord" }) });

@@ -18,20 +18,31 @@ export interface StartupGate {
   jobs: JobService;
   /** The service has started: held commands go through, new ones pass at once. */
   open(): void;
+  /** Commands waiting at the gate right now. */
+  held(): number;
 }
 
-export function createStartupGate(jobs: JobService, options: { waitMs?: number } = {}): StartupGate {
+export interface StartupGateOptions {
+  waitMs?: number;
+  /** Called when a command starts waiting, e.g. to log it. */
+  onHold?: (command: string) => void;
+}
+
+export function createStartupGate(jobs: JobService, options: StartupGateOptions = {}): StartupGate {
   const waitMs = options.waitMs ?? DEFAULT_WAIT_MS;
   let isOpen = false;
+  let held = 0;
   let markOpen: () => void = () => undefined;
   const opened = new Promise<void>((resolve) => (markOpen = resolve));
   const starting: Refusal = { ok: false, reason: "unavailable", message: STARTING_MESSAGE };
 
-  const whenOpen = async (run: () => Promise<unknown>): Promise<unknown> => {
+  const whenOpen = async (command: string, run: () => Promise<unknown>): Promise<unknown> => {
     if (isOpen) return run();
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), waitMs)));
-    const outcome = await Promise.race([opened, timedOut]);
+    held++;
+    options.onHold?.(command);
+    const outcome = await Promise.race([opened, timedOut]).finally(() => held--);
     clearTimeout(timer);
     return outcome === "timeout" ? starting : run();
   };
@@ -41,7 +52,7 @@ export function createStartupGate(jobs: JobService, options: { waitMs?: number }
       const value: unknown = Reflect.get(target, property);
       if (typeof value !== "function") return value;
       const method = value.bind(target) as (...args: unknown[]) => Promise<unknown>;
-      return COMMANDS.has(property) ? (...args: unknown[]) => whenOpen(() => method(...args)) : method;
+      return COMMANDS.has(property) ? (...args: unknown[]) => whenOpen(String(property), () => method(...args)) : method;
     },
   });
   return {
@@ -50,5 +61,6 @@ export function createStartupGate(jobs: JobService, options: { waitMs?: number }
       isOpen = true;
       markOpen();
     },
+    held: () => held,
   };
 }

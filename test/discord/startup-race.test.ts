@@ -34,7 +34,9 @@ async function botBeforeStart(waitMs: number) {
     limits: TEST_LIMITS,
     logger: silentLogger,
   });
-  const gate = createStartupGate(jobs, { waitMs });
+  let markHeld: () => void = () => undefined;
+  const held = new Promise<void>((resolve) => (markHeld = resolve));
+  const gate = createStartupGate(jobs, { waitMs, onHold: () => markHeld() });
   const bot = createDiscordBot({
     jobs: gate.jobs,
     images,
@@ -46,6 +48,7 @@ async function botBeforeStart(waitMs: number) {
   return {
     jobs,
     gate,
+    held,
     close: async () => {
       await bot.stop();
       await jobs.close();
@@ -58,8 +61,9 @@ describe("a /gems create during start-up", () => {
     const world = await botBeforeStart(10_000);
     try {
       const interaction = fake.command(fake.user("ada", "Ada"), "create", { prompt: "a red cube", iterations: 1 });
-      // The command has reached the bot (it deferred its reply) while the service is not started.
-      await fake.waitFor(() => fake.calls.find((c) => c.path.includes(`/interactions/${interaction.id}/`)), "the deferral");
+      // The bot has deferred its reply and handed the command to the service, which is not started.
+      await world.held;
+      expect(world.gate.held()).toBe(1);
       await world.jobs.start();
       world.gate.open();
       const answer = await fake.answer(interaction);
