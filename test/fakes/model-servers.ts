@@ -5,7 +5,7 @@
  * | family      | where the thinking goes                                 | usage details                      |
  * |-------------|---------------------------------------------------------|------------------------------------|
  * | sglang      | `message.reasoning_content` (`--reasoning-parser qwen3`) | `prompt_tokens_details: null`      |
- * | vllm        | `message.reasoning` (vLLM ≥ 0.11; `reasoning_content` before) | `prompt_tokens_details: null` |
+ * | vllm        | `message.reasoning` (recent vLLM; older builds `reasoning_content`, as sglang) | `prompt_tokens_details: null` |
  * | vllm-raw    | inline, no parser: the template opened `<think>`, so the content is `thought</think>answer` | as vllm |
  * | ollama      | `message.reasoning` on its OpenAI-compatible /v1        | only the three counts              |
  * | openai      | not returned; counted in `completion_tokens_details.reasoning_tokens` | cached and reasoning counts |
