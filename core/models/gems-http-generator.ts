@@ -1,5 +1,6 @@
 import { callBackend, hostOf, type RetryTuning } from "./backend-call.ts";
-import { classifyFetchError, DEFAULT_MAX_IMAGE_BYTES, readImageResponse } from "./http-image.ts";
+import { classifyFetchFailure } from "./generator-http.ts";
+import { DEFAULT_MAX_IMAGE_BYTES, readImageResponse } from "./http-image.ts";
 import type { ImageGenerator, ImageRequest } from "./ports.ts";
 
 export interface GemsHttpGeneratorConfig {
@@ -38,7 +39,7 @@ export function createGemsHttpGenerator(config: GemsHttpGeneratorConfig): ImageG
           maxRetries: config.maxRetries ?? DEFAULT_MAX_RETRIES,
           retry: config.retry,
           signal: request.signal,
-          classify: (error) => classifyFetchError(error, label),
+          classify: (error) => classifyFetchFailure(error, label),
         },
         async (signal) =>
           readImageResponse(await fetchImpl(url, { method: "POST", signal }), label, config.maxImageBytes ?? DEFAULT_MAX_IMAGE_BYTES),

@@ -1,10 +1,13 @@
 /**
- * What the HTTP image generators share: reading image bytes with a size cap, turning an error
- * status (FastAPI's `{"detail": …}`, an HTML proxy page, plain text) into a message a person can
- * act on, and downloading an image a server answered with a URL under the same rules.
+ * Image answers over plain HTTP (the GEMS server, and images an OpenAI-style server links to):
+ * reading the bytes with a size cap, turning an error status (FastAPI's `{"detail": …}`, an HTML
+ * proxy page, plain text) into a message a person can act on, and downloading an image a server
+ * answered with a URL under the same rules. JSON plumbing for ComfyUI and A1111 is in
+ * generator-http.ts.
  */
 import { BackendError, RateLimitError } from "../errors.ts";
-import { TransientFailure, callBackend, describeCause, shorten, type BackendCall } from "./backend-call.ts";
+import { TransientFailure, callBackend, shorten, type BackendCall } from "./backend-call.ts";
+import { classifyFetchFailure } from "./generator-http.ts";
 import { sniffImageType } from "../images/image-type.ts";
 import { parseRetryAfterMs } from "./retry-after.ts";
 
@@ -97,18 +100,6 @@ function validationLine(item: unknown): string {
   return where ? `${where}: ${String(msg)}` : String(msg);
 }
 
-/** Maps a fetch failure onto the retry policy; errors already classified pass through. */
-export function classifyFetchError(error: unknown, label: string): unknown {
-  if (error instanceof BackendError || error instanceof RateLimitError || error instanceof TransientFailure) {
-    return error;
-  }
-  // undici reports refused, reset and DNS failures as TypeError("fetch failed") with the reason in `cause`.
-  if (error instanceof TypeError) {
-    return new TransientFailure(`could not connect (${describeCause(error)})`, undefined, { cause: error });
-  }
-  return new BackendError(`${label} failed: ${shorten(String(error))}`, "generator", { cause: error });
-}
-
 export interface DownloadOptions extends Omit<BackendCall, "classify" | "backend"> {
   maxBytes: number;
   fetch?: typeof fetch;
@@ -123,7 +114,7 @@ export function downloadImage(url: string, options: DownloadOptions): Promise<Ui
   const fetchImpl = options.fetch ?? globalThis.fetch;
   const label = options.label;
   return callBackend(
-    { ...options, backend: "generator", classify: (error) => classifyFetchError(error, label) },
+    { ...options, backend: "generator", classify: (error) => classifyFetchFailure(error, label) },
     async (signal) => readImageResponse(await fetchImpl(url, { signal, redirect: "follow" }), label, options.maxBytes),
   );
 }

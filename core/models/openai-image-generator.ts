@@ -3,6 +3,7 @@ import { BackendError } from "../errors.ts";
 import { rememberSecrets } from "../secrets.ts";
 import { callBackend, hostOf, type RetryTuning } from "./backend-call.ts";
 import { sniffImageType } from "../images/image-type.ts";
+import { decodeBase64Image } from "./generator-http.ts";
 import { DEFAULT_MAX_IMAGE_BYTES, downloadImage } from "./http-image.ts";
 import { createOpenAiClient, OPENAI_BASE_URL } from "./openai-client.ts";
 import { classifyOpenAiError } from "./openai-errors.ts";
@@ -68,7 +69,7 @@ export function createOpenAiImageGenerator(config: OpenAiImageGeneratorConfig): 
       const first = response.data?.[0];
       if (first?.b64_json) return decodeImage(first.b64_json, label, maxBytes);
       if (first?.url) {
-        if (first.url.startsWith("data:")) return decodeImage(first.url.slice(first.url.indexOf(",") + 1), label, maxBytes);
+        if (first.url.startsWith("data:")) return decodeImage(first.url, label, maxBytes);
         return downloadImage(first.url, {
           label,
           timeoutMs,
@@ -106,7 +107,7 @@ function decodeImage(b64: string, label: string, maxBytes: number): Uint8Array {
   if ((b64.length * 3) / 4 > maxBytes) {
     throw new BackendError(`${label} sent an image larger than ${Math.round(maxBytes / 1024 / 1024)} MB; check its output size.`, "generator");
   }
-  const bytes = new Uint8Array(Buffer.from(b64, "base64"));
+  const bytes = decodeBase64Image(b64);
   if (sniffImageType(bytes) !== null) return bytes;
   throw new BackendError(
     `${label} returned something that is not a PNG, JPEG or WebP image (got base64 data, ${bytes.length} bytes).`,

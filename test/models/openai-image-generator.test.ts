@@ -112,6 +112,13 @@ describe("openai image generator: answers with a URL", () => {
     expect(files.requests[0]?.headers.authorization).toBeUndefined();
   });
 
+  it("decodes a data: URL in data[0].url without any download", async () => {
+    const { generator } = await generatorAgainst({
+      images: () => ({ json: { created: 0, data: [{ url: `data:image/webp;base64,${Buffer.from(WEBP_BYTES).toString("base64")}` }] } }),
+    });
+    expect(await generator.generate({ prompt: "a red cube" })).toEqual(WEBP_BYTES);
+  });
+
   it("retries a download that fails with a 503, without generating the image again", async () => {
     files = await startLoopbackServer(() =>
       files!.requests.length === 1 ? { status: 503, body: "Slow Down" } : { headers: { "content-type": "image/png" }, body: TINY_PNG },

@@ -50,6 +50,6 @@ describe("OpenAI streamed partial images", () => {
   it("fails in one line when the stream ends without the completed image", async () => {
     const generator = await generatorFor("gpt-image-1", { images: () => imagesStreamReply([TINY_PNG_BASE64], null) });
     const error = await rejectionOf(generator.generate({ prompt: "a cat", onProgress: () => {} }));
-    expect(error.message).toMatch(/^The image generator at 127\.0\.0\.1:\d+ answered without an image \(no data\[0\]\.b64_json\)\.$/);
+    expect(error.message).toMatch(/^The image generator at 127\.0\.0\.1:\d+ answered without an image \(neither data\[0\]\.b64_json nor data\[0\]\.url\)\.$/);
   });
 });
