@@ -7,6 +7,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import type { JobService, JobSummary } from "../../core/jobs/types.ts";
+import { isPreviewSuperseded } from "../../core/agent/events.ts";
 import { baseHeaders } from "./http-io.ts";
 import { WEB_LIMITS } from "./limits.ts";
 
@@ -75,8 +76,13 @@ export function createEventStreams(jobs: JobService, logger: Logger): EventStrea
       stream.res.end();
       return;
     }
-    for (const event of stored.events) {
+    for (const [index, event] of stored.events.entries()) {
       if (event.seq <= stream.lastSeq) continue;
+      // A replay skips previews already replaced (their files may be gone), as chat surfaces do.
+      if (event.type === "image.preview" && isPreviewSuperseded(event, stored.events.slice(index + 1))) {
+        stream.lastSeq = event.seq;
+        continue;
+      }
       // JSON.stringify escapes line breaks, so one data line holds the whole event.
       write(stream.res, `id: ${event.seq}\ndata: ${JSON.stringify(event)}\n\n`);
       stream.lastSeq = event.seq;
