@@ -16,7 +16,7 @@
 import { createHash } from "node:crypto";
 import { DiscordAPIError, RESTJSONErrorCodes } from "discord.js";
 import type { Logger } from "pino";
-import { isPreviewSuperseded, type JobEvent } from "../../core/agent/events.ts";
+import { isPreviewStale, type JobEvent } from "../../core/agent/events.ts";
 import type { JobContext, JobService } from "../../core/jobs/types.ts";
 import type { DiscordRest } from "./discord-rest.ts";
 import { APPLIED, type FeedbackInbox } from "./feedback.ts";
@@ -74,6 +74,8 @@ export function createJobThreads(deps: JobThreadsDeps): JobThreads {
   const states = new Map<string, ThreadState>();
   const inFlight = new Set<Promise<void>>();
   const log = deps.logger;
+  /** Previews stored before this process started belong to a run a restart ended. */
+  const startedAtMs = Date.now();
 
   function open(job: JobContext, ref: DiscordRef): ThreadState {
     const status = deps.jobs.status(job.jobId);
@@ -175,7 +177,7 @@ export function createJobThreads(deps: JobThreadsDeps): JobThreads {
   async function renderPreview(state: ThreadState, event: Extract<JobEvent, { type: "image.preview" }>): Promise<void> {
     const { view, ref } = state;
     const stored = deps.jobs.events(view.jobId, event.seq);
-    if (stored.ok && isPreviewSuperseded(event, stored.events)) return;
+    if (!stored.ok || isPreviewStale(event, stored.events, startedAtMs)) return;
     const existing = ref.iterationMessages[String(event.n)];
     const hash = event.image?.hash ?? null;
     if (!existing) {

@@ -76,3 +76,11 @@ export function isPreviewSuperseded(preview: PreviewEvent, later: readonly Agent
       event.type === "job.started",
   );
 }
+
+/**
+ * isPreviewSuperseded, and also any preview stored before `sinceMs` (when the surface started):
+ * it belongs to a run that a restart ended, even if the resumed job has not said so yet.
+ */
+export function isPreviewStale(preview: PreviewEvent & { at: string }, later: readonly AgentEvent[], sinceMs: number): boolean {
+  return Date.parse(preview.at) < sinceMs || isPreviewSuperseded(preview, later);
+}

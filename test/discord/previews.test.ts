@@ -149,6 +149,8 @@ describe("live previews on Discord", () => {
       const messages = iterationMessages(fake, threadId);
       expect(messages.map((m) => m.id)).toEqual([preview!.id]);
       const edits = callsTo(threadId, preview!.id).filter((c) => c.method === "PATCH");
+      // The restarted bot never showed the old run's preview again.
+      expect(edits.filter((c) => String(c.body?.content).includes("drawing… 30%"))).toHaveLength(0);
       // The stale preview was taken down at the restart, before the image was drawn again.
       const cleared = edits.find((c) => String(c.body?.content).includes("drawing again after a restart"));
       expect(cleared?.body.attachments).toEqual([]);
