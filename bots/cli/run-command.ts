@@ -74,7 +74,7 @@ export async function runInTerminal(runtime: Runtime, options: RunOptions, stdou
         continue;
       }
       for (const text of renderEvent(event, ctx)) printer.line(text);
-      printer.status(activityAfter(event, activeRequirements(trajectory).length));
+      printer.status(activityAfter(event, activeRequirements(trajectory).length), event.type === "image.preview");
     }
   };
 
