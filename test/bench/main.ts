@@ -9,6 +9,7 @@ import { benchJobs } from "./jobs.ts";
 import { benchDiscord } from "./discord.ts";
 import { benchLoopModes } from "./loop-modes.ts";
 import { benchPool } from "./pool.ts";
+import { benchPreviews } from "./previews.ts";
 
 const root = resolve(import.meta.dirname, "../..");
 const suites: Record<string, () => Promise<string>> = {
@@ -24,6 +25,7 @@ const suites: Record<string, () => Promise<string>> = {
   discord: benchDiscord,
   "loop-modes": benchLoopModes,
   pool: benchPool,
+  previews: benchPreviews,
 };
 
 const wanted = process.argv.slice(2);
