@@ -14,32 +14,35 @@ export interface PartialDrawing {
   png: Uint8Array;
 }
 
-/** `count` partials of a finished sim PNG, coarsest first; none of them equals the final image. */
-export function partialDrawings(finished: Uint8Array, count: number): PartialDrawing[] {
-  if (count <= 0) return [];
+/**
+ * The partials of a finished sim PNG, coarsest first, made one at a time as the caller asks
+ * for them (so their cost can overlap the generator's simulated wait). None equals the final
+ * image: the finest block is still 2 pixels or more.
+ */
+export function* partialDrawings(finished: Uint8Array, count: number): Generator<PartialDrawing> {
+  if (count <= 0) return;
   const { width, height, rgba } = decodePng(finished);
-  const drawings: PartialDrawing[] = [];
   for (let i = 0; i < count; i++) {
     // Blocks halve at each step: 1/8, 1/16, 1/32… of the shorter side, never below 2 pixels.
     const block = Math.max(2, Math.floor(Math.min(width, height) / 2 ** (3 + i)));
-    drawings.push({
+    yield {
       percent: Math.round(((i + 1) * 100) / (count + 1)),
       png: encodePng({ width, height, rgba: pixelate(rgba, width, height, block), text: { Software: "GEMS Bot sim generator, partial drawing" } }),
-    });
+    };
   }
-  return drawings;
 }
 
 /** Each block takes the colour of its centre pixel: cheap, and the shapes stay recognisable. */
 function pixelate(rgba: Uint8Array, width: number, height: number, block: number): Uint8Array {
   const out = new Uint8Array(rgba.length);
-  for (let y = 0; y < height; y++) {
-    const sy = Math.min(height - 1, Math.floor(y / block) * block + (block >> 1));
-    for (let x = 0; x < width; x++) {
-      const sx = Math.min(width - 1, Math.floor(x / block) * block + (block >> 1));
-      const from = (sy * width + sx) * 4;
-      out.set(rgba.subarray(from, from + 4), (y * width + x) * 4);
-    }
+  const source = new Uint32Array(rgba.buffer, rgba.byteOffset, width * height);
+  const target = new Uint32Array(out.buffer);
+  const stride = width * 4;
+  for (let top = 0; top < height; top += block) {
+    const sy = Math.min(height - 1, top + (block >> 1));
+    // One row of the block, then copied down the block's other rows.
+    for (let x = 0; x < width; x++) target[top * width + x] = source[sy * width + Math.min(width - 1, Math.floor(x / block) * block + (block >> 1))]!;
+    for (let y = top + 1; y < Math.min(height, top + block); y++) out.copyWithin(y * stride, top * stride, (top + 1) * stride);
   }
   return out;
 }

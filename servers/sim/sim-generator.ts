@@ -43,14 +43,17 @@ export function createSimGenerator(options: SimGeneratorOptions = {}): ImageGene
         await simulateLatency(latencyMs, request.signal);
         return render();
       }
+      // The image takes `latencyMs` in all: drawing the partials happens inside that time, each
+      // reported at its share of it, as a server streams previews while it works.
+      const startedAt = performance.now();
+      const until = (ms: number) => simulateLatency(Math.max(0, startedAt + ms - performance.now()), request.signal);
       const png = render();
-      const drawings = partialDrawings(png, partials);
-      const stepMs = latencyMs / (drawings.length + 1);
-      for (const drawing of drawings) {
-        await simulateLatency(stepMs, request.signal);
+      let index = 0;
+      for (const drawing of partialDrawings(png, partials)) {
+        await until((++index * latencyMs) / (partials + 1));
         request.onProgress({ percent: drawing.percent, preview: drawing.png });
       }
-      await simulateLatency(stepMs, request.signal);
+      await until(latencyMs);
       return png;
     },
   };

@@ -6,9 +6,9 @@ type Preview = Extract<JobEvent, { type: "image.preview" }>;
 let harness: StudioHarness;
 
 beforeAll(async () => {
-  // Each image takes 300 ms and the sim reports three partials in that time; 1 ms between
+  // Each image takes 600 ms and the sim reports three partials in that time; 1 ms between
   // previews lets every partial through, so the test sees several per iteration.
-  harness = await startStudio({ latencyMs: 2, generatorLatencyMs: 300, previewIntervalMs: 1 });
+  harness = await startStudio({ latencyMs: 2, generatorLatencyMs: 600, previewIntervalMs: 1 });
 });
 
 afterAll(async () => {
