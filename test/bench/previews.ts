@@ -36,6 +36,7 @@ const SLACK_PACING = { perJobMs: 500, perMinute: 1_000 };
 const FIRST_PREVIEW_GENERATOR_MS = 2_000;
 
 const DRAWING = /drawing… \d+%/;
+const BUSY_JOBS = 10;
 
 interface GeneratorClock {
   calledAt: number;
@@ -96,6 +97,27 @@ async function discordPerIteration(previews: boolean): Promise<number> {
   const two = await discordJob(2, previews);
   const five = await discordJob(5, previews);
   return (five.threadCalls - two.threadCalls) / 3;
+}
+
+/** Several jobs with previews on at once, under Discord-like limits: does any call draw a 429? */
+async function discordUnderLimits(jobsAtOnce: number): Promise<{ rateLimited: number; previewCalls: number; seconds: number }> {
+  const fake = await startFakeDiscord({ rateLimit: { limit: 5, windowMs: 5_000 } });
+  const world = await startWorld({ fake, latencyMs: 0, generator: timedSim(GENERATOR_MS, 3).generator, limits: { previewIntervalMs: INTERVAL_MS } });
+  const started = Date.now();
+  try {
+    await Promise.all(
+      Array.from({ length: jobsAtOnce }, async (_, i) => {
+        const answer = await fake.answer(fake.command(fake.user(`busy${i}`), "create", { prompt: HARD_PROMPT, iterations: 2 }), 120_000);
+        const threadId = /<#(\d+)>/.exec(answer.content)?.[1] ?? "";
+        await fake.waitFor(() => finalMessages(fake, threadId)[0], `result of job ${i}`, 300_000);
+      }),
+    );
+    const previewCalls = fake.calls.filter((c) => DRAWING.test(String(c.body?.content ?? ""))).length;
+    return { rateLimited: fake.rateLimited, previewCalls, seconds: (Date.now() - started) / 1000 };
+  } finally {
+    await world.close();
+    await fake.close();
+  }
 }
 
 // ---- Slack ----------------------------------------------------------------------------------
@@ -262,6 +284,7 @@ async function firstPreviewCli(): Promise<FirstPreview> {
 export async function benchPreviews(): Promise<string> {
   const discordOff = await discordPerIteration(false);
   const discordOn = await discordPerIteration(true);
+  const busy = await discordUnderLimits(BUSY_JOBS);
   const slackOff = await slackPerIteration(false);
   const slackOn = await slackPerIteration(true);
   const firsts = [await firstPreviewDiscord(), await firstPreviewSlack(), await firstPreviewStudio(), await firstPreviewCli()];
@@ -275,6 +298,8 @@ export async function benchPreviews(): Promise<string> {
     "|---|---:|---:|---:|",
     `| Discord REST calls | ${discordOff.toFixed(2)} | ${discordOn.toFixed(2)} | ${(discordOn - discordOff).toFixed(2)} |`,
     `| Slack Web API calls | ${slackOff.toFixed(2)} | ${slackOn.toFixed(2)} | ${(slackOn - slackOff).toFixed(2)} |`,
+    "",
+    `Under limits: ${BUSY_JOBS} jobs × 2 iterations at once with previews on (same scaled timing, so ${BUSY_JOBS * 2 * 3} previews in ${"~"}2 s per job), the fake Discord limiting every bucket to 5 requests per 5 s: ${busy.rateLimited} responses were 429 (target 0), and the bots made ${busy.previewCalls} preview calls; the rest were skipped because a newer preview or the final image was already in the log when the bot got to them (${busy.seconds.toFixed(1)} s in all).`,
     "",
     `First preview: one 1-iteration job per surface, the sim generator at ${FIRST_PREVIEW_GENERATOR_MS} ms per image (first partial at a quarter, ${FIRST_PREVIEW_GENERATOR_MS / 4} ms), default interval. Times from the generator being called (CLI: from the status line saying "generating") to the preview reaching the platform's fake, the SSE client, or the terminal.`,
     "",
