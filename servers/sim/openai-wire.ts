@@ -152,8 +152,9 @@ export function imageStreamEvent(
     return { event: type, data: { type, ...common, partial_image_index: details.partialIndex ?? 0 } };
   }
   const type = "image_generation.completed";
-  const input = tokens(details.prompt ?? "");
-  // The sim spends no real tokens; a fixed image count keeps the shape of GPT image usage.
+  // The sim's own count for the prompt (sim-usage.ts); the output is a fixed image count
+  // (272, what gpt-image-1 counts for a low-quality square image), for the shape of the usage.
+  const input = estimateUsage([{ role: "user", content: details.prompt ?? "" }], { content: "", reasoning: null }).inputTokens;
   const usage = { total_tokens: input + 272, input_tokens: input, output_tokens: 272, input_tokens_details: { text_tokens: input, image_tokens: 0 } };
   return { event: type, data: { type, ...common, usage } };
 }
