@@ -37,6 +37,8 @@ export interface AgentDeps {
   /**
    * Persists the trajectory together with the events its latest step produced. Called after
    * every step; the events must not be delivered before the trajectory that explains them.
+   * A live preview is committed without the loop waiting for it, so a call may come while an
+   * earlier one is still running: events must be stored in call order.
    */
   commit(trajectory: Trajectory, events: AgentEvent[]): Promise<void>;
   /** How many verifier questions one job may have in flight. */

@@ -46,11 +46,15 @@ export function createSimGenerator(options: SimGeneratorOptions = {}): ImageGene
       // The image takes `latencyMs` in all: drawing the partials happens inside that time, each
       // reported at its share of it, as a server streams previews while it works.
       const startedAt = performance.now();
-      const until = (ms: number) => simulateLatency(Math.max(0, startedAt + ms - performance.now()), request.signal);
+      // Rounded up: a timer may fire up to a millisecond before a fractional deadline.
+      const until = (ms: number) => simulateLatency(Math.max(0, Math.ceil(startedAt + ms - performance.now())), request.signal);
+      const stepMs = latencyMs / (partials + 1);
+      // Drawing starts after the first wait, as before previews: concurrent calls overlap there.
+      await until(stepMs);
       const png = render();
       let index = 0;
       for (const drawing of partialDrawings(png, partials)) {
-        await until((++index * latencyMs) / (partials + 1));
+        await until(++index * stepMs);
         request.onProgress({ percent: drawing.percent, preview: drawing.png });
       }
       await until(latencyMs);
