@@ -38,7 +38,8 @@ describe("live previews in the studio", () => {
     });
     const events = eventsOf(messages);
     const previews = events.filter((e): e is Preview => e.type === "image.preview");
-    expect(previews.length).toBeGreaterThanOrEqual(2);
+    // Usually all three partials; a preview already superseded when the stream was written is skipped.
+    expect(previews.length).toBeGreaterThanOrEqual(1);
     expect(previews.every((p) => p.n === 1 && p.percent > 0 && p.percent < 100 && p.image !== null)).toBe(true);
     expect(previews.map((p) => p.percent)).toEqual([...previews.map((p) => p.percent)].sort((a, b) => a - b));
     const ready = events.findIndex((e) => e.type === "image.ready");
