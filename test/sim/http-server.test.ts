@@ -5,6 +5,7 @@ import { isPng, readPngInfo, readPngText } from "../../core/images/png.ts";
 import { SCENE_KEY } from "../../servers/sim/rendered-scene.ts";
 import { type SimServer, startSimServer } from "../../servers/sim/http-server.ts";
 import { createSimGenerator } from "../../servers/sim/sim-generator.ts";
+import { createOpenAiImageGenerator } from "../../core/models/openai-image-generator.ts";
 
 const EXAMPLE = 'three red cubes on the left of a blue sphere, a sign that says "OPEN"';
 
@@ -215,6 +216,20 @@ describe("sim HTTP server: OpenAI image streaming", () => {
     const types: string[] = [];
     for await (const event of stream) types.push(`${event.type}${event.type === "image_generation.partial_image" ? `#${event.partial_image_index}` : ""}`);
     expect(types).toEqual(["image_generation.partial_image#0", "image_generation.partial_image#1", "image_generation.partial_image#2", "image_generation.completed"]);
+  });
+
+  it("gives the real OpenAI image adapter its partial images as progress, then the same image as without streaming", async () => {
+    const generator = createOpenAiImageGenerator({ baseUrl: `${drawing.url}/v1`, model: "gpt-image-1", apiKey: "x", maxRetries: 0, timeoutMs: 10_000 });
+    const reports: Array<{ percent: number; preview: Uint8Array | null }> = [];
+    const streamed = await generator.generate({ prompt: "a red cube", seed: 2, onProgress: (p) => reports.push(p) });
+    expect(reports.length).toBeGreaterThan(0);
+    for (const { preview, percent } of reports) {
+      expect(isPng(preview!)).toBe(true);
+      expect(percent).toBeGreaterThan(0);
+      expect(percent).toBeLessThan(100);
+    }
+    const plain = await generator.generate({ prompt: "a red cube", seed: 2 });
+    expect(Buffer.from(streamed).equals(Buffer.from(plain))).toBe(true);
   });
 
   it("sends only the final image with partial_images 0 or left out", async () => {

@@ -14,7 +14,6 @@ import type { JobEvent } from "../../core/agent/events.ts";
 import { silentLogger } from "../../core/logger.ts";
 import { createInMemoryImageStore } from "../../core/memory/image-store.ts";
 import type { ImageStore } from "../../core/memory/stores.ts";
-import type { ImageGenerator } from "../../core/models/ports.ts";
 import { loadSkillLibrary } from "../../core/skills/registry.ts";
 import { createSimGenerator } from "../../servers/sim/sim-generator.ts";
 import { createSimMllm } from "../../servers/sim/sim-mllm.ts";
