@@ -72,8 +72,14 @@ function generatorFor(config: Exclude<GeneratorConfig, { kind: "sim" }>, url: st
   }
 }
 
-export function createGenerator(config: GeneratorConfig): ImageGenerator & WithStats {
-  if (config.kind === "sim") return createSimGenerator({ latencyMs: config.latencyMs });
+/**
+ * How long the sim generator takes per image under `gems serve` when GEMS_SIM_LATENCY_MS is not
+ * set: long enough that the studio and chat show its partial drawings as live previews.
+ */
+export const SERVE_SIM_DRAW_MS = 4_000;
+
+export function createGenerator(config: GeneratorConfig, options: { isServing?: boolean } = {}): ImageGenerator & WithStats {
+  if (config.kind === "sim") return createSimGenerator({ latencyMs: !config.isLatencySet && options.isServing ? SERVE_SIM_DRAW_MS : config.latencyMs });
   if (!config.isPooled) return generatorFor(config, config.servers[0]?.url);
   const apiKey = config.kind === "openai" ? config.apiKey : undefined;
   return createGeneratorPool(

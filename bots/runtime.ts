@@ -19,11 +19,11 @@ export interface Runtime {
 
 export { createGenerator, createMllm } from "./model-factory.ts";
 
-export async function createRuntime(config: Readonly<Config>, logger: Logger): Promise<Runtime> {
+export async function createRuntime(config: Readonly<Config>, logger: Logger, options: { isServing?: boolean } = {}): Promise<Runtime> {
   const skills = await loadSkillLibrary(config.skillsDir, {
     log: (problem) => logger.warn({ path: problem.path }, `skipped a skill file: ${problem.problem}`),
   });
-  const [mllm, generator] = await Promise.all([createMllm(config.mllm), createGenerator(config.generator)]);
+  const [mllm, generator] = await Promise.all([createMllm(config.mllm), createGenerator(config.generator, options)]);
   return { config, logger, mllm, generator, skills };
 }
 

@@ -44,6 +44,7 @@ const EXAMPLES: Record<string, string> = {
   GEMS_FEEDBACK_REQUESTER_ONLY: "false",
   GEMS_RETENTION_DAYS: "30",
   GEMS_OUTAGE_BUDGET_MS: "90000",
+  GEMS_PREVIEW_INTERVAL_MS: "2500",
   DISCORD_API_URL: "https://discord.com/api",
   SLACK_API_URL: "https://slack.com/api/",
   SLACK_PORT: "3000",
@@ -229,6 +230,7 @@ const envSchema = z.object({
   GEMS_FEEDBACK_REQUESTER_ONLY: flag(false),
   GEMS_RETENTION_DAYS: integer(1, 3650, 30),
   GEMS_OUTAGE_BUDGET_MS: integer(0, 3_600_000, 90_000),
+  GEMS_PREVIEW_INTERVAL_MS: integer(0, 60_000, 2_500),
   DISCORD_TOKEN: optionalText,
   DISCORD_APPLICATION_ID: optionalText,
   DISCORD_GUILD_ID: optionalText,
@@ -262,7 +264,8 @@ export type MllmConfig =
     };
 
 export type GeneratorConfig =
-  | { kind: "sim"; latencyMs: number }
+  /** `isLatencySet`: GEMS_SIM_LATENCY_MS was given; otherwise `gems serve` draws slowly enough to show previews. */
+  | { kind: "sim"; latencyMs: number; isLatencySet: boolean }
   | { kind: "gems-http"; url: string; servers: ServerSpec[]; isPooled: boolean; timeoutMs: number; maxRetries: number }
   | {
       kind: "comfyui" | "a1111";
@@ -308,6 +311,8 @@ export interface JobsConfig {
   retentionDays: number;
   /** How long a job waits out failing model servers before it fails. */
   outageBudgetMs: number;
+  /** At most one live preview per iteration per this many ms; 0 turns previews off. */
+  previewIntervalMs: number;
 }
 
 export interface Config {
@@ -431,7 +436,7 @@ export function loadConfig(env: Env, options: { envFile?: string | null; cwd?: s
       size: e.GEMS_GENERATOR_SIZE,
     };
   } else {
-    generator = { kind: "sim", latencyMs: e.GEMS_SIM_LATENCY_MS };
+    generator = { kind: "sim", latencyMs: e.GEMS_SIM_LATENCY_MS, isLatencySet: (merged["GEMS_SIM_LATENCY_MS"] ?? "").trim() !== "" };
   }
 
   const discordSet = [e.DISCORD_TOKEN, e.DISCORD_APPLICATION_ID].filter(Boolean).length;
@@ -489,6 +494,7 @@ export function loadConfig(env: Env, options: { envFile?: string | null; cwd?: s
       feedbackRequesterOnly: e.GEMS_FEEDBACK_REQUESTER_ONLY,
       retentionDays: e.GEMS_RETENTION_DAYS,
       outageBudgetMs: e.GEMS_OUTAGE_BUDGET_MS,
+      previewIntervalMs: e.GEMS_PREVIEW_INTERVAL_MS,
     },
     logLevel: e.LOG_LEVEL ?? "info",
   };

@@ -85,7 +85,7 @@ export async function main(io: Io): Promise<number> {
   const logger = createLogger(io.env["LOG_LEVEL"] ? config.logLevel : "warn", terminalLogDestination(io.stderr));
 
   try {
-    const runtime = await createRuntime(config, logger);
+    const runtime = await createRuntime(config, logger, { isServing: command === "serve" });
     if (command === "skills") return listSkills(runtime, io);
     announceModels(runtime, say);
     if (command === "serve") return await serve(runtime, io);

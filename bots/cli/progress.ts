@@ -26,12 +26,15 @@ export class ProgressPrinter {
     this.draw();
   }
 
-  /** Shows what is running now; null hides the status line. */
-  status(activity: string | null): void {
+  /**
+   * Shows what is running now; null hides the status line. `isSameStep` (a preview's percent)
+   * keeps the step's clock running instead of starting it again.
+   */
+  status(activity: string | null, isSameStep = false): void {
     if (!this.isLive) return;
     this.erase();
     this.activity = activity;
-    this.startedAt = Date.now();
+    if (!isSameStep || this.startedAt === 0) this.startedAt = Date.now();
     if (activity !== null && this.timer === null) {
       this.timer = setInterval(() => {
         this.frame = (this.frame + 1) % FRAMES.length;

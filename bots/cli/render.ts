@@ -87,6 +87,8 @@ export function activityAfter(event: AgentEvent, activeQuestions: number): strin
       return "planning and writing the checklist";
     case "iteration.started":
       return `generating image ${event.n}`;
+    case "image.preview":
+      return `generating image ${event.n}: ${event.percent}% drawn`;
     case "image.ready":
       return `verifying image ${event.n} against ${activeQuestions} questions`;
     case "verified":

@@ -55,7 +55,15 @@ export async function runInTerminal(runtime: Runtime, options: RunOptions, stdou
   };
   let seq = 0;
 
-  const commit = async (trajectory: Trajectory, events: AgentEvent[]): Promise<void> => {
+  // A preview may be committed while the step that follows it is already committing: one at a
+  // time, in call order, so files and lines never interleave (trajectory.json shares a temp name).
+  let previous: Promise<void> = Promise.resolve();
+  const commit = (trajectory: Trajectory, events: AgentEvent[]): Promise<void> => {
+    const next = previous.then(() => writeAndPrint(trajectory, events));
+    previous = next.catch(() => undefined);
+    return next;
+  };
+  const writeAndPrint = async (trajectory: Trajectory, events: AgentEvent[]): Promise<void> => {
     // Files first: a line that names a file is printed only once the file exists.
     for (const event of events) {
       if (event.type === "image.ready") {
@@ -74,7 +82,7 @@ export async function runInTerminal(runtime: Runtime, options: RunOptions, stdou
         continue;
       }
       for (const text of renderEvent(event, ctx)) printer.line(text);
-      printer.status(activityAfter(event, activeRequirements(trajectory).length));
+      printer.status(activityAfter(event, activeRequirements(trajectory).length), event.type === "image.preview");
     }
   };
 
@@ -91,6 +99,7 @@ export async function runInTerminal(runtime: Runtime, options: RunOptions, stdou
         commit,
         verifyConcurrency: runtime.config.verifyConcurrency,
         logger: runtime.logger,
+        previews: { intervalMs: runtime.config.jobs.previewIntervalMs },
       },
       options.signal ? { signal: options.signal } : {},
     );

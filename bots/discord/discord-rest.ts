@@ -15,7 +15,10 @@ import type { OutgoingMessage } from "./render.ts";
 export interface DiscordRest {
   /** Posts a message; `nonce` makes a repeat of the same post (after a crash) return the first one. */
   post(channelId: string, message: OutgoingMessage, nonce?: string): Promise<APIMessage>;
-  /** Edits text, embeds and buttons; attachments stay as they are. */
+  /**
+   * Edits text, embeds and buttons. Attachments stay as they are, unless the message says it
+   * replaces them: then they become exactly its images (API v10 keeps only listed attachments).
+   */
   edit(channelId: string, messageId: string, message: OutgoingMessage): Promise<APIMessage>;
   startThread(channelId: string, messageId: string, name: string): Promise<APIThreadChannel>;
   react(channelId: string, messageId: string, emoji: string): Promise<void>;
@@ -58,7 +61,12 @@ export function createDiscordRest(rest: REST, images: ImageStore, logger: Logger
 
     async edit(channelId, messageId, message) {
       const { message_reference: _reference, ...body } = message.body;
-      return (await rest.patch(Routes.channelMessage(channelId, messageId), { body })) as APIMessage;
+      if (!message.isReplacingImages) return (await rest.patch(Routes.channelMessage(channelId, messageId), { body })) as APIMessage;
+      const files = await filesOf(message);
+      // A preview deleted before it could be read: leave the attachments rather than blank them.
+      if (files.length === 0 && message.images.length > 0) return (await rest.patch(Routes.channelMessage(channelId, messageId), { body })) as APIMessage;
+      const withFiles = { ...body, attachments: files.map((file, id) => ({ id, filename: file.name })) };
+      return (await rest.patch(Routes.channelMessage(channelId, messageId), { body: withFiles, files })) as APIMessage;
     },
 
     async startThread(channelId, messageId, name) {

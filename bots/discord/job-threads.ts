@@ -7,16 +7,20 @@
  *
  * REST calls per iteration: status edit (iteration.started), the iteration message (verified),
  * and its edit with the next prompt (prompt.refined). Each in the job's own thread, so jobs do
- * not share a rate-limit bucket.
+ * not share a rate-limit bucket. With live previews the iteration message is posted at the
+ * first preview instead, each later preview edits it (the core sends at most one per
+ * GEMS_PREVIEW_INTERVAL_MS), and image.ready swaps the preview for the final image: previews
+ * cost edits, never messages. A preview already superseded in the log (after a restart, or
+ * when Discord's rate limits made the bot fall behind) is skipped without a call.
  */
 import { createHash } from "node:crypto";
 import { DiscordAPIError, RESTJSONErrorCodes } from "discord.js";
 import type { Logger } from "pino";
-import type { JobEvent } from "../../core/agent/events.ts";
+import { isPreviewStale, type JobEvent } from "../../core/agent/events.ts";
 import type { JobContext, JobService } from "../../core/jobs/types.ts";
 import type { DiscordRest } from "./discord-rest.ts";
 import { APPLIED, type FeedbackInbox } from "./feedback.ts";
-import { applyEvent, createJobView, isFinishedPhase, type JobView } from "./job-view.ts";
+import { applyEvent, createJobView, isFinishedPhase, iterationOf, type JobView } from "./job-view.ts";
 import { DISCORD_LIMITS } from "./limits.ts";
 import { isPermanentRefusal, safeError } from "./log-safe.ts";
 import {
@@ -24,6 +28,8 @@ import {
   renderFinal,
   renderIteration,
   renderIterationFailed,
+  renderIterationInterrupted,
+  renderIterationPreview,
   renderPlan,
   renderResumed,
   renderStarter,
@@ -51,6 +57,10 @@ interface ThreadState {
   lastStatus: string | null;
   /** Discord refused for good (no access to the channel): stop trying for this job. */
   isBroken: boolean;
+  /** Iteration → the preview image its message shows now, so a percent-only preview re-uploads nothing. */
+  shownPreviews: Map<number, string>;
+  /** Preview messages already emptied after a restart, failure or stop. */
+  clearedPreviews: Set<number>;
 }
 
 export interface JobThreads {
@@ -64,6 +74,8 @@ export function createJobThreads(deps: JobThreadsDeps): JobThreads {
   const states = new Map<string, ThreadState>();
   const inFlight = new Set<Promise<void>>();
   const log = deps.logger;
+  /** Previews stored before this process started belong to a run a restart ended. */
+  const startedAtMs = Date.now();
 
   function open(job: JobContext, ref: DiscordRef): ThreadState {
     const status = deps.jobs.status(job.jobId);
@@ -74,6 +86,8 @@ export function createJobThreads(deps: JobThreadsDeps): JobThreads {
       foldedSeq: 0,
       lastStatus: null,
       isBroken: false,
+      shownPreviews: new Map(),
+      clearedPreviews: new Set(),
     };
     if (ref.threadId) deps.threads.add(ref.threadId, job.jobId);
     return state;
@@ -154,6 +168,52 @@ export function createJobThreads(deps: JobThreadsDeps): JobThreads {
     return posted.id;
   }
 
+  /** Whether a later stored event already makes this one out of date (the bot is behind). */
+  function isOvertaken(state: ThreadState, event: JobEvent, isLater: (later: JobEvent) => boolean): boolean {
+    const stored = deps.jobs.events(state.view.jobId, event.seq);
+    return stored.ok && stored.events.some(isLater);
+  }
+
+  async function renderPreview(state: ThreadState, event: Extract<JobEvent, { type: "image.preview" }>): Promise<void> {
+    const { view, ref } = state;
+    const stored = deps.jobs.events(view.jobId, event.seq);
+    if (!stored.ok || isPreviewStale(event, stored.events, startedAtMs)) return;
+    const existing = ref.iterationMessages[String(event.n)];
+    const hash = event.image?.hash ?? null;
+    if (!existing) {
+      ref.iterationMessages[String(event.n)] = await post(state, event, renderIterationPreview(view, event.n, { withImage: true }));
+      ref.previewIterations.push(event.n);
+    } else if (ref.previewIterations.includes(event.n)) {
+      // Only a new picture is uploaded again; a new percentage alone is a plain edit.
+      await edit(state, existing, renderIterationPreview(view, event.n, { withImage: hash !== null && state.shownPreviews.get(event.n) !== hash }));
+    }
+    if (hash !== null) state.shownPreviews.set(event.n, hash);
+    state.clearedPreviews.delete(event.n);
+  }
+
+  /** The final image into the iteration's message, when that message was posted as a preview. */
+  async function showFinalImage(state: ThreadState, n: number): Promise<void> {
+    const { view, ref } = state;
+    const messageId = ref.iterationMessages[String(n)];
+    if (!messageId || !ref.previewIterations.includes(n) || iterationOf(view, n)?.imageHash == null) return;
+    await edit(state, messageId, renderIteration(view, n, { withImage: true }));
+    ref.previewIterations = ref.previewIterations.filter((p) => p !== n);
+    state.shownPreviews.delete(n);
+  }
+
+  /** Messages that show a preview of an image that will not come (restart, failure, stop) lose it. */
+  async function clearStalePreviews(state: ThreadState, note: string): Promise<void> {
+    const { view, ref } = state;
+    for (const n of ref.previewIterations) {
+      const it = iterationOf(view, n);
+      const messageId = ref.iterationMessages[String(n)];
+      if (!it || !messageId || it.imageHash !== null || state.clearedPreviews.has(n)) continue;
+      await edit(state, messageId, renderIterationInterrupted(view, n, it.error ? `⚠️ the image generator failed — ${it.error}` : note));
+      state.clearedPreviews.add(n);
+      state.shownPreviews.delete(n);
+    }
+  }
+
   async function render(state: ThreadState, event: JobEvent): Promise<void> {
     const { view, ref } = state;
     switch (event.type) {
@@ -163,19 +223,36 @@ export function createJobThreads(deps: JobThreadsDeps): JobThreads {
         return;
       case "job.started":
         await editStatus(state);
-        if (event.resumed) await post(state, event, renderResumed(view));
+        if (event.resumed) {
+          await clearStalePreviews(state, "🔁 drawing again after a restart…");
+          await post(state, event, renderResumed(view));
+        }
         return;
       case "requirements":
         await post(state, event, renderPlan(view));
         return;
+      case "image.preview":
+        await renderPreview(state, event);
+        return;
+      case "image.ready":
+        // Skipped when the verdicts are already stored: that edit carries the image with them.
+        if (!isOvertaken(state, event, (later) => later.type === "verified" && later.n === event.n)) await showFinalImage(state, event.n);
+        return;
       case "iteration.failed":
-        await post(state, event, renderIterationFailed(event.n, event.error));
+        if (ref.previewIterations.includes(event.n)) await clearStalePreviews(state, "");
+        else await post(state, event, renderIterationFailed(event.n, event.error));
         return;
       case "verified": {
         const existing = ref.iterationMessages[String(event.n)];
-        // Verified again after feedback added questions: the same message, with the new verdicts.
-        if (existing) await edit(state, existing, renderIteration(view, event.n, { withImage: false }));
-        else ref.iterationMessages[String(event.n)] = await post(state, event, renderIteration(view, event.n, { withImage: true }));
+        // Posted as a preview: this edit brings the final image. Verified again after feedback
+        // added questions: the same message, with the new verdicts.
+        if (existing && ref.previewIterations.includes(event.n)) {
+          await showFinalImage(state, event.n);
+        } else if (existing) {
+          await edit(state, existing, renderIteration(view, event.n, { withImage: false }));
+        } else {
+          ref.iterationMessages[String(event.n)] = await post(state, event, renderIteration(view, event.n, { withImage: true }));
+        }
         return;
       }
       case "prompt.refined":
@@ -197,10 +274,10 @@ export function createJobThreads(deps: JobThreadsDeps): JobThreads {
       case "job.failed":
       case "job.cancelled":
         await editStatus(state);
+        await clearStalePreviews(state, "⏹️ stopped before this image was finished.");
         await post(state, event, renderFinal(view));
         return;
       case "plan.done":
-      case "image.ready":
       case "experience":
         return;
     }
@@ -224,6 +301,7 @@ export function createJobThreads(deps: JobThreadsDeps): JobThreads {
     // Posted before a restart (or before a retry of this very event).
     if (event.seq <= state.ref.renderedSeq) return;
     const renderedBefore = state.ref.renderedSeq;
+    const previewsBefore = state.ref.previewIterations.length;
     let hasThread = false;
     try {
       await ensureThread(state);
@@ -245,7 +323,7 @@ export function createJobThreads(deps: JobThreadsDeps): JobThreads {
       deps.threads.settle(job.jobId, { ok: false, message: refusalText(error) });
       return;
     }
-    if (state.ref.renderedSeq !== renderedBefore) await saveRef(state);
+    if (state.ref.renderedSeq !== renderedBefore || state.ref.previewIterations.length !== previewsBefore) await saveRef(state);
     // A finished job's state is rebuilt from its events if it is continued; no need to keep it.
     if (isFinishedPhase(state.view.phase)) states.delete(job.jobId);
   }

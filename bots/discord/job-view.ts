@@ -18,6 +18,8 @@ export interface IterationView {
   /** The refined prompt for iteration n + 1, and the refiner's reasoning for it. */
   next: { prompt: string; thought: string | null } | null;
   error: string | null;
+  /** While the image is drawn: the newest preview; null once the image (or an error) is in. */
+  preview: { percent: number; imageHash: string | null } | null;
 }
 
 export type JobPhase = "queued" | "planning" | "generating" | "verifying" | "refining" | "done" | "failed" | "cancelled";
@@ -73,6 +75,8 @@ export function applyEvent(view: JobView, event: JobEvent): void {
     case "job.started":
       view.phase = view.iterations.length === 0 ? "planning" : "generating";
       view.position = null;
+      // An interrupted image is drawn again from the start; its old preview is stale.
+      for (const it of view.iterations) it.preview = null;
       break;
     case "plan.done":
       view.skill = event.skill;
@@ -95,14 +99,26 @@ export function applyEvent(view: JobView, event: JobEvent): void {
         experience: null,
         next: null,
         error: null,
+        preview: null,
+      });
+      break;
+    case "image.preview":
+      withIteration(view, event.n, (it) => {
+        if (it.imageHash === null && it.error === null) it.preview = { percent: event.percent, imageHash: event.image?.hash ?? null };
       });
       break;
     case "image.ready":
       view.phase = "verifying";
-      withIteration(view, event.n, (it) => (it.imageHash = event.image.hash));
+      withIteration(view, event.n, (it) => {
+        it.imageHash = event.image.hash;
+        it.preview = null;
+      });
       break;
     case "iteration.failed":
-      withIteration(view, event.n, (it) => (it.error = event.error));
+      withIteration(view, event.n, (it) => {
+        it.error = event.error;
+        it.preview = null;
+      });
       break;
     case "verified":
       view.phase = "refining";
@@ -124,6 +140,17 @@ export function applyEvent(view: JobView, event: JobEvent): void {
       // `n` is the iteration the prompt is for; it belongs under the one before it.
       withIteration(view, event.n - 1, (it) => (it.next = { prompt: event.prompt, thought: event.thought }));
       break;
+    case "job.done":
+    case "job.failed":
+    case "job.cancelled":
+      for (const it of view.iterations) it.preview = null;
+      applyEnd(view, event);
+      break;
+  }
+}
+
+function applyEnd(view: JobView, event: Extract<JobEvent, { type: "job.done" | "job.failed" | "job.cancelled" }>): void {
+  switch (event.type) {
     case "job.done":
       view.phase = "done";
       view.best = event.best;

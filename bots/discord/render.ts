@@ -19,6 +19,11 @@ export interface ImageAttachment {
 export interface OutgoingMessage {
   body: RESTPostAPIChannelMessageJSONBody;
   images: ImageAttachment[];
+  /**
+   * For edits: the message's attachments become exactly `images` (a preview is swapped for the
+   * next one or for the final image, or removed). Otherwise an edit leaves attachments alone.
+   */
+  isReplacingImages?: boolean;
 }
 
 // Prompts and feedback may contain @everyone or role mentions; none of them may ping.
@@ -142,8 +147,54 @@ export function renderIteration(view: JobView, n: number, options: { withImage: 
       allowed_mentions: NO_PINGS,
     },
     images: options.withImage && iteration.imageHash ? [{ name: `iteration-${n}.png`, hash: iteration.imageHash }] : [],
+    // The message may show a preview until now; the final image takes its place.
+    isReplacingImages: options.withImage && iteration.imageHash !== null,
   };
 }
+
+/**
+ * An iteration still being drawn: the newest preview and how far along it is. The same message
+ * later carries the final image (renderIteration with `isReplacingImages`), so previews cost
+ * edits, never messages.
+ */
+export function renderIterationPreview(view: JobView, n: number, options: { withImage: boolean }): OutgoingMessage {
+  const iteration = iterationOf(view, n);
+  if (!iteration) throw new Error(`iteration ${n} of job ${view.jobId} is not in the view`);
+  const percent = iteration.preview?.percent ?? 0;
+  const content = `**Iteration ${n} of ${Math.max(view.maxIterations, n)}** · 🎨 drawing… ${percent}%\n${progressBar(percent)}`;
+  const previewHash = iteration.preview?.imageHash ?? null;
+  return {
+    body: {
+      content,
+      embeds: [{ title: "Prompt used", description: truncate(iteration.prompt, PROMPT_SHARE) }],
+      components: [],
+      allowed_mentions: NO_PINGS,
+    },
+    images: options.withImage && previewHash ? [{ name: `iteration-${n}-preview.png`, hash: previewHash }] : [],
+    isReplacingImages: options.withImage && previewHash !== null,
+  };
+}
+
+/** An iteration message whose preview is stale (the job restarted, failed or stopped): no picture. */
+export function renderIterationInterrupted(view: JobView, n: number, note: string): OutgoingMessage {
+  const iteration = iterationOf(view, n);
+  const content = truncate(`**Iteration ${n} of ${Math.max(view.maxIterations, n)}** · ${note}`, DISCORD_LIMITS.messageContent);
+  return {
+    body: {
+      content,
+      embeds: iteration ? [{ title: "Prompt used", description: truncate(iteration.prompt, PROMPT_SHARE) }] : [],
+      components: [],
+      allowed_mentions: NO_PINGS,
+    },
+    images: [],
+    isReplacingImages: true,
+  };
+}
+
+const progressBar = (percent: number): string => {
+  const filled = Math.round(Math.min(100, Math.max(0, percent)) / 10);
+  return `\`${"█".repeat(filled)}${"░".repeat(10 - filled)}\``;
+};
 
 function finalLine(view: JobView): string {
   const iterations = view.iterations.length;

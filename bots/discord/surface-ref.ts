@@ -19,6 +19,11 @@ const refSchema = z.object({
   statusMessageId: z.string().optional(),
   /** Iteration number → its message, to add the next prompt or a re-check later. */
   iterationMessages: z.record(z.string(), z.string()).catch({}).default({}),
+  /**
+   * Iterations whose message was posted as a live preview and does not carry its final image
+   * yet; the edit that brings it takes the iteration off this list.
+   */
+  previewIterations: z.array(z.number().int()).catch([]).default([]),
   /** Highest event seq whose post reached Discord; re-delivered events up to it are dropped. */
   renderedSeq: z.number().int().nonnegative().catch(0).default(0),
 });
@@ -32,7 +37,7 @@ export function readDiscordRef(ref: SurfaceRef): DiscordRef | null {
 }
 
 export function newDiscordRef(guildId: string | null, channelId: string): DiscordRef {
-  return { surface: SURFACE, guildId, channelId, iterationMessages: {}, renderedSeq: 0 };
+  return { surface: SURFACE, guildId, channelId, iterationMessages: {}, previewIterations: [], renderedSeq: 0 };
 }
 
 export function toSurfaceRef(ref: DiscordRef): SurfaceRef {
@@ -41,6 +46,7 @@ export function toSurfaceRef(ref: DiscordRef): SurfaceRef {
     guildId: ref.guildId,
     channelId: ref.channelId,
     iterationMessages: { ...ref.iterationMessages },
+    previewIterations: [...ref.previewIterations],
     renderedSeq: ref.renderedSeq,
   };
   if (ref.threadId !== undefined) json.threadId = ref.threadId;

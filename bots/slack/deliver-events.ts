@@ -7,7 +7,7 @@
  */
 import type { webApi } from "@slack/bolt";
 import type { Logger } from "pino";
-import type { BestView, JobEvent } from "../../core/agent/events.ts";
+import { isPreviewStale, type BestView, type JobEvent } from "../../core/agent/events.ts";
 import type { JobContext, JobService, JobStatus } from "../../core/jobs/types.ts";
 import type { ImageStore } from "../../core/memory/stores.ts";
 import {
@@ -20,6 +20,7 @@ import {
   renderResumed,
   renderStatusCard,
   type Ending,
+  type PreviewProgress,
   type SlackMessage,
 } from "./render.ts";
 import type { PendingResponders } from "./responders.ts";
@@ -27,6 +28,7 @@ import { describeSlackError, isChannelUnreachable, isPermanentSlackError } from 
 import type { ThreadIndex } from "./thread-index.ts";
 import { readThreadRef, toSurfaceRef, type ThreadRef } from "./thread-ref.ts";
 import { uploadToThread } from "./upload.ts";
+import { PreviewPacing } from "./preview-pacing.ts";
 
 export interface DeliveryDeps {
   jobs: JobService;
@@ -35,6 +37,8 @@ export interface DeliveryDeps {
   threads: ThreadIndex;
   responders: PendingResponders;
   logger: Logger;
+  /** Budget for live previews on status cards; see preview-pacing.ts. */
+  previewPacing?: PreviewPacing;
 }
 
 export interface EventDeliverer {
@@ -51,6 +55,11 @@ export function createEventDeliverer(deps: DeliveryDeps): EventDeliverer {
   /** Jobs whose channel the bot cannot post in; they were stopped, nothing more is rendered. */
   const unreachable = new Set<string>();
   const inFlight = new Set<Promise<void>>();
+  const pacing = deps.previewPacing ?? new PreviewPacing();
+  /** Jobs whose card shows a drawing percent now; image.ready takes it off. */
+  const showingPreview = new Set<string>();
+  /** Previews stored before this process started belong to a run a restart ended. */
+  const startedAtMs = Date.now();
 
   async function save(jobId: string, ref: ThreadRef): Promise<void> {
     refs.set(jobId, ref);
@@ -81,9 +90,9 @@ export function createEventDeliverer(deps: DeliveryDeps): EventDeliverer {
     });
   }
 
-  async function updateCard(jobId: string, ref: ThreadRef, status: JobStatus): Promise<void> {
+  async function updateCard(jobId: string, ref: ThreadRef, status: JobStatus, preview: PreviewProgress | null = null): Promise<void> {
     if (ref.threadTs === null) return;
-    const card = renderStatusCard(status);
+    const card = renderStatusCard(status, preview);
     await attempt(jobId, "updating the status card", () =>
       client.chat.update({ channel: ref.channel, ts: ref.threadTs as string, text: card.text, blocks: card.blocks ?? [] }),
     );
@@ -211,6 +220,7 @@ export function createEventDeliverer(deps: DeliveryDeps): EventDeliverer {
         if (event.seq > 1) await reply(renderContinued(status));
         break;
       case "job.started":
+        showingPreview.delete(job.jobId);
         await updateCard(job.jobId, ref, status);
         if (event.resumed) await reply(renderResumed(status));
         break;
@@ -235,6 +245,8 @@ export function createEventDeliverer(deps: DeliveryDeps): EventDeliverer {
       case "job.done":
       case "job.failed":
       case "job.cancelled": {
+        showingPreview.delete(job.jobId);
+        pacing.forget(job.jobId);
         const ending: Ending =
           event.type === "job.done" ? { kind: "done", reason: event.reason } : event.type === "job.failed" ? { kind: "failed", error: event.error } : { kind: "cancelled" };
         await updateCard(job.jobId, ref, status);
@@ -242,9 +254,19 @@ export function createEventDeliverer(deps: DeliveryDeps): EventDeliverer {
         isPosted = true;
         break;
       }
-      case "plan.done":
-      case "image.preview":
+      case "image.preview": {
+        // Percent only, on the card: see bots/slack/README.md for why Slack gets no preview image.
+        const later = jobs.events(job.jobId, event.seq);
+        if (!later.ok || isPreviewStale(event, later.events, startedAtMs) || !pacing.take(job.jobId)) break;
+        await updateCard(job.jobId, ref, status, { n: event.n, percent: event.percent });
+        showingPreview.add(job.jobId);
+        break;
+      }
       case "image.ready":
+        // The card said "drawing… n%"; the image is in, so it says so until the verdicts arrive.
+        if (showingPreview.delete(job.jobId)) await updateCard(job.jobId, ref, status);
+        break;
+      case "plan.done":
       case "experience":
       case "prompt.refined":
         // Shown elsewhere: the plan with the checklist, the image with its verdicts, the

@@ -15,6 +15,7 @@ import { createBoltLogger } from "./bolt-logger.ts";
 import type { BotContext } from "./bot-context.ts";
 import { registerCommands } from "./commands.ts";
 import { createEventDeliverer } from "./deliver-events.ts";
+import type { PreviewPacing } from "./preview-pacing.ts";
 import { registerFeedback } from "./feedback.ts";
 import { createPeople } from "./people.ts";
 import { describeSlackError, platformErrorOf } from "./slack-errors.ts";
@@ -34,6 +35,8 @@ export interface SlackBotDeps {
   logger: Logger;
   /** WebClient tuning; tests shorten the retry waits. */
   client?: ClientTuning;
+  /** How often live previews may update status cards (preview-pacing.ts); Slack's Tier 3 budget by default. */
+  previewPacing?: PreviewPacing;
 }
 
 export interface SlackBot {
@@ -68,7 +71,15 @@ export function createSlackBot(deps: SlackBotDeps): SlackBot {
   app.error(async (error) => {
     log.error({ err: error }, "a Slack listener failed");
   });
-  const deliverer = createEventDeliverer({ jobs, images: deps.images, client: app.client, threads, responders, logger: log });
+  const deliverer = createEventDeliverer({
+    jobs,
+    images: deps.images,
+    client: app.client,
+    threads,
+    responders,
+    logger: log,
+    ...(deps.previewPacing ? { previewPacing: deps.previewPacing } : {}),
+  });
 
   let unsubscribe: (() => void) | null = null;
   let listening: { host: string; port: number } | null = null;

@@ -58,8 +58,14 @@ function bestLine(best: { n: number; passed: number; total: number } | null): st
   return best ? `best: iteration ${best.n}, ${best.passed}/${best.total} passed` : "no image yet";
 }
 
+/** The newest live preview of the iteration being drawn: only its percent is shown on Slack. */
+export interface PreviewProgress {
+  n: number;
+  percent: number;
+}
+
 /** One line saying where the job is. */
-export function statusLine(status: JobStatus): string {
+export function statusLine(status: JobStatus, preview: PreviewProgress | null = null): string {
   const t = status.trajectory;
   switch (status.status) {
     case "queued":
@@ -67,7 +73,8 @@ export function statusLine(status: JobStatus): string {
     case "running": {
       const k = t.iterations.length;
       if (k === 0) return "🔄 Planning and writing the checklist…";
-      return `🔄 Iteration ${k} of ${t.request.maxIterations} · ${bestLine(status.best)}`;
+      const drawing = preview && preview.n === k && t.iterations[k - 1]?.imageHash === null ? ` · 🎨 drawing… ${preview.percent}%` : "";
+      return `🔄 Iteration ${k} of ${t.request.maxIterations}${drawing} · ${bestLine(status.best)}`;
     }
     case "done":
       return `✅ ${finishPhrase(status.stopReason, status.best, t)}`;
@@ -91,13 +98,13 @@ function finishPhrase(reason: StopReason | null, best: JobStatus["best"], t: Tra
 }
 
 /** The first channel message: prompt, requester, skill, status; Stop while the job can be stopped. */
-export function renderStatusCard(status: JobStatus): SlackMessage {
+export function renderStatusCard(status: JobStatus, preview: PreviewProgress | null = null): SlackMessage {
   const t = status.trajectory;
   const isActive = status.status === "queued" || status.status === "running";
   const blocks: types.KnownBlock[] = [
     section(`🎨 *GEMS* image for ${requesterLabel(status)}\n${quoteMrkdwn(truncate(t.request.prompt, PROMPT_SHOWN))}`),
     context(`${skillLabel(t)} · up to ${t.request.maxIterations} iterations · job \`${status.jobId}\``),
-    section(statusLine(status)),
+    section(statusLine(status, preview)),
   ];
   if (isActive) {
     blocks.push({ type: "actions", block_id: `status-${status.jobId}`, elements: [button(STOP_ACTION, "Stop", { jobId: status.jobId }, "danger")] });
@@ -105,7 +112,7 @@ export function renderStatusCard(status: JobStatus): SlackMessage {
     blocks.push(context("Replies in this thread are feedback for the next attempt."));
   }
   return {
-    text: fitText(`GEMS: ${escapeMrkdwn(truncate(t.request.prompt, PROMPT_SHOWN))} (${statusLine(status)})`),
+    text: fitText(`GEMS: ${escapeMrkdwn(truncate(t.request.prompt, PROMPT_SHOWN))} (${statusLine(status, preview)})`),
     blocks: fitBlocks(blocks),
   };
 }

@@ -7,6 +7,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import type { JobService, JobSummary } from "../../core/jobs/types.ts";
+import { isPreviewStale } from "../../core/agent/events.ts";
 import { baseHeaders } from "./http-io.ts";
 import { WEB_LIMITS } from "./limits.ts";
 
@@ -31,6 +32,8 @@ export function createEventStreams(jobs: JobService, logger: Logger): EventStrea
   const byJob = new Map<string, Set<JobStream>>();
   const overview = new Set<ServerResponse>();
   let heartbeat: NodeJS.Timeout | undefined;
+  /** Previews stored before the studio started belong to a run a restart ended. */
+  const startedAtMs = Date.now();
 
   function startHeartbeat(): void {
     if (heartbeat) return;
@@ -75,8 +78,13 @@ export function createEventStreams(jobs: JobService, logger: Logger): EventStrea
       stream.res.end();
       return;
     }
-    for (const event of stored.events) {
+    for (const [index, event] of stored.events.entries()) {
       if (event.seq <= stream.lastSeq) continue;
+      // A replay skips previews already replaced (their files may be gone), as chat surfaces do.
+      if (event.type === "image.preview" && isPreviewStale(event, stored.events.slice(index + 1), startedAtMs)) {
+        stream.lastSeq = event.seq;
+        continue;
+      }
       // JSON.stringify escapes line breaks, so one data line holds the whole event.
       write(stream.res, `id: ${event.seq}\ndata: ${JSON.stringify(event)}\n\n`);
       stream.lastSeq = event.seq;

@@ -56,3 +56,31 @@ export type AgentEventType = AgentEvent["type"];
 
 /** The event as stored and delivered: which job, in what order, when. */
 export type JobEvent = AgentEvent & { jobId: string; seq: number; at: string };
+
+type PreviewEvent = Extract<AgentEvent, { type: "image.preview" }>;
+
+/**
+ * Whether a preview is out of date given the events stored after it: its iteration already has
+ * its final image or failed, a newer preview replaced it, or the job moved on. Surfaces that
+ * replay the log (after a restart, or when they fall behind) skip such previews, so a stale
+ * partial is never shown over a final image and no platform call is spent on one.
+ */
+export function isPreviewSuperseded(preview: PreviewEvent, later: readonly AgentEvent[]): boolean {
+  return later.some(
+    (event) =>
+      ((event.type === "image.preview" || event.type === "image.ready" || event.type === "iteration.failed") && event.n === preview.n) ||
+      (event.type === "iteration.started" && event.n > preview.n) ||
+      event.type === "job.done" ||
+      event.type === "job.failed" ||
+      event.type === "job.cancelled" ||
+      event.type === "job.started",
+  );
+}
+
+/**
+ * isPreviewSuperseded, and also any preview stored before `sinceMs` (when the surface started):
+ * it belongs to a run that a restart ended, even if the resumed job has not said so yet.
+ */
+export function isPreviewStale(preview: PreviewEvent & { at: string }, later: readonly AgentEvent[], sinceMs: number): boolean {
+  return Date.parse(preview.at) < sinceMs || isPreviewSuperseded(preview, later);
+}

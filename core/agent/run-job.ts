@@ -28,6 +28,7 @@ import { mapWithConcurrency } from "./concurrency.ts";
 import { feedbackAuthorName, validateFeedbackText } from "./request.ts";
 import { reviseAttempt, verifyChecklist } from "./batch-roles.ts";
 import { addUsage, meterMllm } from "./usage.ts";
+import { startPreviews, type PreviewSettings } from "./previews.ts";
 
 export interface AgentDeps {
   mllm: Mllm;
@@ -37,12 +38,16 @@ export interface AgentDeps {
   /**
    * Persists the trajectory together with the events its latest step produced. Called after
    * every step; the events must not be delivered before the trajectory that explains them.
+   * A live preview is committed without the loop waiting for it, so a call may come while an
+   * earlier one is still running: events must be stored in call order.
    */
   commit(trajectory: Trajectory, events: AgentEvent[]): Promise<void>;
   /** How many verifier questions one job may have in flight. */
   verifyConcurrency: number;
   logger: Logger;
   now?: () => Date;
+  /** Live previews while an image is drawn (core/agent/previews.ts); on by default. */
+  previews?: PreviewSettings;
 }
 
 export interface FeedbackInput {
@@ -281,17 +286,30 @@ async function generate(
   commit: Commit,
   signal?: AbortSignal,
 ): Promise<void> {
+  // Previews go into the event log but not into memory; see core/agent/README.md.
+  const previews = startPreviews(iteration.n, { images: deps.images, emit: (event) => commit(event), logger: deps.logger }, deps.previews);
   let png: Uint8Array;
   try {
-    png = await deps.generator.generate({ prompt: iteration.prompt, seed: seedFor(t, iteration.n), signal });
+    png = await deps.generator.generate({
+      prompt: iteration.prompt,
+      seed: seedFor(t, iteration.n),
+      signal,
+      ...(previews ? { onProgress: previews.onProgress } : {}),
+    });
   } catch (error) {
+    previews?.close();
+    previews?.discard(isImageOf(t));
     if (isAbortError(error)) throw error;
     const message = error instanceof GemsError ? error.message : `The image generator failed: ${describeError(error)}`;
     throw new GenerationFailedError(message, "backend", { cause: error });
   }
+  previews?.close();
   iteration.imageHash = await deps.images.put(png);
   await commit({ type: "image.ready", n: iteration.n, image: { hash: iteration.imageHash } });
+  previews?.discard(isImageOf(t));
 }
+
+const isImageOf = (t: Trajectory) => (hash: string) => t.iterations.some((it) => it.imageHash === hash);
 
 async function verify(
   t: Trajectory,

@@ -220,6 +220,7 @@ export function createJobService(deps: JobServiceDeps): JobService {
       verifyConcurrency: limits.verifyConcurrency,
       logger: deps.logger,
       now,
+      ...(limits.previewIntervalMs !== undefined ? { previews: { intervalMs: limits.previewIntervalMs } } : {}),
     };
   }
 

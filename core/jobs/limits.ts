@@ -14,6 +14,8 @@ export interface JobLimits {
   defaultIterations: number;
   /** Verifier questions one job may have in flight (within the shared MLLM limit). */
   verifyConcurrency: number;
+  /** At most one preview per iteration per this many ms; 0 turns previews off; default 2.5 s. */
+  previewIntervalMs?: number;
 }
 
 /** The parts of the app config the limits come from (core does not import config/; Config fits). */

@@ -5,8 +5,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describeError, InputError } from "../../core/errors.ts";
-import type { ImageGenerator, Mllm } from "../../core/models/ports.ts";
-import { chatBody, chatCompletion, describeIssues, errorBody, imagesBody, toMllmMessages, WireError } from "./openai-wire.ts";
+import type { ImageGenerator, ImageRequest, Mllm } from "../../core/models/ports.ts";
+import { chatBody, chatCompletion, describeIssues, errorBody, imagesBody, imageStreamEvent, toMllmMessages, WireError, type ImagesBody } from "./openai-wire.ts";
 import { hashText } from "./random.ts";
 import { createSimGenerator } from "./sim-generator.ts";
 import { createSimMllm } from "./sim-mllm.ts";
@@ -132,12 +132,55 @@ async function handleImages(req: IncomingMessage, res: ServerResponse, context: 
   }
   const [width, height] = body.size && body.size !== "auto" ? body.size.split("x").map(Number) : [undefined, undefined];
   const seed = body.seed ?? hashText(body.prompt);
+  if (body.stream) return streamImage(res, context, body, { seed, width, height });
   const data: Array<{ b64_json: string }> = [];
   for (let i = 0; i < (body.n ?? 1); i++) {
     const png = await generate(context.generator, { prompt: body.prompt, seed: seed + i, width, height });
     data.push({ b64_json: Buffer.from(png).toString("base64") });
   }
   sendJson(res, 200, { created: Math.floor(Date.now() / 1000), data });
+}
+
+/**
+ * `stream: true`: server-sent events as OpenAI sends them, the sim's partial drawings (at most
+ * `partial_images`, as the generator reports them while it draws) and then the final image. As
+ * with OpenAI, a generator that finishes first sends fewer partials. Headers go out with the
+ * first event, so a refused request still gets a plain JSON error.
+ */
+async function streamImage(
+  res: ServerResponse,
+  context: Context,
+  body: ImagesBody,
+  size: { seed: number; width: number | undefined; height: number | undefined },
+): Promise<void> {
+  if ((body.n ?? 1) !== 1) throw new WireError("Streaming makes one image; send n: 1 with stream: true.", 400, "invalid_value");
+  const sizeText = size.width && size.height ? `${size.width}x${size.height}` : "auto";
+  const send = (event: { event: string; data: Record<string, unknown> }) => {
+    if (!res.headersSent) res.writeHead(200, { "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache", Connection: "keep-alive" });
+    res.write(`event: ${event.event}\ndata: ${JSON.stringify(event.data)}\n\n`);
+  };
+  const wanted = body.partial_images ?? 0;
+  let sent = 0;
+  let png: Uint8Array;
+  try {
+    png = await generate(context.generator, {
+      prompt: body.prompt,
+      seed: size.seed,
+      width: size.width,
+      height: size.height,
+      onProgress: (progress) => {
+        if (sent >= wanted || progress.preview === null) return;
+        send(imageStreamEvent("partial", progress.preview, { size: sizeText, partialIndex: sent++ }));
+      },
+    });
+  } catch (error) {
+    if (!res.headersSent) throw error;
+    // Mid-stream, OpenAI reports a failure as an `error` event; the SDK raises it as an APIError.
+    res.end(`event: error\ndata: ${JSON.stringify(errorBody(`The sim generator failed: ${describeError(error)}`, "server_error", null))}\n\n`);
+    return;
+  }
+  send(imageStreamEvent("completed", png, { size: sizeText, prompt: body.prompt }));
+  res.end();
 }
 
 async function handleGenerate(req: IncomingMessage, res: ServerResponse, url: URL, context: Context): Promise<void> {
@@ -157,7 +200,7 @@ async function handleGenerate(req: IncomingMessage, res: ServerResponse, url: UR
   res.end(png);
 }
 
-async function generate(generator: ImageGenerator, request: { prompt: string; seed?: number; width?: number; height?: number }) {
+async function generate(generator: ImageGenerator, request: ImageRequest) {
   try {
     return await generator.generate(request);
   } catch (error) {

@@ -39,6 +39,10 @@ export const imagesBody = z.object({
     .optional(),
   response_format: z.enum(["b64_json", "url"]).optional(),
   output_format: z.literal("png", 'the sim only makes PNGs; send output_format "png" or leave it out').optional(),
+  /** Server-sent events: partial images, then the final one (OpenAI's image streaming). */
+  stream: z.boolean().optional(),
+  /** 0–3 partial images before the final one, as OpenAI allows; only with stream. */
+  partial_images: z.number().int().min(0, "partial_images must be from 0 to 3").max(3, "partial_images must be from 0 to 3").optional(),
   /** Not in OpenAI's API; accepted so runs against the sim can be made repeatable. */
   seed: z.number().int().nonnegative().optional(),
 });
@@ -123,4 +127,34 @@ export function describeIssues(error: z.ZodError): string {
   if (!issue) return "The request body is invalid.";
   const path = issue.path.join(".");
   return `Invalid request body: ${path ? `${path}: ` : ""}${issue.message}`;
+}
+
+/**
+ * One event of OpenAI's image streaming, as the SSE `data:` of an event named by its `type`:
+ * `image_generation.partial_image` (with its 0-based `partial_image_index`) for each partial,
+ * then one `image_generation.completed` with the final image and the usage.
+ */
+export function imageStreamEvent(
+  kind: "partial" | "completed",
+  png: Uint8Array,
+  details: { size: string; partialIndex?: number; prompt?: string },
+): { event: string; data: Record<string, unknown> } {
+  const common = {
+    b64_json: Buffer.from(png).toString("base64"),
+    created_at: Math.floor(Date.now() / 1000),
+    size: details.size,
+    quality: "auto",
+    background: "opaque",
+    output_format: "png",
+  };
+  if (kind === "partial") {
+    const type = "image_generation.partial_image";
+    return { event: type, data: { type, ...common, partial_image_index: details.partialIndex ?? 0 } };
+  }
+  const type = "image_generation.completed";
+  // The sim's own count for the prompt (sim-usage.ts); the output is a fixed image count
+  // (272, what gpt-image-1 counts for a low-quality square image), for the shape of the usage.
+  const input = estimateUsage([{ role: "user", content: details.prompt ?? "" }], { content: "", reasoning: null }).inputTokens;
+  const usage = { total_tokens: input + 272, input_tokens: input, output_tokens: 272, input_tokens_details: { text_tokens: input, image_tokens: 0 } };
+  return { event: type, data: { type, ...common, usage } };
 }

@@ -8,6 +8,7 @@ import { renderPrompt } from "./draw-scene.ts";
 import { simulateLatency } from "./latency.ts";
 import { hashText } from "./random.ts";
 import { DEFAULT_CAPACITY } from "./salience.ts";
+import { DEFAULT_PARTIAL_IMAGES, partialDrawings } from "./partial-drawings.ts";
 
 export interface SimGeneratorOptions {
   latencyMs?: number;
@@ -15,6 +16,11 @@ export interface SimGeneratorOptions {
   height?: number;
   /** How many requirements the sim draws reliably; see salience.ts. */
   capacity?: number;
+  /**
+   * Partial drawings reported through `onProgress` while it waits out `latencyMs`, evenly spaced
+   * (default 3). With no latency there is nothing to watch, so none are made.
+   */
+  partialImages?: number;
 }
 
 const MIN_SIDE = 32;
@@ -29,9 +35,30 @@ export function createSimGenerator(options: SimGeneratorOptions = {}): ImageGene
       if (prompt === "") throw new InputError("The image prompt is empty; describe what to draw.");
       const width = side("width", request.width ?? options.width ?? 512);
       const height = side("height", request.height ?? options.height ?? 512);
-      await simulateLatency(options.latencyMs ?? 0, request.signal);
       const seed = request.seed ?? hashText(prompt);
-      return renderPrompt(prompt, { seed, width, height, capacity: options.capacity ?? DEFAULT_CAPACITY }).png;
+      const latencyMs = options.latencyMs ?? 0;
+      const render = () => renderPrompt(prompt, { seed, width, height, capacity: options.capacity ?? DEFAULT_CAPACITY }).png;
+      const partials = options.partialImages ?? DEFAULT_PARTIAL_IMAGES;
+      if (!request.onProgress || latencyMs <= 0 || partials <= 0) {
+        await simulateLatency(latencyMs, request.signal);
+        return render();
+      }
+      // The image takes `latencyMs` in all: drawing the partials happens inside that time, each
+      // reported at its share of it, as a server streams previews while it works.
+      const startedAt = performance.now();
+      // Rounded up: a timer may fire up to a millisecond before a fractional deadline.
+      const until = (ms: number) => simulateLatency(Math.max(0, Math.ceil(startedAt + ms - performance.now())), request.signal);
+      const stepMs = latencyMs / (partials + 1);
+      // Drawing starts after the first wait, as before previews: concurrent calls overlap there.
+      await until(stepMs);
+      const png = render();
+      let index = 0;
+      for (const drawing of partialDrawings(png, partials)) {
+        await until(++index * stepMs);
+        request.onProgress({ percent: drawing.percent, preview: drawing.png });
+      }
+      await until(latencyMs);
+      return png;
     },
   };
 }

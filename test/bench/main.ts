@@ -10,6 +10,7 @@ import { benchDiscord } from "./discord.ts";
 import { benchLoopModes } from "./loop-modes.ts";
 import { benchPool } from "./pool.ts";
 import { benchReasoning } from "./reasoning.ts";
+import { benchPreviews } from "./previews.ts";
 
 const root = resolve(import.meta.dirname, "../..");
 const suites: Record<string, () => Promise<string>> = {
@@ -26,6 +27,7 @@ const suites: Record<string, () => Promise<string>> = {
   "loop-modes": benchLoopModes,
   pool: benchPool,
   reasoning: () => benchReasoning(resolve(root, "skills")),
+  previews: benchPreviews,
 };
 
 const wanted = process.argv.slice(2);

@@ -103,6 +103,23 @@ describe("gems run on the simulated models", () => {
     expect(new Set(events.map((e) => e.jobId)).size).toBe(1);
   });
 
+  it("prints the same plain lines with live previews on as off when piped", async () => {
+    const run = async (interval: string) => {
+      const out = join(work, `previews-${interval}`);
+      // 200 ms per model call: the sim generator reports three partial drawings per image.
+      const result = await runBin(["run", PROMPT, "--out", out, "--iterations", "2", "--seed", "3"], { GEMS_SIM_LATENCY_MS: "200", GEMS_PREVIEW_INTERVAL_MS: interval });
+      expect(result.code).toBe(0);
+      return result.stdout.replaceAll(`previews-${interval}`, "OUT").replace(/^job \S+/m, "job ID");
+    };
+    const json = runBin(["run", PROMPT, "--out", join(work, "previews-json"), "--iterations", "2", "--seed", "3", "--json"], { GEMS_SIM_LATENCY_MS: "200", GEMS_PREVIEW_INTERVAL_MS: "1" });
+    const [on, off, events] = await Promise.all([run("1"), run("0"), json]);
+    // The previews were there: --json prints every event, previews included.
+    expect(events.stdout.split("\n").filter((line) => line.includes('"type":"image.preview"')).length).toBeGreaterThanOrEqual(2);
+    expect(on).toBe(off);
+    expect(on).not.toMatch(/%/);
+    expect(on).toMatch(/^\[2\/2\] image: /m);
+  });
+
   it("stops on Ctrl-C, keeps the best image so far and exits 130", async () => {
     const out = join(work, "interrupted");
     let sent = false;

@@ -95,7 +95,21 @@ describe("loadConfig", () => {
       feedbackRequesterOnly: false,
       retentionDays: 30,
       outageBudgetMs: 90_000,
+      previewIntervalMs: 2_500,
     });
+  });
+
+  it("reads the preview interval, where 0 turns previews off, and refuses a negative one", () => {
+    expect(load({ GEMS_PREVIEW_INTERVAL_MS: "0" }).jobs.previewIntervalMs).toBe(0);
+    expect(load({ GEMS_PREVIEW_INTERVAL_MS: "4000" }).jobs.previewIntervalMs).toBe(4000);
+    expect(configError({ GEMS_PREVIEW_INTERVAL_MS: "-1" })).toMatch(
+      /^GEMS_PREVIEW_INTERVAL_MS: must be a whole number from 0 to 60000 \(got "-1"\)\. Example: GEMS_PREVIEW_INTERVAL_MS=2500$/,
+    );
+  });
+
+  it("remembers whether the sim latency was set, so gems serve can draw slowly enough for previews", () => {
+    expect(load({}).generator).toEqual({ kind: "sim", latencyMs: 0, isLatencySet: false });
+    expect(load({ GEMS_SIM_LATENCY_MS: "0" }).generator).toEqual({ kind: "sim", latencyMs: 0, isLatencySet: true });
   });
 
   it("reads the job service limits from their variables", () => {

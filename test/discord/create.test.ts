@@ -114,7 +114,7 @@ describe("/gems create", () => {
     expect(edits.some((c) => c.body.components?.length === 1)).toBe(true);
   });
 
-  it("makes at most three REST calls per iteration", async () => {
+  it("makes at most three REST calls per iteration when the generator sends no previews", async () => {
     const alice = world.fake.user("alice", "Alice");
     const before = world.fake.calls.length;
     const { threadId } = await createJob(world, alice, { prompt: HARD_PROMPT, iterations: 4 });

@@ -135,7 +135,8 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const library = await skills();
   const jobs = createJobService({
     mllm: createSimMllm({ latencyMs }),
-    generator: options.generator ?? createSimGenerator({ latencyMs }),
+    // No partial drawings unless a test brings its own generator: the REST-call budgets here are for previews off.
+    generator: options.generator ?? createSimGenerator({ latencyMs, partialImages: 0 }),
     skills: library,
     images,
     store: options.store ?? createInMemoryJobStore(),

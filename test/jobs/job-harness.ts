@@ -19,7 +19,7 @@ import type { ImageGenerator, Mllm } from "../../core/models/ports.ts";
 import type { Sleep } from "../../core/models/retry.ts";
 import { loadSkillLibrary } from "../../core/skills/registry.ts";
 import type { SkillLibrary } from "../../core/skills/types.ts";
-import { createSimGenerator } from "../../servers/sim/sim-generator.ts";
+import { createSimGenerator as createSimGeneratorWithPartials, type SimGeneratorOptions } from "../../servers/sim/sim-generator.ts";
 import { createSimMllm } from "../../servers/sim/sim-mllm.ts";
 
 export const alice: Person = { id: "discord:1", name: "Alice" };
@@ -263,5 +263,11 @@ function abortError(): Error {
   error.name = "AbortError";
   return error;
 }
+
+/**
+ * The sim generator as these tests use it: without partial drawings unless a test asks, so the
+ * timing and call-count checks here measure the service, not the previews' extra work.
+ */
+const createSimGenerator = (options: SimGeneratorOptions = {}) => createSimGeneratorWithPartials({ partialImages: 0, ...options });
 
 export { createSimGenerator, createSimMllm };

@@ -5,6 +5,7 @@ import { isPng, readPngInfo, readPngText } from "../../core/images/png.ts";
 import { SCENE_KEY } from "../../servers/sim/rendered-scene.ts";
 import { type SimServer, startSimServer } from "../../servers/sim/http-server.ts";
 import { createSimGenerator } from "../../servers/sim/sim-generator.ts";
+import { createOpenAiImageGenerator } from "../../core/models/openai-image-generator.ts";
 
 const EXAMPLE = 'three red cubes on the left of a blue sphere, a sign that says "OPEN"';
 
@@ -155,5 +156,96 @@ describe("sim HTTP server", () => {
 
   it("logs one line per request", () => {
     expect(logged.some((line) => /^GET \/healthz 200 \d+ms$/.test(line))).toBe(true);
+  });
+});
+
+describe("sim HTTP server: OpenAI image streaming", () => {
+  let drawing: SimServer;
+  beforeAll(async () => {
+    // 80 ms per image: the sim reports three partial drawings while it waits.
+    drawing = await startSimServer({ generator: createSimGenerator({ latencyMs: 80, width: 96, height: 96 }) });
+  });
+  afterAll(async () => {
+    await drawing?.close();
+  });
+
+  /** Reads a whole SSE body into its events, checking every block has `event:` and `data:` lines. */
+  async function readEvents(res: Response): Promise<Array<{ event: string; data: any }>> {
+    const text = await res.text();
+    expect(text.endsWith("\n\n")).toBe(true);
+    return text
+      .split("\n\n")
+      .filter((block) => block !== "")
+      .map((block) => {
+        const lines = block.split("\n");
+        expect(lines).toHaveLength(2);
+        expect(lines[0]).toMatch(/^event: /);
+        expect(lines[1]).toMatch(/^data: /);
+        return { event: lines[0]!.slice("event: ".length), data: JSON.parse(lines[1]!.slice("data: ".length)) };
+      });
+  }
+
+  it("sends partial_images partial images, then the final one, as server-sent events shaped like OpenAI's", async () => {
+    const body = { prompt: EXAMPLE, size: "96x96", seed: 4, stream: true, partial_images: 2 };
+    const res = await postJson("/v1/images/generations", JSON.stringify(body), drawing);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^text\/event-stream/);
+    const events = await readEvents(res);
+    expect(events.map((e) => e.event)).toEqual(["image_generation.partial_image", "image_generation.partial_image", "image_generation.completed"]);
+    for (const { event, data } of events) {
+      expect(data.type).toBe(event);
+      expect(data).toMatchObject({ size: "96x96", output_format: "png", quality: "auto", background: "opaque", created_at: expect.any(Number) });
+      const png = Buffer.from(data.b64_json, "base64");
+      expect(isPng(png)).toBe(true);
+      expect(readPngInfo(png)).toEqual({ width: 96, height: 96 });
+    }
+    expect(events.slice(0, 2).map((e) => e.data.partial_image_index)).toEqual([0, 1]);
+    const completed = events[2]!.data;
+    expect(completed.partial_image_index).toBeUndefined();
+    expect(completed.usage).toMatchObject({ input_tokens: expect.any(Number), output_tokens: expect.any(Number), total_tokens: expect.any(Number), input_tokens_details: { text_tokens: expect.any(Number), image_tokens: 0 } });
+    // Partials are drawings in progress (no scene for the verifier); the final one is the image
+    // the same request makes without streaming.
+    expect(readPngText(Buffer.from(events[0]!.data.b64_json, "base64"))[SCENE_KEY]).toBeUndefined();
+    const plain = (await (await postJson("/v1/images/generations", JSON.stringify({ ...body, stream: false }), drawing)).json()) as any;
+    expect(completed.b64_json).toBe(plain.data[0].b64_json);
+  });
+
+  it("is read by the openai SDK's own stream parser", async () => {
+    const sdk = new OpenAI({ baseURL: `${drawing.url}/v1`, apiKey: "x", maxRetries: 0 });
+    const stream = await sdk.images.generate({ prompt: "a red cube", model: "gpt-image-1", stream: true, partial_images: 3 });
+    const types: string[] = [];
+    for await (const event of stream) types.push(`${event.type}${event.type === "image_generation.partial_image" ? `#${event.partial_image_index}` : ""}`);
+    expect(types).toEqual(["image_generation.partial_image#0", "image_generation.partial_image#1", "image_generation.partial_image#2", "image_generation.completed"]);
+  });
+
+  it("gives the real OpenAI image adapter its partial images as progress, then the same image as without streaming", async () => {
+    const generator = createOpenAiImageGenerator({ baseUrl: `${drawing.url}/v1`, model: "gpt-image-1", apiKey: "x", maxRetries: 0, timeoutMs: 10_000 });
+    const reports: Array<{ percent: number; preview: Uint8Array | null }> = [];
+    const streamed = await generator.generate({ prompt: "a red cube", seed: 2, onProgress: (p) => reports.push(p) });
+    expect(reports.length).toBeGreaterThan(0);
+    for (const { preview, percent } of reports) {
+      expect(isPng(preview!)).toBe(true);
+      expect(percent).toBeGreaterThan(0);
+      expect(percent).toBeLessThan(100);
+    }
+    const plain = await generator.generate({ prompt: "a red cube", seed: 2 });
+    expect(Buffer.from(streamed).equals(Buffer.from(plain))).toBe(true);
+  });
+
+  it("sends only the final image with partial_images 0 or left out", async () => {
+    for (const extra of [{ partial_images: 0 }, {}]) {
+      const res = await postJson("/v1/images/generations", JSON.stringify({ prompt: "a red cube", stream: true, ...extra }), drawing);
+      expect((await readEvents(res)).map((e) => e.event)).toEqual(["image_generation.completed"]);
+    }
+  });
+
+  it("refuses partial_images outside 0–3 and n above 1 with OpenAI's JSON error, before any event", async () => {
+    const tooMany = await postJson("/v1/images/generations", JSON.stringify({ prompt: "a red cube", stream: true, partial_images: 4 }), drawing);
+    expect(tooMany.status).toBe(400);
+    expect(tooMany.headers.get("content-type")).toBe("application/json");
+    expect(((await tooMany.json()) as any).error).toMatchObject({ type: "invalid_request_error", message: "Invalid request body: partial_images: partial_images must be from 0 to 3" });
+    const several = await postJson("/v1/images/generations", JSON.stringify({ prompt: "a red cube", stream: true, n: 2 }), drawing);
+    expect(several.status).toBe(400);
+    expect(((await several.json()) as any).error.message).toBe("Streaming makes one image; send n: 1 with stream: true.");
   });
 });

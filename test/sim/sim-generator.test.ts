@@ -24,6 +24,27 @@ function successRate(prompt: string, key: string, seeds = 200): number {
 }
 
 describe("sim generator", () => {
+  it("reports coarse partial drawings with rising percentages while it waits out its latency", async () => {
+    const generator = createSimGenerator({ latencyMs: 40, width: 96, height: 96 });
+    const reports: Array<{ percent: number; preview: Uint8Array | null }> = [];
+    const png = await generator.generate({ prompt: EXAMPLE, seed: 5, onProgress: (p) => reports.push(p) });
+    expect(reports.map((r) => r.percent)).toEqual([25, 50, 75]);
+    for (const { preview } of reports) {
+      expect(readPngInfo(preview!)).toEqual({ width: 96, height: 96 });
+      // A partial is not a finished sim image: no scene for the verifier, different pixels.
+      expect(readPngText(preview!)[SCENE_KEY]).toBeUndefined();
+      expect(Buffer.from(preview!).equals(Buffer.from(png))).toBe(false);
+    }
+    const again = await createSimGenerator({ width: 96, height: 96 }).generate({ prompt: EXAMPLE, seed: 5 });
+    expect(Buffer.from(png).equals(Buffer.from(again))).toBe(true);
+  });
+
+  it("reports nothing when it has no latency to fill", async () => {
+    const reports: unknown[] = [];
+    await createSimGenerator({ width: 64, height: 64 }).generate({ prompt: EXAMPLE, onProgress: (p) => reports.push(p) });
+    expect(reports).toEqual([]);
+  });
+
   it("makes the same PNG for the same prompt and seed", async () => {
     const generator = createSimGenerator({ width: 128, height: 128 });
     const first = await generator.generate({ prompt: EXAMPLE, seed: 42 });

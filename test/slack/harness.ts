@@ -20,6 +20,7 @@ import type { SkillLibrary } from "../../core/skills/types.ts";
 import { createSimGenerator } from "../../servers/sim/sim-generator.ts";
 import { createSimMllm } from "../../servers/sim/sim-mllm.ts";
 import { createSlackBot, type SlackBot } from "../../bots/slack/index.ts";
+import type { PreviewPacing } from "../../bots/slack/preview-pacing.ts";
 import { startFakeSlack, type FakeMessage, type FakeSlack } from "../fakes/slack/fake-slack.ts";
 import { slashCommand, type SlackUser } from "../fakes/slack/payloads.ts";
 import { createSlackSender, type Delivery, type SlackSender } from "../fakes/slack/signed-requests.ts";
@@ -56,6 +57,7 @@ export interface HarnessOptions {
   latencyMs?: number;
   /** Leave the job service and bot to the test to close (restart tests). */
   isManual?: boolean;
+  previewPacing?: PreviewPacing;
 }
 
 export interface SlackHarness {
@@ -84,7 +86,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<SlackH
     // Job ids seed the sim generator: counted ids make every run draw the same images.
     createJobId: () => `job-${String(++jobCounter).padStart(4, "0")}`,
     mllm: options.mllm ?? createSimMllm({ latencyMs }),
-    generator: options.generator ?? createSimGenerator({ latencyMs }),
+    // No partial drawings unless a test brings its own generator: call counts here are for previews off.
+    generator: options.generator ?? createSimGenerator({ latencyMs, partialImages: 0 }),
     skills,
     images,
     store: options.store ?? createInMemoryJobStore(),
@@ -99,6 +102,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<SlackH
     logger: silentLogger,
     // Retries as Slack's client does them, only with waits short enough for a test.
     client: { retryConfig: { retries: 3, factor: 1, minTimeout: 20, maxTimeout: 20, randomize: false } },
+    ...(options.previewPacing ? { previewPacing: options.previewPacing } : {}),
   });
   await bot.start();
   await jobs.start();

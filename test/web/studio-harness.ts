@@ -39,7 +39,7 @@ export interface StudioHarness {
 let jobCounter = 0;
 
 export async function startStudio(
-  options: { latencyMs?: number; generator?: ImageGenerator; modelServers?: () => ModelServerStats[] } = {},
+  options: { latencyMs?: number; generator?: ImageGenerator; modelServers?: () => ModelServerStats[]; generatorLatencyMs?: number; previewIntervalMs?: number } = {},
 ): Promise<StudioHarness> {
   const latencyMs = options.latencyMs ?? 0;
   const images = createInMemoryImageStore();
@@ -48,11 +48,14 @@ export async function startStudio(
     // Job ids seed the sim generator: counted ids make every run draw the same images.
     createJobId: () => `job-${String(++jobCounter).padStart(4, "0")}`,
     mllm: createSimMllm({ latencyMs }),
-    generator: options.generator ?? createSimGenerator({ latencyMs, width: 256, height: 256 }),
+    // Partial drawings (live previews) only when a test sets the generator's own latency.
+    generator:
+      options.generator ??
+      createSimGenerator({ latencyMs: options.generatorLatencyMs ?? latencyMs, width: 256, height: 256, ...(options.generatorLatencyMs === undefined ? { partialImages: 0 } : {}) }),
     skills,
     images,
     store: createInMemoryJobStore(),
-    limits: STUDIO_LIMITS,
+    limits: options.previewIntervalMs === undefined ? STUDIO_LIMITS : { ...STUDIO_LIMITS, previewIntervalMs: options.previewIntervalMs },
     logger: silentLogger,
   });
   await jobs.start();

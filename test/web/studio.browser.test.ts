@@ -155,6 +155,33 @@ describeInBrowser("the web studio in a browser", () => {
     await poll(() => page.locator("#start-error").textContent()).toMatch(/^The prompt is empty/);
   });
 
+  it("shows the newest preview and percent while an image is drawn, then the final image in its place", async () => {
+    // A slow generator (1.2 s per image, three partial drawings) and previews every 100 ms.
+    const slow = await startStudio({ latencyMs: 5, generatorLatencyMs: 1_200, previewIntervalMs: 100 });
+    const watcher = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    await watcher.addInitScript({ content: 'localStorage.setItem("gems-studio-name", "Ada")' });
+    const live = await watcher.newPage();
+    live.on("pageerror", (error) => pageErrors.push(error.message));
+    try {
+      await live.goto(slow.url);
+      await live.getByLabel("Describe the image").fill("a red cube");
+      await live.getByRole("spinbutton", { name: "Iterations", exact: true }).fill("1");
+      await live.getByRole("button", { name: "Generate" }).click();
+      const preview = live.locator("#iteration-1 .preview");
+      await preview.waitFor({ state: "visible", timeout: 10_000 });
+      await poll(() => preview.locator(".preview-percent").textContent()).toMatch(/^Generating… (25|50|75)%$/);
+      await poll(() => live.locator("#iteration-1 .preview-image").evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth)).toBe(256);
+      await live.screenshot({ path: join(ARTIFACTS, "desktop-preview.png") });
+      const final = live.locator("#iteration-1 figure img");
+      await final.waitFor({ state: "visible", timeout: 10_000 });
+      expect(await live.locator("#iteration-1 .preview").count()).toBe(0);
+      await poll(() => final.evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth)).toBe(256);
+    } finally {
+      await watcher.close();
+      await slow.close();
+    }
+  });
+
   it("fits a phone-sized screen", async () => {
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
     await phone.addInitScript({ content: 'localStorage.setItem("gems-studio-name", "Ada")' });

@@ -33,7 +33,7 @@ const plural = (count, word) => `${count} ${word}${count === 1 ? "" : "s"}`;
 function iteration(state, n) {
   let it = state.iterations.get(n);
   if (!it) {
-    it = { n, prompt: "", thought: null, imageHash: null, verdicts: null, passed: 0, total: 0, experience: null, nextPrompt: null, error: null };
+    it = { n, prompt: "", thought: null, imageHash: null, preview: null, verdicts: null, passed: 0, total: 0, experience: null, nextPrompt: null, error: null };
     state.iterations.set(n, it);
   }
   return it;
@@ -73,6 +73,8 @@ export function applyEvent(state, event) {
       state.progress = event.position > 0 ? `Waiting: number ${event.position} in line.` : "Starting…";
       break;
     case "job.started":
+      // A restart draws the interrupted image again; its old preview is stale.
+      for (const it of state.iterations.values()) it.preview = null;
       state.status = "running";
       state.position = null;
       state.progress = event.resumed ? "Resumed after a restart." : "Planning…";
@@ -92,12 +94,22 @@ export function applyEvent(state, event) {
       state.progress = `Iteration ${event.n}: generating the image…`;
       break;
     }
+    case "image.preview": {
+      const it = iteration(state, event.n);
+      // The final image (or a failure) always wins over a preview, whatever order a replay brings.
+      if (it.imageHash || it.error) break;
+      it.preview = { percent: event.percent, imageHash: event.image?.hash ?? it.preview?.imageHash ?? null };
+      state.progress = `Iteration ${event.n}: drawing, ${event.percent}% done…`;
+      break;
+    }
     case "image.ready":
       iteration(state, event.n).imageHash = event.image.hash;
+      iteration(state, event.n).preview = null;
       state.progress = `Iteration ${event.n}: image ready, checking the requirements…`;
       break;
     case "iteration.failed":
       iteration(state, event.n).error = event.error;
+      iteration(state, event.n).preview = null;
       state.progress = `Iteration ${event.n} failed: ${event.error}`;
       break;
     case "verified": {
@@ -130,6 +142,7 @@ export function applyEvent(state, event) {
     case "job.done":
     case "job.failed":
     case "job.cancelled":
+      for (const it of state.iterations.values()) it.preview = null;
       state.status = event.type === "job.done" ? "done" : event.type === "job.failed" ? "failed" : "cancelled";
       state.best = event.best;
       state.stopReason = event.type === "job.done" ? event.reason : event.type === "job.cancelled" ? "stopped" : null;

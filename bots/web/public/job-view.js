@@ -111,12 +111,37 @@ export function createJobView(els, actions) {
     ]);
   }
 
+  /** The newest partial drawing with how far along it is; replaced by the final image. */
+  function previewFigure(it) {
+    const label = `Generating… ${it.preview.percent}%`;
+    return h(
+      "div",
+      { class: "preview", role: "img", "aria-label": `Iteration ${it.n}, preview: ${it.preview.percent}% done` },
+      it.preview.imageHash
+        ? h("img", {
+            src: imageUrl(it.preview.imageHash),
+            alt: "",
+            class: "preview-image",
+            width: 512,
+            height: 512,
+            // Preview files are deleted once the final image is stored; a late load just shows the bar.
+            onerror: (event) => event.target.remove(),
+          })
+        : null,
+      h("progress", { max: 100, value: it.preview.percent, "aria-hidden": "true" }),
+      h("span", { class: "preview-percent", text: label }),
+    );
+  }
+
   function renderCard(state, it, best) {
     const isPicked = state.stopReason === "picked" && state.best?.n === it.n;
     const title = `iteration-${it.n}-title`;
+    // A preview sits outside <figure>, which holds only the final image (or its placeholder).
     const figure = it.imageHash
-      ? h("img", { src: imageUrl(it.imageHash), alt: `Iteration ${it.n}: ${it.prompt}`, width: 512, height: 512, loading: "lazy" })
-      : h("div", { class: "placeholder", text: it.error ? "No image" : "Generating…" });
+      ? h("figure", {}, h("img", { src: imageUrl(it.imageHash), alt: `Iteration ${it.n}: ${it.prompt}`, width: 512, height: 512, loading: "lazy" }))
+      : it.preview && !it.error
+        ? previewFigure(it)
+        : h("figure", {}, h("div", { class: "placeholder", text: it.error ? "No image" : "Generating…" }));
     const verdicts = it.verdicts
       ? h(
           "ul",
@@ -157,7 +182,7 @@ export function createJobView(els, actions) {
           it.verdicts ? h("span", { class: it.passed === it.total ? "badge all" : "badge", text: `${it.passed}/${it.total} passed` }) : null,
           best === it.n ? h("span", { class: "badge best-badge", text: isFinished(state.status) ? "★ result" : "★ best so far" }) : null,
         ),
-        h("figure", {}, figure),
+        figure,
         verdicts,
         details,
         it.thought ? h("details", {}, h("summary", { text: "Thought" }), h("p", { text: it.thought })) : null,

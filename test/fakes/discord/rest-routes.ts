@@ -76,12 +76,12 @@ export function matchRoute(state: FakeDiscordState, hooks: RouteHooks, method: s
     });
   }
   if (is("channels", ":channel", "messages", ":message") && (method === "PATCH" || method === "GET")) {
-    return route("/channels/:channel/messages/:message", at(1), (body) => {
+    return route("/channels/:channel/messages/:message", at(1), (body, files) => {
       const message = state.messages.get(at(3));
       if (!message || message.channelId !== at(1)) return unknownMessage();
       if (method === "PATCH") {
         if (message.author.id !== state.bot.id) return discordError(403, 50005, "Cannot edit a message authored by another user");
-        state.editMessage(message, body);
+        state.editMessage(message, body, files);
       }
       return json(200, state.messagePayload(message));
     });

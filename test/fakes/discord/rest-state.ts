@@ -104,16 +104,38 @@ export class FakeDiscordState {
       ...(body?.message_reference ? { messageReference: body.message_reference } : {}),
       ...(webhookId ? { webhookId } : {}),
     };
-    message.attachments = files.map((file, index) => {
-      const url = `${this.origin()}/attachments/${channelId}/${id}/${file.filename}`;
-      return { id: String(index), filename: file.filename, size: file.bytes.length, content_type: file.contentType, url, proxy_url: url };
-    });
+    message.attachments = files.map((file) => this.attachmentOf(channelId, id, file));
     this.messages.set(id, message);
     return message;
   }
 
-  /** PATCH semantics: given fields replace, missing ones stay (attachments included). */
-  editMessage(message: FakeMessage, body: any): void {
+  /** Uploaded attachments get snowflake ids, as on Discord (an edit keeps one by its id). */
+  private attachmentOf(channelId: string, messageId: string, file: UploadedFile): FakeMessage["attachments"][number] {
+    const url = `${this.origin()}/attachments/${channelId}/${messageId}/${file.filename}`;
+    return { id: snowflake(), filename: file.filename, size: file.bytes.length, content_type: file.contentType, url, proxy_url: url };
+  }
+
+  /**
+   * PATCH semantics: given fields replace, missing ones stay. With API v10 an `attachments`
+   * array lists every attachment the message keeps: existing ones by their id, new uploads by
+   * the index of their `files[n]` part; any other existing attachment is removed. Without it,
+   * attachments stay as they are.
+   */
+  editMessage(message: FakeMessage, body: any, files: UploadedFile[] = []): void {
+    if (Array.isArray(body?.attachments)) {
+      const kept: Array<{ attachment: FakeMessage["attachments"][number]; file: UploadedFile }> = [];
+      for (const entry of body.attachments as Array<{ id: string | number }>) {
+        const existing = message.attachments.findIndex((a) => a.id === String(entry.id));
+        if (existing >= 0) {
+          kept.push({ attachment: message.attachments[existing]!, file: message.files[existing]! });
+          continue;
+        }
+        const upload = files.find((f) => f.field === `files[${entry.id}]`);
+        if (upload) kept.push({ attachment: this.attachmentOf(message.channelId, message.id, upload), file: upload });
+      }
+      message.attachments = kept.map((k) => k.attachment);
+      message.files = kept.map((k) => k.file);
+    }
     if (body?.content !== undefined) message.content = String(body.content ?? "");
     if (body?.embeds !== undefined) message.embeds = body.embeds ?? [];
     if (body?.components !== undefined) message.components = body.components ?? [];
