@@ -2,7 +2,7 @@
  * The studio's JSON API: each handler validates the body's shape, calls the job service as the
  * person named in it, and turns a refusal into a 4xx with the service's own message.
  */
-import type { IncomingMessage } from "node:http";
+import type { FastifyRequest } from "fastify";
 import { FEEDBACK_MAX_CHARS, MAX_ITERATIONS, MIN_ITERATIONS, PROMPT_MAX_CHARS } from "../../core/agent/request.ts";
 import { MAX_EXTRA_ITERATIONS } from "../../core/jobs/limits.ts";
 import type { JobService, Result } from "../../core/jobs/types.ts";
@@ -41,7 +41,7 @@ function ok<T extends object>(result: Result<T>): T & { ok: true } {
 }
 
 /** Last-Event-ID (a reconnecting browser) wins over ?after= (a first connection that already has some events). */
-function afterSeqOf(req: IncomingMessage, url: URL): number {
+function afterSeqOf(req: FastifyRequest, url: URL): number {
   const header = req.headers["last-event-id"];
   const raw = (typeof header === "string" && header.trim() !== "" ? header : url.searchParams.get("after"))?.trim();
   if (raw === undefined || raw === "") return 0;
@@ -58,7 +58,7 @@ export function apiRoutes(deps: ApiDeps): Route[] {
 
   return [
     {
-      pattern: /^\/api\/info$/,
+      url: "/api/info",
       methods: {
         GET: ({ req, res }) =>
           sendJson(req, res, 200, {
@@ -75,15 +75,15 @@ export function apiRoutes(deps: ApiDeps): Route[] {
       },
     },
     {
-      pattern: /^\/api\/skills$/,
+      url: "/api/skills",
       methods: { GET: ({ req, res }) => sendJson(req, res, 200, { skills: skills.manifest() }) },
     },
     {
-      pattern: /^\/api\/events$/,
+      url: "/api/events",
       methods: { GET: ({ req, res }) => streams.openOverviewStream(req, res) },
     },
     {
-      pattern: /^\/api\/jobs$/,
+      url: "/api/jobs",
       methods: {
         GET: ({ req, res }) => sendJson(req, res, 200, { jobs: jobs.list().slice(0, WEB_LIMITS.jobListMax) }),
         POST: async ({ req, res }) => {
@@ -95,11 +95,11 @@ export function apiRoutes(deps: ApiDeps): Route[] {
       },
     },
     {
-      pattern: /^\/api\/jobs\/([^/]+)$/,
+      url: "/api/jobs/:id",
       methods: { GET: (ctx) => sendJson(ctx.req, ctx.res, 200, { job: ok(jobs.status(jobIdOf(ctx))).job }) },
     },
     {
-      pattern: /^\/api\/jobs\/([^/]+)\/events$/,
+      url: "/api/jobs/:id/events",
       methods: {
         GET: (ctx) => {
           const jobId = jobIdOf(ctx);
@@ -111,7 +111,7 @@ export function apiRoutes(deps: ApiDeps): Route[] {
       },
     },
     {
-      pattern: /^\/api\/jobs\/([^/]+)\/feedback$/,
+      url: "/api/jobs/:id/feedback",
       methods: {
         POST: async (ctx) => {
           const jobId = jobIdOf(ctx);
@@ -122,7 +122,7 @@ export function apiRoutes(deps: ApiDeps): Route[] {
       },
     },
     {
-      pattern: /^\/api\/jobs\/([^/]+)\/stop$/,
+      url: "/api/jobs/:id/stop",
       methods: {
         POST: async (ctx) => {
           const jobId = jobIdOf(ctx);
@@ -133,7 +133,7 @@ export function apiRoutes(deps: ApiDeps): Route[] {
       },
     },
     {
-      pattern: /^\/api\/jobs\/([^/]+)\/pick$/,
+      url: "/api/jobs/:id/pick",
       methods: {
         POST: async (ctx) => {
           const jobId = jobIdOf(ctx);
@@ -144,7 +144,7 @@ export function apiRoutes(deps: ApiDeps): Route[] {
       },
     },
     {
-      pattern: /^\/api\/jobs\/([^/]+)\/continue$/,
+      url: "/api/jobs/:id/continue",
       methods: {
         POST: async (ctx) => {
           const jobId = jobIdOf(ctx);

@@ -4,7 +4,8 @@
  * is the event's seq, so a browser that reconnects with Last-Event-ID misses nothing and sees
  * nothing twice. The overview stream carries a job summary whenever any job changes.
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ServerResponse } from "node:http";
+import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 import type { JobService, JobSummary } from "../../core/jobs/types.ts";
 import { isPreviewStale } from "../../core/agent/events.ts";
@@ -20,8 +21,8 @@ interface JobStream {
 
 export interface EventStreams {
   /** Answers the request with a stream of `jobId`'s events after `afterSeq`; the caller checked the job exists. */
-  openJobStream(req: IncomingMessage, res: ServerResponse, jobId: string, afterSeq: number): void;
-  openOverviewStream(req: IncomingMessage, res: ServerResponse): void;
+  openJobStream(req: FastifyRequest, reply: FastifyReply, jobId: string, afterSeq: number): void;
+  openOverviewStream(req: FastifyRequest, reply: FastifyReply): void;
   /** New events of `jobId` are stored (the subscription saw one). */
   publish(jobId: string): void;
   clientCount(): number;
@@ -55,7 +56,10 @@ export function createEventStreams(jobs: JobService, logger: Logger): EventStrea
     res.write(text);
   }
 
-  function begin(req: IncomingMessage, res: ServerResponse, onClose: () => void): void {
+  /** Takes the response over from Fastify (hijack): a stream is written as events arrive, not sent once. */
+  function begin(req: FastifyRequest, reply: FastifyReply, onClose: () => void): ServerResponse {
+    reply.hijack();
+    const res = reply.raw;
     res.writeHead(200, {
       ...baseHeaders(),
       "content-type": "text/event-stream; charset=utf-8",
@@ -65,9 +69,10 @@ export function createEventStreams(jobs: JobService, logger: Logger): EventStrea
       "x-accel-buffering": "no",
     });
     res.write(`retry: ${WEB_LIMITS.sseRetryMs}\n\n`);
-    req.socket.setNoDelay(true);
+    req.raw.socket.setNoDelay(true);
     res.on("close", onClose);
     startHeartbeat();
+    return res;
   }
 
   function flush(stream: JobStream): void {
@@ -99,8 +104,8 @@ export function createEventStreams(jobs: JobService, logger: Logger): EventStrea
   }
 
   return {
-    openJobStream(req, res, jobId, afterSeq) {
-      const stream: JobStream = { jobId, res, lastSeq: afterSeq };
+    openJobStream(req, reply, jobId, afterSeq) {
+      const stream: JobStream = { jobId, res: reply.raw, lastSeq: afterSeq };
       let streams = byJob.get(jobId);
       if (!streams) {
         streams = new Set();
@@ -108,16 +113,16 @@ export function createEventStreams(jobs: JobService, logger: Logger): EventStrea
       }
       const set = streams;
       set.add(stream);
-      begin(req, res, () => {
+      begin(req, reply, () => {
         set.delete(stream);
         if (set.size === 0 && byJob.get(jobId) === set) byJob.delete(jobId);
       });
       flush(stream);
     },
 
-    openOverviewStream(req, res) {
+    openOverviewStream(req, reply) {
+      const res = begin(req, reply, () => overview.delete(res));
       overview.add(res);
-      begin(req, res, () => overview.delete(res));
     },
 
     publish(jobId) {

@@ -1,8 +1,9 @@
 /**
- * Request and response plumbing for the studio: JSON bodies with a size limit, JSON errors in
- * one shape ({error: {code, message}}), and the headers every response carries.
+ * The studio's answers in one shape: JSON bodies, JSON errors ({error: {code, message}}), and the
+ * headers every response carries. Fastify parses and limits the bodies (see studio.ts); these
+ * helpers keep the route handlers' words the same whatever serves them.
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { FastifyReply, FastifyRequest } from "fastify";
 import type { RefusalReason, Refusal } from "../../core/jobs/types.ts";
 import { WEB_LIMITS } from "./limits.ts";
 
@@ -39,90 +40,65 @@ export function refusalError(refusal: Refusal): HttpError {
 
 /**
  * The page loads only its own scripts, styles and images; nothing may frame it. Set on every
- * response so an error page cannot be abused either.
+ * response (an onSend hook in studio.ts) so an error page cannot be abused either.
  */
-const BASE_HEADERS: Record<string, string> = {
+export const BASE_HEADERS: Readonly<Record<string, string>> = {
   "x-content-type-options": "nosniff",
   "referrer-policy": "no-referrer",
   "content-security-policy":
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
 };
 
-export function send(
-  req: IncomingMessage,
-  res: ServerResponse,
-  status: number,
-  body: string | Uint8Array,
-  headers: Record<string, string>,
-): void {
-  const bytes = typeof body === "string" ? Buffer.from(body) : body;
-  res.writeHead(status, { ...BASE_HEADERS, "content-length": String(bytes.byteLength), ...headers });
-  // HEAD gets the headers GET would, without the body.
-  res.end(req.method === "HEAD" ? undefined : bytes);
+/** `req` is unused since Fastify answers HEAD itself; it stays so every handler reads the same. */
+export function send(_req: FastifyRequest, res: FastifyReply, status: number, body: string | Uint8Array, headers: Record<string, string>): void {
+  const payload = typeof body === "string" ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  void res.code(status).headers(headers).send(payload);
 }
 
-export function sendJson(req: IncomingMessage, res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(req: FastifyRequest, res: FastifyReply, status: number, value: unknown, headers: Record<string, string> = {}): void {
   send(req, res, status, JSON.stringify(value), { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", ...headers });
 }
 
-export function sendError(req: IncomingMessage, res: ServerResponse, error: HttpError): void {
+export function sendError(req: FastifyRequest, res: FastifyReply, error: HttpError): void {
   sendJson(req, res, error.status, { error: { code: error.code, message: error.message } }, error.headers);
 }
 
-/** Headers for a response the studio writes itself (the event streams). */
+/** Headers for a response the studio writes itself (the event streams, which bypass onSend). */
 export function baseHeaders(): Record<string, string> {
   return { ...BASE_HEADERS };
 }
 
 /**
- * Reads a JSON body. Requiring `application/json` is also the CSRF guard: a page on another
- * site cannot send that content type without a CORS preflight, which the studio never grants.
+ * The JSON body, which Fastify's parser (jsonBodyParser) has already read. Requiring
+ * `application/json` is also a CSRF guard: a page on another site cannot send that content type
+ * without a CORS preflight, which the studio never grants. A POST with no body has no
+ * content type and lands here.
  */
-export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
-  const type = (req.headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase();
-  if (type !== "application/json") {
-    await discard(req);
-    throw new HttpError(415, "unsupported-media-type", 'Send the request body as JSON with the header "Content-Type: application/json".');
-  }
-  const limit = WEB_LIMITS.bodyMaxBytes;
-  const declared = Number(req.headers["content-length"] ?? Number.NaN);
-  if (Number.isFinite(declared) && declared > WEB_LIMITS.bodyAbortBytes) {
-    req.destroy();
-    throw tooLarge(limit);
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.byteLength;
-    if (size > WEB_LIMITS.bodyAbortBytes) {
-      req.destroy();
-      throw tooLarge(limit);
-    }
-    if (size <= limit) chunks.push(chunk);
-  }
-  if (size > limit) throw tooLarge(limit);
-  const text = Buffer.concat(chunks).toString("utf8");
+export async function readJsonBody(req: FastifyRequest): Promise<unknown> {
+  if (!isJson(req.headers["content-type"])) throw unsupportedMediaType();
+  return req.body;
+}
+
+export function isJson(contentType: string | undefined): boolean {
+  return (contentType ?? "").split(";")[0]?.trim().toLowerCase() === "application/json";
+}
+
+export function unsupportedMediaType(): HttpError {
+  return new HttpError(415, "unsupported-media-type", 'Send the request body as JSON with the header "Content-Type: application/json".');
+}
+
+export function tooLarge(): HttpError {
+  return new HttpError(413, "too-large", `The request body is larger than ${Math.round(WEB_LIMITS.bodyMaxBytes / 1024)} KB, the limit. Shorten the text and try again.`, {
+    connection: "close",
+  });
+}
+
+/** Fastify's content-type parser for JSON: the studio's own words for an empty or broken body. */
+export function parseJsonText(text: string): unknown {
   if (text.trim() === "") throw new HttpError(400, "bad-json", "The request body is empty; send a JSON object.");
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
     throw new HttpError(400, "bad-json", `The request body is not valid JSON (${error instanceof Error ? error.message : String(error)}).`);
-  }
-}
-
-function tooLarge(limit: number): HttpError {
-  return new HttpError(413, "too-large", `The request body is larger than ${Math.round(limit / 1024)} KB, the limit. Shorten the text and try again.`, {
-    connection: "close",
-  });
-}
-
-async function discard(req: IncomingMessage): Promise<void> {
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.byteLength;
-    if (size > WEB_LIMITS.bodyAbortBytes) {
-      req.destroy();
-      return;
-    }
   }
 }

@@ -1,38 +1,58 @@
-/** A route table small enough to read: a path pattern and a handler per method. */
-import type { IncomingMessage, ServerResponse } from "node:http";
+/**
+ * The studio's route tables, registered on Fastify. Handlers get the request and reply under the
+ * names they always had (`req`, `res`) and the path parameters in order. Fastify answers 404 for
+ * a known path with another method; the studio says 405 and names the allowed ones, so each
+ * path also gets the other methods registered as 405 answers.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from "fastify";
+import type { Person } from "../../core/jobs/types.ts";
 import { HttpError } from "./http-io.ts";
 
 export interface RouteContext {
-  req: IncomingMessage;
-  res: ServerResponse;
+  req: FastifyRequest;
+  res: FastifyReply;
   url: URL;
-  /** The pattern's capture groups, still URL-encoded. */
+  /** The path parameters in pattern order, decoded by Fastify. */
   params: string[];
+  /** The signed-in person, or null when the studio runs without sign-in (GEMS_WEB_AUTH=none). */
+  person: Person | null;
 }
 
 export type RouteHandler = (ctx: RouteContext) => Promise<void> | void;
 
 export interface Route {
-  pattern: RegExp;
+  /** A Fastify path, e.g. "/api/jobs/:id/stop". */
+  url: string;
   methods: Partial<Record<"GET" | "POST", RouteHandler>>;
 }
 
-/** Runs the matching handler; a known path with another method is a 405 naming the allowed ones. */
-export async function dispatch(routes: readonly Route[], ctx: Omit<RouteContext, "params">): Promise<boolean> {
+const ANSWERED_WITH_405: readonly HTTPMethods[] = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+export function registerRoutes(app: FastifyInstance, routes: readonly Route[], personOf: (req: FastifyRequest) => Person | null): void {
   for (const route of routes) {
-    const match = route.pattern.exec(ctx.url.pathname);
-    if (!match) continue;
-    const method = ctx.req.method === "HEAD" ? "GET" : ctx.req.method;
-    const handler = route.methods[method as keyof Route["methods"]];
-    if (!handler) {
-      const allowed = Object.keys(route.methods);
-      if (allowed.includes("GET")) allowed.push("HEAD");
-      throw new HttpError(405, "method-not-allowed", `${ctx.req.method ?? "This method"} is not allowed here; use ${allowed.join(" or ")}.`, {
-        allow: allowed.join(", "),
+    const allowed: string[] = Object.keys(route.methods);
+    if (allowed.includes("GET")) allowed.push("HEAD");
+    for (const [method, handler] of Object.entries(route.methods) as Array<[string, RouteHandler]>) {
+      app.route({
+        method: method as HTTPMethods,
+        url: route.url,
+        handler: async (req, res) => {
+          const params = Object.values((req.params ?? {}) as Record<string, string>);
+          await handler({ req, res, url: new URL(`http://studio.local${req.url}`), params, person: personOf(req) });
+          return res;
+        },
       });
     }
-    await handler({ ...ctx, params: match.slice(1) });
-    return true;
+    const refused = ANSWERED_WITH_405.filter((method) => !allowed.includes(method));
+    if (!allowed.includes("HEAD")) refused.push("HEAD");
+    app.route({
+      method: refused,
+      url: route.url,
+      // HEAD is answered by the GET route; Fastify must not add a second one here.
+      exposeHeadRoute: false,
+      handler: async (req) => {
+        throw new HttpError(405, "method-not-allowed", `${req.method} is not allowed here; use ${allowed.join(" or ")}.`, { allow: allowed.join(", ") });
+      },
+    });
   }
-  return false;
 }

@@ -22,7 +22,7 @@ export function siteRoutes(deps: SiteDeps): Route[] {
   const { jobs, images, files } = deps;
   return [
     {
-      pattern: /^\/healthz$/,
+      url: "/healthz",
       methods: {
         GET: ({ req, res }) =>
           sendJson(req, res, 200, {
@@ -34,14 +34,14 @@ export function siteRoutes(deps: SiteDeps): Route[] {
       },
     },
     {
-      pattern: /^\/metrics$/,
+      url: "/metrics",
       methods: {
         GET: ({ req, res }) =>
           send(req, res, 200, deps.metrics.render({ sseClients: deps.sseClients() }), { "content-type": EXPOSITION_CONTENT_TYPE, "cache-control": "no-store" }),
       },
     },
     {
-      pattern: /^\/images\/([^/]*)$/,
+      url: "/images/:name",
       methods: {
         GET: async ({ req, res, params }) => {
           const match = /^([0-9a-f]{64})\.png$/.exec(params[0] ?? "");
@@ -64,21 +64,20 @@ export function siteRoutes(deps: SiteDeps): Route[] {
         },
       },
     },
-    {
-      pattern: /^\/[A-Za-z0-9._-]*$/,
+    ...["/", "/:file"].map((path): Route => ({
+      url: path,
       methods: {
         GET: ({ req, res, url }) => {
           const file = files.get(url.pathname);
           if (!file) throw new HttpError(404, "not-found", `Nothing is served at ${url.pathname}.`);
           if (req.headers["if-none-match"] === file.etag) {
-            res.writeHead(304, { etag: file.etag, "cache-control": "no-cache" });
-            res.end();
+            void res.code(304).headers({ etag: file.etag, "cache-control": "no-cache" }).send();
             return;
           }
           // no-cache means "revalidate": an updated page shows at once, an unchanged one costs a 304.
           send(req, res, 200, file.bytes, { "content-type": file.contentType, "cache-control": "no-cache", etag: file.etag });
         },
       },
-    },
+    })),
   ];
 }

@@ -1,9 +1,9 @@
 /**
- * The local web studio: one node:http server for the page, its JSON API, the event streams,
+ * The local web studio: one Fastify server for the page, its JSON API, the event streams,
  * stored images, /healthz and /metrics. It renders job events and turns clicks into job-service
  * calls, like any other surface; it never touches a model.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { GemsError, describeError } from "../../core/errors.ts";
@@ -12,8 +12,9 @@ import type { ImageStore } from "../../core/memory/stores.ts";
 import type { SkillLibrary } from "../../core/skills/types.ts";
 import { apiRoutes } from "./api-routes.ts";
 import { createEventStreams } from "./event-streams.ts";
-import { HttpError, sendError } from "./http-io.ts";
-import { dispatch, type Route } from "./router.ts";
+import { BASE_HEADERS, HttpError, parseJsonText, sendError, tooLarge, unsupportedMediaType } from "./http-io.ts";
+import { WEB_LIMITS } from "./limits.ts";
+import { registerRoutes } from "./router.ts";
 import { siteRoutes } from "./site-routes.ts";
 import { loadStaticFiles } from "./static-files.ts";
 import { createStudioMetrics, type ModelServerStats } from "./studio-metrics.ts";
@@ -47,46 +48,91 @@ export function createWebStudio(deps: WebStudioDeps): WebStudio {
   const log = deps.logger.child({ surface: WEB_SURFACE });
   const streams = createEventStreams(deps.jobs, log);
   const metrics = createStudioMetrics(deps.jobs, deps.modelServers);
-  let server: Server | undefined;
+  let app: FastifyInstance | undefined;
   let unsubscribe: (() => void) | undefined;
-  let routes: Route[] = [];
   // Bound to loopback, the studio also refuses other Host names: otherwise a web page whose
   // domain is re-pointed at 127.0.0.1 (DNS rebinding) could read it as same-origin.
   const isLoopbackOnly = LOOPBACK.has(deps.config.host);
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    try {
-      const rawUrl = req.url ?? "";
+  /** Every error becomes {error: {code, message}}; Fastify's own (body parsing, limits) get the studio's words. */
+  function answerError(error: unknown, req: FastifyRequest, res: FastifyReply): void {
+    if (res.raw.headersSent || res.sent) {
+      log.warn({ err: error, url: req.url }, "a response failed after it started");
+      res.raw.destroy();
+      return;
+    }
+    const known = toHttpError(error);
+    if (known) {
+      sendError(req, res, known);
+      return;
+    }
+    log.error({ err: error, method: req.method, url: req.url }, "a request failed");
+    sendError(req, res, new HttpError(500, "internal", "Something went wrong in the studio; the server log has the details."));
+  }
+
+  async function build(): Promise<FastifyInstance> {
+    const files = await loadStaticFiles();
+    const server = Fastify({
+      // pino-native: Fastify logs through the process's own logger. Request lines would be
+      // one per image and event stream, so only failures are logged (answerError).
+      loggerInstance: log,
+      logController: new LogController({ disableRequestLogging: true }),
+      bodyLimit: WEB_LIMITS.bodyMaxBytes,
+      // Keep-alive sockets and event streams would hold close() open until they time out.
+      forceCloseConnections: true,
+      // A malformed percent-escape in the path cannot name anything the studio serves.
+      frameworkErrors: (error, req, res) => {
+        if (error.code === "FST_ERR_BAD_URL") {
+          sendError(req, res, new HttpError(404, "not-found", "Nothing is served at that address; its path is not valid URL encoding."));
+          return;
+        }
+        answerError(error, req, res);
+      },
+    }) as unknown as FastifyInstance;
+    // Only JSON bodies are read; any other type is a 415 (the CSRF guard in http-io.ts).
+    server.removeAllContentTypeParsers();
+    server.addContentTypeParser("application/json", { parseAs: "string" }, (_req, body, done) => {
+      try {
+        done(null, parseJsonText(body as string));
+      } catch (error) {
+        done(error as Error, undefined);
+      }
+    });
+    server.addHook("onRequest", async (req) => {
+      const rawUrl = req.raw.url ?? "";
       if (!rawUrl.startsWith("/")) throw new HttpError(400, "input", "The request target must be a path.");
       if (isLoopbackOnly && !isLoopbackHost(req.headers.host)) {
         throw new HttpError(403, "forbidden", "The studio answers only at localhost or 127.0.0.1.");
       }
-      const url = new URL(`http://studio.local${rawUrl}`);
-      const isHandled = await dispatch(routes, { req, res, url });
-      if (!isHandled) throw new HttpError(404, "not-found", `Nothing is served at ${url.pathname}.`);
-    } catch (error) {
-      if (res.headersSent) {
-        log.warn({ err: error, url: req.url }, "a response failed after it started");
-        res.destroy();
-        return;
-      }
-      if (error instanceof HttpError) {
-        sendError(req, res, error);
-        return;
-      }
-      log.error({ err: error, method: req.method, url: req.url }, "a request failed");
-      sendError(req, res, new HttpError(500, "internal", "Something went wrong in the studio; the server log has the details."));
-    }
+      // Past this size the body is not drained for a polite 413: the connection is dropped.
+      const declared = Number(req.headers["content-length"] ?? Number.NaN);
+      if (Number.isFinite(declared) && declared > WEB_LIMITS.bodyAbortBytes) req.raw.destroy();
+    });
+    server.addHook("onSend", async (_req, res, payload) => {
+      res.headers(BASE_HEADERS);
+      return payload;
+    });
+    server.setErrorHandler((error, req, res) => answerError(error, req, res));
+    server.setNotFoundHandler((req, res) => {
+      const path = new URL(`http://studio.local${req.url}`).pathname;
+      sendError(req, res, new HttpError(404, "not-found", `Nothing is served at ${path}.`));
+    });
+    registerRoutes(
+      server,
+      [
+        ...apiRoutes({ jobs: deps.jobs, skills: deps.skills, streams, modelsDescription: deps.modelsDescription }),
+        ...siteRoutes({ jobs: deps.jobs, images: deps.images, metrics, files, sseClients: () => streams.clientCount(), startedAt: Date.now() }),
+      ],
+      () => null,
+    );
+    return server;
   }
 
   return {
     async start() {
-      if (server) throw new Error("The web studio is already started.");
-      const files = await loadStaticFiles();
-      routes = [
-        ...apiRoutes({ jobs: deps.jobs, skills: deps.skills, streams, modelsDescription: deps.modelsDescription }),
-        ...siteRoutes({ jobs: deps.jobs, images: deps.images, metrics, files, sseClients: () => streams.clientCount(), startedAt: Date.now() }),
-      ];
+      if (app) throw new Error("The web studio is already started.");
+      const server = await build();
+      app = server;
       // Every job, not only web ones: the studio is where people browse all trajectories.
       // The handler never throws, so the service never holds events back for the studio.
       unsubscribe = deps.jobs.subscribe(
@@ -97,28 +143,22 @@ export function createWebStudio(deps: WebStudioDeps): WebStudio {
         },
         { isAllJobs: true },
       );
-      const created = createServer((req, res) => void handle(req, res));
-      server = created;
+      let port: number;
       try {
-        await new Promise<void>((resolve, reject) => {
-          created.once("error", reject);
-          created.listen(deps.config.port, deps.config.host, () => {
-            created.off("error", reject);
-            resolve();
-          });
-        });
+        await server.listen({ port: deps.config.port, host: deps.config.host });
+        port = (server.server.address() as AddressInfo).port;
       } catch (error) {
         unsubscribe();
         unsubscribe = undefined;
-        server = undefined;
+        app = undefined;
+        await server.close().catch(() => undefined);
         throw new GemsError(
           `The web studio could not listen on ${deps.config.host}:${deps.config.port} (${describeError(error)}). Set GEMS_WEB_PORT to a free port, e.g. GEMS_WEB_PORT=8788.`,
           "config",
           { cause: error },
         );
       }
-      created.on("error", (error) => log.error({ err: error }, "the web studio's server failed"));
-      const { port } = created.address() as AddressInfo;
+      server.server.on("error", (error) => log.error({ err: error }, "the web studio's server failed"));
       const url = `http://${displayHost(deps.config.host)}:${port}/`;
       log.info({ url }, "web studio listening");
       return { url };
@@ -128,16 +168,25 @@ export function createWebStudio(deps: WebStudioDeps): WebStudio {
       unsubscribe?.();
       unsubscribe = undefined;
       streams.closeAll();
-      const current = server;
-      server = undefined;
+      const current = app;
+      app = undefined;
       if (!current) return;
-      await new Promise<void>((resolve) => {
-        current.close(() => resolve());
-        // Keep-alive sockets would hold close() open until they time out.
-        current.closeAllConnections();
-      });
+      await current.close();
     },
   };
+}
+
+/** Fastify's own errors (content type, body size, parsing) in the studio's words; null for a bug. */
+function toHttpError(error: unknown): HttpError | null {
+  if (error instanceof HttpError) return error;
+  const fastifyError = error as Partial<FastifyError>;
+  if (fastifyError.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") return unsupportedMediaType();
+  if (fastifyError.code === "FST_ERR_CTP_BODY_TOO_LARGE") return tooLarge();
+  const status = fastifyError.statusCode;
+  if (typeof status === "number" && status >= 400 && status < 500) {
+    return new HttpError(status, "input", `The request could not be read (${fastifyError.message ?? "malformed"}).`);
+  }
+  return null;
 }
 
 function isLoopbackHost(host: string | undefined): boolean {
