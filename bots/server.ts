@@ -106,6 +106,7 @@ export async function startServer(runtime: Runtime, modelsDescription: string): 
     images,
     skills: runtime.skills,
     config: config.web,
+    admins: config.jobs.admins,
     logger: logger.child({ surface: "web" }),
     modelsDescription,
     modelServers: () => modelServerStats(runtime),

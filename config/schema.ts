@@ -50,6 +50,15 @@ const EXAMPLES: Record<string, string> = {
   SLACK_PORT: "3000",
   GEMS_WEB_PORT: "8787",
   GEMS_WEB_HOST: "127.0.0.1",
+  GEMS_WEB_AUTH: "oidc",
+  GEMS_WEB_OIDC_ISSUER: "https://slack.com",
+  GEMS_WEB_OIDC_CLIENT_ID: "2141029472.691202649728",
+  GEMS_WEB_OIDC_CLIENT_SECRET: "<from the provider's app settings>",
+  GEMS_WEB_PUBLIC_URL: "https://studio.example.com",
+  GEMS_WEB_COOKIE_SECRET: "<32 or more random characters, e.g. from openssl rand -base64 32>",
+  GEMS_WEB_OIDC_PERSON_CLAIM: "email",
+  GEMS_WEB_OIDC_SCOPES: "openid profile email",
+  GEMS_WEB_SESSION_HOURS: "12",
   LOG_LEVEL: "info",
 };
 
@@ -72,6 +81,20 @@ const url = z
       return z.NEVER;
     }
     return trimmed.replace(/\/+$/, "");
+  });
+
+/** Like url, but kept exactly as given: an OIDC issuer must equal the provider's own, trailing slash included (Auth0 has one). */
+const exactUrl = z
+  .string()
+  .optional()
+  .transform((value, ctx) => {
+    if (value === undefined || value.trim() === "") return undefined;
+    const trimmed = value.trim();
+    if (!/^https?:\/\//.test(trimmed) || !URL.canParse(trimmed)) {
+      ctx.addIssue({ code: "custom", message: "must be an http:// or https:// URL" });
+      return z.NEVER;
+    }
+    return trimmed;
   });
 
 function integer(min: number, max: number, fallback: number) {
@@ -242,6 +265,15 @@ const envSchema = z.object({
   SLACK_PORT: integer(1, 65_535, 3000),
   GEMS_WEB_PORT: integer(0, 65_535, 8787),
   GEMS_WEB_HOST: optionalText,
+  GEMS_WEB_AUTH: choice(["oidc", "none"] as const),
+  GEMS_WEB_OIDC_ISSUER: exactUrl,
+  GEMS_WEB_OIDC_CLIENT_ID: optionalText,
+  GEMS_WEB_OIDC_CLIENT_SECRET: optionalText,
+  GEMS_WEB_PUBLIC_URL: url,
+  GEMS_WEB_COOKIE_SECRET: optionalText,
+  GEMS_WEB_OIDC_PERSON_CLAIM: optionalText,
+  GEMS_WEB_OIDC_SCOPES: optionalText,
+  GEMS_WEB_SESSION_HOURS: integer(1, 24 * 30, 12),
   LOG_LEVEL: choice(["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const),
 });
 
@@ -332,10 +364,30 @@ export interface Config {
     apiUrl: string | undefined;
     port: number;
   } | null;
-  web: { port: number; host: string };
+  web: { port: number; host: string; auth: WebAuthConfig };
   jobs: JobsConfig;
   logLevel: string;
 }
+
+/**
+ * Studio sign-in. "none" on a loopback address is the default; anywhere else it must be chosen
+ * on purpose (isOnPurpose), since then anyone who reaches the studio can act as anyone.
+ */
+export type WebAuthConfig =
+  | { mode: "none"; isOnPurpose: boolean }
+  | {
+      mode: "oidc";
+      issuer: string;
+      clientId: string;
+      clientSecret: string | undefined;
+      /** Where people open the studio; the redirect URL is <publicUrl>/auth/callback. Unset: the listening address. */
+      publicUrl: string | undefined;
+      cookieSecret: string;
+      /** Claim naming the person for non-Slack providers (default sub): the id is oidc:<issuer host>:<claim>. */
+      personClaim: string | undefined;
+      scopes: string;
+      sessionHours: number;
+    };
 
 export type Env = Record<string, string | undefined>;
 
@@ -467,6 +519,9 @@ export function loadConfig(env: Env, options: { envFile?: string | null; cwd?: s
       }
     : null;
 
+  const webHost = e.GEMS_WEB_HOST ?? "127.0.0.1";
+  const webAuth = webAuthOf(e, webHost, problems);
+
   if (problems.length > 0) throw new ConfigError(problems.join("\n"));
 
   const config: Config = {
@@ -479,7 +534,7 @@ export function loadConfig(env: Env, options: { envFile?: string | null; cwd?: s
     skillsDir: e.GEMS_SKILLS_DIR ? resolve(cwd, e.GEMS_SKILLS_DIR) : BUNDLED_SKILLS_DIR,
     discord,
     slack,
-    web: { port: e.GEMS_WEB_PORT, host: e.GEMS_WEB_HOST ?? "127.0.0.1" },
+    web: { port: e.GEMS_WEB_PORT, host: webHost, auth: webAuth },
     jobs: {
       maxRunningJobs: e.GEMS_MAX_RUNNING_JOBS,
       // A pool can take as many calls as its servers together; the old default of 2 would idle them.
@@ -535,6 +590,45 @@ function readEnvFile(path: string | null): Env {
   } catch (error) {
     throw new ConfigError(`${path}: could not be read as KEY=value lines`, { cause: error });
   }
+}
+
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
+const MIN_COOKIE_SECRET_CHARS = 32;
+
+/** The studio's sign-in; a studio reachable from other machines without it is refused here, in one line. */
+function webAuthOf(e: z.infer<typeof envSchema>, host: string, problems: string[]): WebAuthConfig {
+  if (e.GEMS_WEB_AUTH !== "oidc") {
+    if (e.GEMS_WEB_AUTH === undefined && !LOOPBACK_HOSTS.has(host)) {
+      problems.push(
+        `GEMS_WEB_AUTH: the studio would listen on ${host}, which other machines can reach, without sign-in. Set GEMS_WEB_AUTH=oidc (with GEMS_WEB_OIDC_ISSUER, GEMS_WEB_OIDC_CLIENT_ID, GEMS_WEB_COOKIE_SECRET), or GEMS_WEB_AUTH=none to let anyone who reaches it act as anyone, or GEMS_WEB_HOST=127.0.0.1.`,
+      );
+    }
+    return { mode: "none", isOnPurpose: e.GEMS_WEB_AUTH === "none" };
+  }
+  const missing = (variable: string, what: string) =>
+    problems.push(`${variable}: required with GEMS_WEB_AUTH=oidc (${what}). Example: ${variable}=${EXAMPLES[variable] ?? ""}`);
+  if (!e.GEMS_WEB_OIDC_ISSUER) missing("GEMS_WEB_OIDC_ISSUER", "the provider's issuer URL, where /.well-known/openid-configuration is");
+  if (!e.GEMS_WEB_OIDC_CLIENT_ID) missing("GEMS_WEB_OIDC_CLIENT_ID", "the client id of the studio's app at the provider");
+  if (!e.GEMS_WEB_COOKIE_SECRET) missing("GEMS_WEB_COOKIE_SECRET", "the key that signs session cookies");
+  else if (e.GEMS_WEB_COOKIE_SECRET.length < MIN_COOKIE_SECRET_CHARS) {
+    problems.push(
+      `GEMS_WEB_COOKIE_SECRET: must be at least ${MIN_COOKIE_SECRET_CHARS} characters (got ${e.GEMS_WEB_COOKIE_SECRET.length}). Example: GEMS_WEB_COOKIE_SECRET=$(openssl rand -base64 32)`,
+    );
+  }
+  if (!e.GEMS_WEB_PUBLIC_URL && !LOOPBACK_HOSTS.has(host)) {
+    missing("GEMS_WEB_PUBLIC_URL", "the address people open, so the provider can send them back to <url>/auth/callback");
+  }
+  return {
+    mode: "oidc",
+    issuer: e.GEMS_WEB_OIDC_ISSUER ?? "",
+    clientId: e.GEMS_WEB_OIDC_CLIENT_ID ?? "",
+    clientSecret: e.GEMS_WEB_OIDC_CLIENT_SECRET,
+    publicUrl: e.GEMS_WEB_PUBLIC_URL,
+    cookieSecret: e.GEMS_WEB_COOKIE_SECRET ?? "",
+    personClaim: e.GEMS_WEB_OIDC_PERSON_CLAIM,
+    scopes: e.GEMS_WEB_OIDC_SCOPES ?? "openid profile email",
+    sessionHours: e.GEMS_WEB_SESSION_HOURS,
+  };
 }
 
 const isSecret = (variable: string): boolean => /TOKEN|KEY|SECRET/.test(variable);

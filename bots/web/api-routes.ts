@@ -5,9 +5,10 @@
 import type { FastifyRequest } from "fastify";
 import { FEEDBACK_MAX_CHARS, MAX_ITERATIONS, MIN_ITERATIONS, PROMPT_MAX_CHARS } from "../../core/agent/request.ts";
 import { MAX_EXTRA_ITERATIONS } from "../../core/jobs/limits.ts";
-import type { JobService, Result } from "../../core/jobs/types.ts";
+import { isAdmin } from "../../core/jobs/permissions.ts";
+import type { JobService, Person, Result } from "../../core/jobs/types.ts";
 import type { SkillLibrary } from "../../core/skills/types.ts";
-import { continueBody, feedbackBody, parseBody, personBody, pickBody, startJobBody } from "./api-schemas.ts";
+import { NAME_MISSING, continueBody, feedbackBody, parseBody, personBody, pickBody, startJobBody } from "./api-schemas.ts";
 import type { EventStreams } from "./event-streams.ts";
 import { HttpError, readJsonBody, refusalError, sendJson } from "./http-io.ts";
 import { WEB_LIMITS } from "./limits.ts";
@@ -19,6 +20,10 @@ export interface ApiDeps {
   skills: SkillLibrary;
   streams: EventStreams;
   modelsDescription: string | undefined;
+  /** "oidc" when people sign in; "none" when the page names them (attribution only). */
+  authMode: "oidc" | "none";
+  /** GEMS_ADMINS, so the page knows whose jobs this person may steer (the service decides). */
+  admins: readonly string[];
 }
 
 // The service makes ids of letters, digits, "-" and "_"; anything else cannot name a job.
@@ -33,6 +38,13 @@ function jobIdOf(ctx: RouteContext): string {
   }
   if (!JOB_ID.test(id)) throw new HttpError(404, "not-found", `There is no job "${id.slice(0, 80)}".`);
   return id;
+}
+
+/** The signed-in person, or without sign-in the person the body names. */
+function actorOf(ctx: RouteContext, name: string | undefined): Person {
+  if (ctx.person) return ctx.person;
+  if (name === undefined) throw new HttpError(400, "input", NAME_MISSING);
+  return webPerson(name);
 }
 
 function ok<T extends object>(result: Result<T>): T & { ok: true } {
@@ -75,6 +87,17 @@ export function apiRoutes(deps: ApiDeps): Route[] {
       },
     },
     {
+      url: "/api/me",
+      methods: {
+        GET: ({ req, res, person }) =>
+          sendJson(req, res, 200, {
+            auth: deps.authMode,
+            person,
+            isAdmin: person !== null && isAdmin(person, deps.admins),
+          }),
+      },
+    },
+    {
       url: "/api/skills",
       methods: { GET: ({ req, res }) => sendJson(req, res, 200, { skills: skills.manifest() }) },
     },
@@ -86,10 +109,11 @@ export function apiRoutes(deps: ApiDeps): Route[] {
       url: "/api/jobs",
       methods: {
         GET: ({ req, res }) => sendJson(req, res, 200, { jobs: jobs.list().slice(0, WEB_LIMITS.jobListMax) }),
-        POST: async ({ req, res }) => {
+        POST: async (ctx) => {
+          const { req, res } = ctx;
           const body = parseBody(startJobBody, await readJsonBody(req));
           const { name, ...input } = body;
-          const submitted = ok(await jobs.submit(input, webPerson(name), web));
+          const submitted = ok(await jobs.submit(input, actorOf(ctx, name), web));
           sendJson(req, res, 201, { jobId: submitted.jobId, position: submitted.position }, { location: `/api/jobs/${submitted.jobId}` });
         },
       },
@@ -116,7 +140,7 @@ export function apiRoutes(deps: ApiDeps): Route[] {
         POST: async (ctx) => {
           const jobId = jobIdOf(ctx);
           const body = parseBody(feedbackBody, await readJsonBody(ctx.req));
-          const result = ok(await jobs.addFeedback(jobId, webPerson(body.name), body.text));
+          const result = ok(await jobs.addFeedback(jobId, actorOf(ctx, body.name), body.text));
           sendJson(ctx.req, ctx.res, 200, { isApplied: result.isApplied, questions: result.questions });
         },
       },
@@ -127,7 +151,7 @@ export function apiRoutes(deps: ApiDeps): Route[] {
         POST: async (ctx) => {
           const jobId = jobIdOf(ctx);
           const body = parseBody(personBody, await readJsonBody(ctx.req));
-          const result = ok(await jobs.cancel(jobId, webPerson(body.name)));
+          const result = ok(await jobs.cancel(jobId, actorOf(ctx, body.name)));
           sendJson(ctx.req, ctx.res, 200, { best: result.best });
         },
       },
@@ -138,7 +162,7 @@ export function apiRoutes(deps: ApiDeps): Route[] {
         POST: async (ctx) => {
           const jobId = jobIdOf(ctx);
           const body = parseBody(pickBody, await readJsonBody(ctx.req));
-          const result = ok(await jobs.pick(jobId, body.iteration, webPerson(body.name)));
+          const result = ok(await jobs.pick(jobId, body.iteration, actorOf(ctx, body.name)));
           sendJson(ctx.req, ctx.res, 200, { best: result.best });
         },
       },
@@ -149,7 +173,7 @@ export function apiRoutes(deps: ApiDeps): Route[] {
         POST: async (ctx) => {
           const jobId = jobIdOf(ctx);
           const body = parseBody(continueBody, await readJsonBody(ctx.req));
-          const result = ok(await jobs.continue(jobId, body.iterations, webPerson(body.name)));
+          const result = ok(await jobs.continue(jobId, body.iterations, actorOf(ctx, body.name)));
           sendJson(ctx.req, ctx.res, 202, { position: result.position });
         },
       },

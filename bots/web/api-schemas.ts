@@ -7,12 +7,16 @@ import { z } from "zod";
 import { HttpError } from "./http-io.ts";
 import { WEB_LIMITS } from "./limits.ts";
 
+/** Without sign-in the name says who acts; signed in, the session does and the name is ignored. */
+export const NAME_MISSING = "name must be text: the name the studio asked you for, so others see who did what.";
+
 const name = z
-  .string({ error: "name must be text: the name the studio asked you for, so others see who did what." })
+  .string({ error: NAME_MISSING })
   .trim()
   .min(1, "name is empty: say who you are, e.g. \"Ada\".")
   .max(WEB_LIMITS.nameMaxChars, `name is longer than ${WEB_LIMITS.nameMaxChars} characters; use a shorter one.`)
-  .regex(/^[^\p{Cc}\p{Cf}]+$/u, "name must not contain control characters.");
+  .regex(/^[^\p{Cc}\p{Cf}]+$/u, "name must not contain control characters.")
+  .optional();
 
 export const startJobBody = z.strictObject({
   prompt: z.string({ error: "prompt must be text: a description of the image you want." }),

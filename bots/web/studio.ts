@@ -15,6 +15,7 @@ import { createEventStreams } from "./event-streams.ts";
 import { BASE_HEADERS, HttpError, parseJsonText, sendError, tooLarge, unsupportedMediaType } from "./http-io.ts";
 import { WEB_LIMITS } from "./limits.ts";
 import { registerRoutes } from "./router.ts";
+import { createOidcSignIn, type SignIn, type WebAuthConfig } from "./sign-in.ts";
 import { siteRoutes } from "./site-routes.ts";
 import { loadStaticFiles } from "./static-files.ts";
 import { createStudioMetrics, type ModelServerStats } from "./studio-metrics.ts";
@@ -24,7 +25,10 @@ export interface WebStudioDeps {
   jobs: JobService;
   images: ImageStore;
   skills: SkillLibrary;
-  config: { port: number; host: string };
+  /** `auth` defaults to none, which is refused on a non-loopback host unless chosen on purpose. */
+  config: { port: number; host: string; auth?: WebAuthConfig };
+  /** GEMS_ADMINS: shown to the page as isAdmin; the job service enforces them. */
+  admins?: readonly string[];
   logger: Logger;
   /** Shown on the page, e.g. "simulated MLLM and generator". */
   modelsDescription?: string;
@@ -53,6 +57,10 @@ export function createWebStudio(deps: WebStudioDeps): WebStudio {
   // Bound to loopback, the studio also refuses other Host names: otherwise a web page whose
   // domain is re-pointed at 127.0.0.1 (DNS rebinding) could read it as same-origin.
   const isLoopbackOnly = LOOPBACK.has(deps.config.host);
+  const auth: WebAuthConfig = deps.config.auth ?? { mode: "none", isOnPurpose: false };
+  const signIn: SignIn | null = auth.mode === "oidc" ? createOidcSignIn(auth, log) : null;
+  /** The origin people open; set once listening (the port may be 0 until then). */
+  let publicUrl = auth.mode === "oidc" && auth.publicUrl ? auth.publicUrl.replace(/\/+$/, "") : "";
 
   /** Every error becomes {error: {code, message}}; Fastify's own (body parsing, limits) get the studio's words. */
   function answerError(error: unknown, req: FastifyRequest, res: FastifyReply): void {
@@ -98,6 +106,8 @@ export function createWebStudio(deps: WebStudioDeps): WebStudio {
         done(error as Error, undefined);
       }
     });
+    // Before the hooks below, so they see the parsed cookies.
+    await signIn?.register(server, () => publicUrl);
     server.addHook("onRequest", async (req) => {
       const rawUrl = req.raw.url ?? "";
       if (!rawUrl.startsWith("/")) throw new HttpError(400, "input", "The request target must be a path.");
@@ -107,6 +117,10 @@ export function createWebStudio(deps: WebStudioDeps): WebStudio {
       // Past this size the body is not drained for a polite 413: the connection is dropped.
       const declared = Number(req.headers["content-length"] ?? Number.NaN);
       if (Number.isFinite(declared) && declared > WEB_LIMITS.bodyAbortBytes) req.raw.destroy();
+      if (req.method === "POST") refuseCrossSite(req, publicUrl);
+      if (signIn && needsSignIn(req.url) && !signIn.personOf(req)) {
+        throw new HttpError(401, "unauthorized", "Sign in first: open /auth/login (your session may have ended).");
+      }
     });
     server.addHook("onSend", async (_req, res, payload) => {
       res.headers(BASE_HEADERS);
@@ -120,10 +134,17 @@ export function createWebStudio(deps: WebStudioDeps): WebStudio {
     registerRoutes(
       server,
       [
-        ...apiRoutes({ jobs: deps.jobs, skills: deps.skills, streams, modelsDescription: deps.modelsDescription }),
+        ...apiRoutes({
+          jobs: deps.jobs,
+          skills: deps.skills,
+          streams,
+          modelsDescription: deps.modelsDescription,
+          authMode: auth.mode,
+          admins: deps.admins ?? [],
+        }),
         ...siteRoutes({ jobs: deps.jobs, images: deps.images, metrics, files, sseClients: () => streams.clientCount(), startedAt: Date.now() }),
       ],
-      () => null,
+      (req) => signIn?.personOf(req) ?? null,
     );
     return server;
   }
@@ -131,6 +152,13 @@ export function createWebStudio(deps: WebStudioDeps): WebStudio {
   return {
     async start() {
       if (app) throw new Error("The web studio is already started.");
+      if (auth.mode === "none" && !auth.isOnPurpose && !isLoopbackOnly) {
+        throw new GemsError(
+          `The web studio will not listen on ${deps.config.host} without sign-in: anyone who reaches it could act as anyone. Set GEMS_WEB_AUTH=oidc (see "Studio sign-in" in the README), or GEMS_WEB_AUTH=none on purpose, or GEMS_WEB_HOST=127.0.0.1.`,
+          "config",
+        );
+      }
+      await signIn?.discover();
       const server = await build();
       app = server;
       // Every job, not only web ones: the studio is where people browse all trajectories.
@@ -160,6 +188,7 @@ export function createWebStudio(deps: WebStudioDeps): WebStudio {
       }
       server.server.on("error", (error) => log.error({ err: error }, "the web studio's server failed"));
       const url = `http://${displayHost(deps.config.host)}:${port}/`;
+      if (publicUrl === "") publicUrl = url.replace(/\/$/, "");
       log.info({ url }, "web studio listening");
       return { url };
     },
@@ -174,6 +203,27 @@ export function createWebStudio(deps: WebStudioDeps): WebStudio {
       await current.close();
     },
   };
+}
+
+/** With sign-in, the API and the images need a session; the page, /auth, /healthz and /metrics do not. */
+function needsSignIn(url: string): boolean {
+  return (url.startsWith("/api/") && !/^\/api\/me(\?|$)/.test(url)) || url.startsWith("/images/");
+}
+
+/**
+ * CSRF guard for every POST, on top of SameSite cookies and the JSON-only bodies: a browser
+ * names the page that sent a request (Origin, Sec-Fetch-Site), and a page on another site is
+ * refused. Clients that send neither (curl, scripts) are not browsers a cookie rides along with.
+ */
+function refuseCrossSite(req: FastifyRequest, publicUrl: string): void {
+  const origin = req.headers.origin;
+  const site = req.headers["sec-fetch-site"];
+  const own = new Set([publicUrl ? new URL(publicUrl).origin : "", `http://${req.headers.host ?? ""}`, `https://${req.headers.host ?? ""}`]);
+  const isForeignOrigin = typeof origin === "string" && !own.has(origin);
+  const isForeignSite = site === "cross-site" || site === "same-site";
+  if (isForeignOrigin || isForeignSite) {
+    throw new HttpError(403, "forbidden", `This request came from another site (${typeof origin === "string" ? origin : site}); the studio accepts changes only from its own page.`);
+  }
 }
 
 /** Fastify's own errors (content type, body size, parsing) in the studio's words; null for a bug. */
