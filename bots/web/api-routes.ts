@@ -5,7 +5,7 @@
 import type { FastifyRequest } from "fastify";
 import { FEEDBACK_MAX_CHARS, MAX_ITERATIONS, MIN_ITERATIONS, PROMPT_MAX_CHARS } from "../../core/agent/request.ts";
 import { MAX_EXTRA_ITERATIONS } from "../../core/jobs/limits.ts";
-import { isAdmin } from "../../core/jobs/permissions.ts";
+import { checkControl, isAdmin } from "../../core/jobs/permissions.ts";
 import type { JobService, Person, Result } from "../../core/jobs/types.ts";
 import type { SkillLibrary } from "../../core/skills/types.ts";
 import { NAME_MISSING, continueBody, feedbackBody, parseBody, personBody, pickBody, startJobBody } from "./api-schemas.ts";
@@ -140,7 +140,14 @@ export function apiRoutes(deps: ApiDeps): Route[] {
         POST: async (ctx) => {
           const jobId = jobIdOf(ctx);
           const body = parseBody(feedbackBody, await readJsonBody(ctx.req));
-          const result = ok(await jobs.addFeedback(jobId, actorOf(ctx, body.name), body.text));
+          const author = actorOf(ctx, body.name);
+          // Signed in, someone else's job is read-only here, feedback included (chat surfaces
+          // let a channel chip in unless GEMS_FEEDBACK_REQUESTER_ONLY says otherwise).
+          if (ctx.person) {
+            const denied = checkControl("feedback", ok(jobs.status(jobId)).job.requester, author, deps.admins);
+            if (denied) throw refusalError(denied);
+          }
+          const result = ok(await jobs.addFeedback(jobId, author, body.text));
           sendJson(ctx.req, ctx.res, 200, { isApplied: result.isApplied, questions: result.questions });
         },
       },

@@ -10,7 +10,7 @@ import * as oidc from "openid-client";
 import type { Logger } from "pino";
 import { GemsError, describeError } from "../../core/errors.ts";
 import type { Person } from "../../core/jobs/types.ts";
-import { redactSecrets } from "../../core/secrets.ts";
+import { redactSecrets, rememberSecrets } from "../../core/secrets.ts";
 import { HttpError, sendJson } from "./http-io.ts";
 import { personFromClaims } from "./person.ts";
 
@@ -68,6 +68,8 @@ function decode<T>(text: string): T | null {
 }
 
 export function createOidcSignIn(config: OidcConfig, logger: Logger, now: () => number = Date.now): SignIn {
+  // Also when built without loadConfig (tests, embedders): a provider may echo the secret back.
+  rememberSecrets(config.clientSecret, config.cookieSecret);
   let client: oidc.Configuration | undefined;
   const log = logger.child({ component: "sign-in" });
 

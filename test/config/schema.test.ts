@@ -251,3 +251,56 @@ describe("generator kinds, server lists and the ComfyUI workflow", () => {
     expect(lines[2]).toMatch(/has no \{\{prompt\}\} placeholder/);
   });
 });
+
+describe("studio sign-in settings", () => {
+  const oidc = {
+    GEMS_WEB_AUTH: "oidc",
+    GEMS_WEB_OIDC_ISSUER: "https://slack.com",
+    GEMS_WEB_OIDC_CLIENT_ID: "2141029472.691202649728",
+    GEMS_WEB_OIDC_CLIENT_SECRET: "e1b9e11dfcd19c1982d5de12921e17e8c",
+    GEMS_WEB_COOKIE_SECRET: "c".repeat(40),
+    GEMS_WEB_PUBLIC_URL: "https://studio.example.com/",
+  };
+
+  it("serves a loopback studio without sign-in by default", () => {
+    expect(load({}).web).toEqual({ port: 8787, host: "127.0.0.1", auth: { mode: "none", isOnPurpose: false } });
+  });
+
+  it("refuses a studio other machines can reach without sign-in, in one line naming GEMS_WEB_AUTH", () => {
+    const message = configError({ GEMS_WEB_HOST: "0.0.0.0" });
+    expect(message.split("\n")).toHaveLength(1);
+    expect(message).toMatch(/^GEMS_WEB_AUTH: the studio would listen on 0\.0\.0\.0, which other machines can reach, without sign-in\. Set GEMS_WEB_AUTH=oidc/);
+  });
+
+  it("serves it without sign-in when GEMS_WEB_AUTH=none says so on purpose", () => {
+    expect(load({ GEMS_WEB_HOST: "0.0.0.0", GEMS_WEB_AUTH: "none" }).web.auth).toEqual({ mode: "none", isOnPurpose: true });
+  });
+
+  it("reads the OIDC settings, keeping the issuer exactly as given", () => {
+    const config = load({ ...oidc, GEMS_WEB_HOST: "0.0.0.0", GEMS_WEB_OIDC_ISSUER: "https://tenant.auth0.com/" });
+    expect(config.web.auth).toEqual({
+      mode: "oidc",
+      issuer: "https://tenant.auth0.com/",
+      clientId: "2141029472.691202649728",
+      clientSecret: "e1b9e11dfcd19c1982d5de12921e17e8c",
+      publicUrl: "https://studio.example.com",
+      cookieSecret: "c".repeat(40),
+      personClaim: undefined,
+      scopes: "openid profile email",
+      sessionHours: 12,
+    });
+  });
+
+  it("names each missing OIDC setting with an example, and never shows the secrets", () => {
+    const message = configError({ GEMS_WEB_AUTH: "oidc", GEMS_WEB_HOST: "0.0.0.0", GEMS_WEB_COOKIE_SECRET: "too-short-secret" });
+    expect(message).toMatch(/^GEMS_WEB_OIDC_ISSUER: required with GEMS_WEB_AUTH=oidc .*Example: GEMS_WEB_OIDC_ISSUER=https:\/\/slack\.com$/m);
+    expect(message).toMatch(/^GEMS_WEB_OIDC_CLIENT_ID: required/m);
+    expect(message).toMatch(/^GEMS_WEB_COOKIE_SECRET: must be at least 32 characters \(got 16\)/m);
+    expect(message).toMatch(/^GEMS_WEB_PUBLIC_URL: required/m);
+    expect(message).not.toContain("too-short-secret");
+  });
+
+  it("refuses an unknown GEMS_WEB_AUTH", () => {
+    expect(configError({ GEMS_WEB_AUTH: "ldap" })).toMatch(/^GEMS_WEB_AUTH: must be one of oidc, none \(got "ldap"\)\. Example: GEMS_WEB_AUTH=oidc$/);
+  });
+});

@@ -18,6 +18,8 @@ import { loadSkillLibrary } from "../../core/skills/registry.ts";
 import { createSimGenerator } from "../../servers/sim/sim-generator.ts";
 import { createSimMllm } from "../../servers/sim/sim-mllm.ts";
 import { createWebStudio, type WebStudio } from "../../bots/web/index.ts";
+import type { WebAuthConfig } from "../../bots/web/sign-in.ts";
+import type { Logger } from "pino";
 
 export const STUDIO_LIMITS: JobLimits = testLimits({ generatorConcurrency: 4, mllmConcurrency: 16, verifyConcurrency: 8 });
 
@@ -39,7 +41,18 @@ export interface StudioHarness {
 let jobCounter = 0;
 
 export async function startStudio(
-  options: { latencyMs?: number; generator?: ImageGenerator; modelServers?: () => ModelServerStats[]; generatorLatencyMs?: number; previewIntervalMs?: number } = {},
+  options: {
+    latencyMs?: number;
+    generator?: ImageGenerator;
+    modelServers?: () => ModelServerStats[];
+    generatorLatencyMs?: number;
+    previewIntervalMs?: number;
+    /** Studio sign-in; none (on 127.0.0.1) unless given. */
+    auth?: WebAuthConfig;
+    /** GEMS_ADMINS, for the job service and the studio alike. */
+    admins?: string[];
+    logger?: Logger;
+  } = {},
 ): Promise<StudioHarness> {
   const latencyMs = options.latencyMs ?? 0;
   const images = createInMemoryImageStore();
@@ -55,7 +68,11 @@ export async function startStudio(
     skills,
     images,
     store: createInMemoryJobStore(),
-    limits: options.previewIntervalMs === undefined ? STUDIO_LIMITS : { ...STUDIO_LIMITS, previewIntervalMs: options.previewIntervalMs },
+    limits: {
+      ...STUDIO_LIMITS,
+      ...(options.previewIntervalMs === undefined ? {} : { previewIntervalMs: options.previewIntervalMs }),
+      ...(options.admins ? { admins: options.admins } : {}),
+    },
     logger: silentLogger,
   });
   await jobs.start();
@@ -96,8 +113,9 @@ export async function startStudio(
     jobs,
     images,
     skills,
-    config: { port: 0, host: "127.0.0.1" },
-    logger: silentLogger,
+    config: { port: 0, host: "127.0.0.1", ...(options.auth ? { auth: options.auth } : {}) },
+    ...(options.admins ? { admins: options.admins } : {}),
+    logger: options.logger ?? silentLogger,
     modelsDescription: "simulated MLLM and generator",
     modelServers: options.modelServers,
   });

@@ -11,6 +11,10 @@ import { show } from "./dom.js";
 const $ = (id) => document.getElementById(id);
 
 let name = savedName();
+// Who the server says this is: with sign-in (auth "oidc") the session names the person.
+let me = { auth: "none", person: null, isAdmin: false };
+// Signed in, the server takes the person from the session and the body names nobody.
+const bodyName = () => (me.auth === "oidc" ? undefined : name);
 let open = null; // { jobId, state, source }
 let renderQueued = false;
 let limits = { feedbackMaxChars: 2000, maxExtraIterations: 10 };
@@ -27,9 +31,12 @@ const view = createJobView(
     chart: $("pass-chart"),
     filmstrip: $("filmstrip"),
     iterations: $("iteration-cards"),
+    feedback: $("feedback-form"),
+    readOnly: $("read-only-note"),
   },
   {
     pick: (n) => act("pick", { iteration: n }),
+    canControl: (state) => me.auth !== "oidc" || me.isAdmin || state.requester.id === me.person?.id,
     showIteration(n) {
       const card = $(`iteration-${n}`);
       card?.scrollIntoView({ behavior: "smooth", block: "start" });
@@ -51,7 +58,7 @@ const startForm = createStartForm(
     submit: $("start-form").querySelector("button[type=submit]"),
   },
   {
-    currentName: () => name,
+    currentName: bodyName,
     onStarted(jobId) {
       location.hash = `#/jobs/${encodeURIComponent(jobId)}`;
     },
@@ -138,7 +145,7 @@ async function act(action, body, button) {
   $("job-error").textContent = "";
   if (button) button.disabled = true;
   try {
-    await api("POST", `${jobPath(open.jobId)}/${action}`, { ...body, name });
+    await api("POST", `${jobPath(open.jobId)}/${action}`, { ...body, name: bodyName() });
   } catch (error) {
     $("job-error").textContent = error.message;
   } finally {
@@ -167,7 +174,7 @@ $("feedback-form").addEventListener("submit", async (event) => {
   $("job-error").textContent = "";
   event.submitter.disabled = true;
   try {
-    const result = await api("POST", `${jobPath(open.jobId)}/feedback`, { text: feedbackText.value, name });
+    const result = await api("POST", `${jobPath(open.jobId)}/feedback`, { text: feedbackText.value, name: bodyName() });
     feedbackText.value = "";
     countFeedback();
     status.textContent = result.isApplied
@@ -186,9 +193,31 @@ $("new-job").addEventListener("click", () => {
 });
 
 $("change-name").addEventListener("click", async () => {
+  if (me.auth === "oidc") {
+    await api("POST", "/auth/logout").catch(() => {});
+    location.reload();
+    return;
+  }
   name = await askName($("name-dialog"), name);
   $("who-name").textContent = name;
 });
+
+/** With sign-in: the session's person, or a Sign in link and nothing else. False when signed out. */
+function showSignIn() {
+  if (me.auth !== "oidc") return true;
+  if (!me.person) {
+    $("who-name").textContent = "not signed in";
+    show($("change-name"), false);
+    show($("sign-in"), true);
+    $("start-form").querySelector("button[type=submit]").disabled = true;
+    $("start-error").textContent = "Sign in to start jobs and see the team's.";
+    return false;
+  }
+  name = me.person.name;
+  $("who-name").textContent = name;
+  $("change-name").textContent = "sign out";
+  return true;
+}
 
 function watchAllJobs() {
   const source = new EventSource("/api/events");
@@ -198,11 +227,13 @@ function watchAllJobs() {
 }
 
 async function init() {
+  me = await api("GET", "/api/me");
+  if (!showSignIn()) return;
   // Fetched while the person types their name, so the form is ready when the dialog closes.
   const loading = Promise.all([api("GET", "/api/info"), api("GET", "/api/skills")]);
   // Marked handled now; the failure is still thrown where it is awaited below.
   loading.catch(() => {});
-  if (!name) name = await askName($("name-dialog"), null);
+  if (!name && me.auth !== "oidc") name = await askName($("name-dialog"), null);
   $("who-name").textContent = name;
   const [info, skills] = await loading;
   limits = info.limits;

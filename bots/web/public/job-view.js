@@ -49,8 +49,15 @@ export function createJobView(els, actions) {
     );
     const finishedText = doneText(state);
     els.progress.textContent = isFinished(state.status) && finishedText ? finishedText : state.progress;
-    show(els.stop, state.status === "queued" || state.status === "running");
-    show(els.continueForm, isFinished(state.status));
+    // Signed in, someone else's job is read-only; the server refuses anyway, this only hides.
+    const canControl = actions.canControl ? actions.canControl(state) : true;
+    show(els.stop, canControl && (state.status === "queued" || state.status === "running"));
+    show(els.continueForm, canControl && isFinished(state.status));
+    if (els.feedback) show(els.feedback, canControl);
+    if (els.readOnly) {
+      els.readOnly.textContent = canControl ? "" : `Only ${state.requester.name} or an admin can steer this job; you can watch it.`;
+      show(els.readOnly, !canControl);
+    }
   }
 
   function renderChecklist(state) {
@@ -186,7 +193,7 @@ export function createJobView(els, actions) {
         verdicts,
         details,
         it.thought ? h("details", {}, h("summary", { text: "Thought" }), h("p", { text: it.thought })) : null,
-        it.imageHash && !isPicked
+        it.imageHash && !isPicked && (actions.canControl ? actions.canControl(state) : true)
           ? h("button", { type: "button", class: "pick", "data-focus-key": `pick-${it.n}`, onclick: () => actions.pick(it.n), text: "Use this" })
           : null,
       ),
