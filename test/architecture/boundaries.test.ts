@@ -55,6 +55,14 @@ describe("layering", () => {
     }
   });
 
+  it("HTTP serving and sign-in stay in the studio (fastify, @fastify/*, openid-client only under bots/web)", () => {
+    const isWebOnly = (s: string) => s === "fastify" || s.startsWith("@fastify/") || s === "openid-client";
+    for (const folder of ["core", "bots/discord", "bots/slack", "bots/cli", "servers", "config"]) {
+      expect(violations(folder, isWebOnly), folder).toEqual([]);
+    }
+    expect(importsOf(join(root, "bots/web/studio.ts"))).toContain("fastify");
+  });
+
   it("the agent never imports the job service", () => {
     expect(violations("core/agent", (s) => s.startsWith("core/jobs/"))).toEqual([]);
   });
