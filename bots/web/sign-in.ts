@@ -133,7 +133,9 @@ export function createOidcSignIn(config: OidcConfig, logger: Logger, now: () => 
         const flow = readSigned<Flow>(req, FLOW_COOKIE);
         if (!flow) throw signInFailed(400, "This sign-in was not started here, or took longer than 10 minutes.");
         res.clearCookie(FLOW_COOKIE, { path: "/auth" });
-        const currentUrl = new URL(req.url, `${publicUrl()}/`);
+        // The redirect URI as sent, with the provider's query: a proxy may have changed Host or path.
+        const currentUrl = new URL(redirectUri());
+        currentUrl.search = new URL(req.url, "http://studio.local").search;
         let claims: oidc.IDToken | undefined;
         try {
           const tokens = await oidc.authorizationCodeGrant(client, currentUrl, {

@@ -29,6 +29,8 @@ export interface WebStudioDeps {
   config: { port: number; host: string; auth?: WebAuthConfig };
   /** GEMS_ADMINS: shown to the page as isAdmin; the job service enforces them. */
   admins?: readonly string[];
+  /** Milliseconds since the epoch, for session expiry; tests inject one. */
+  now?: () => number;
   logger: Logger;
   /** Shown on the page, e.g. "simulated MLLM and generator". */
   modelsDescription?: string;
@@ -58,7 +60,7 @@ export function createWebStudio(deps: WebStudioDeps): WebStudio {
   // domain is re-pointed at 127.0.0.1 (DNS rebinding) could read it as same-origin.
   const isLoopbackOnly = LOOPBACK.has(deps.config.host);
   const auth: WebAuthConfig = deps.config.auth ?? { mode: "none", isOnPurpose: false };
-  const signIn: SignIn | null = auth.mode === "oidc" ? createOidcSignIn(auth, log) : null;
+  const signIn: SignIn | null = auth.mode === "oidc" ? createOidcSignIn(auth, log, deps.now) : null;
   /** The origin people open; set once listening (the port may be 0 until then). */
   let publicUrl = auth.mode === "oidc" && auth.publicUrl ? auth.publicUrl.replace(/\/+$/, "") : "";
 

@@ -71,7 +71,7 @@ describeInBrowser("studio sign-in in a browser", () => {
     expect(page.url()).toBe(`${harness.url}/`);
     expect(await page.getByRole("link", { name: "Sign in" }).isVisible()).toBe(false);
     // The session cookie is HttpOnly: the page's scripts cannot read it.
-    expect(await page.evaluate(() => document.cookie)).not.toContain("gems_session");
+    expect(await page.evaluate<string>("document.cookie")).not.toContain("gems_session");
     await page.screenshot({ path: join(ARTIFACTS, "desktop-signed-in.png") });
   });
 

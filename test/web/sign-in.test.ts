@@ -112,6 +112,21 @@ describe("signing in", () => {
     expect((await call(base, "GET", "/api/me", undefined, as(tampered))).body.person).toBeNull();
   });
 
+  it("ends a session after GEMS_WEB_SESSION_HOURS, whatever the browser keeps", async () => {
+    let clock = Date.now();
+    const timed = await startStudio({ auth: oidcConfig({ sessionHours: 2 }), now: () => clock });
+    try {
+      const session = await signIn(timed.url, provider, ADA);
+      expect((await call(timed.url, "GET", "/api/jobs", undefined, as(session))).status).toBe(200);
+      clock += 2 * 3_600_000 - 1_000;
+      expect((await call(timed.url, "GET", "/api/jobs", undefined, as(session))).status).toBe(200);
+      clock += 2_000;
+      expect((await call(timed.url, "GET", "/api/jobs", undefined, as(session))).status).toBe(401);
+    } finally {
+      await timed.close();
+    }
+  });
+
   it("signs out: the session cookie is cleared", async () => {
     const session = await signIn(base, provider, ADA);
     const out = await fetch(`${base}/auth/logout`, { method: "POST", headers: as(session) });

@@ -52,6 +52,8 @@ export async function startStudio(
     /** GEMS_ADMINS, for the job service and the studio alike. */
     admins?: string[];
     logger?: Logger;
+    /** The studio's clock (session expiry). */
+    now?: () => number;
   } = {},
 ): Promise<StudioHarness> {
   const latencyMs = options.latencyMs ?? 0;
@@ -115,6 +117,7 @@ export async function startStudio(
     skills,
     config: { port: 0, host: "127.0.0.1", ...(options.auth ? { auth: options.auth } : {}) },
     ...(options.admins ? { admins: options.admins } : {}),
+    ...(options.now ? { now: options.now } : {}),
     logger: options.logger ?? silentLogger,
     modelsDescription: "simulated MLLM and generator",
     modelServers: options.modelServers,
