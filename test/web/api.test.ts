@@ -329,6 +329,18 @@ describe("event streams", () => {
   });
 });
 
+describe("without sign-in", () => {
+  it("says so on /api/me, so the page asks for a name", async () => {
+    expect((await call(base, "GET", "/api/me")).body).toEqual({ auth: "none", person: null, isAdmin: false });
+  });
+
+  it("refuses a POST from another site's page even on loopback", async () => {
+    const evil = await call(base, "POST", "/api/jobs", { prompt: "a cube", ...ada }, { origin: "http://evil.example" });
+    expectError(evil, 403, "forbidden", /^This request came from another site/);
+    expectError(await call(base, "POST", "/api/jobs", { prompt: "a cube", ...ada }, { "sec-fetch-site": "cross-site" }), 403, "forbidden");
+  });
+});
+
 describe("operations", () => {
   it("answers /healthz with the job service's status", async () => {
     const answer = await call(base, "GET", "/healthz");

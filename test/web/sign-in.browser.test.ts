@@ -112,6 +112,21 @@ describeInBrowser("studio sign-in in a browser", () => {
     await call(harness.url, "POST", `/api/jobs/${jobId}/stop`, {}, { cookie: bob });
   });
 
+  it("opens the job a link pointed at once signed in", async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    try {
+      const fresh = await context.newPage();
+      const jobId = harness.jobs.list()[0]?.jobId ?? "";
+      await fresh.goto(`${harness.url}/#/jobs/${jobId}`);
+      await fresh.getByRole("link", { name: "Sign in" }).click();
+      await poll(() => fresh.locator("#who-name").textContent()).toBe("Ada");
+      await poll(() => fresh.url()).toBe(`${harness.url}/#/jobs/${jobId}`);
+      await poll(() => fresh.locator("#job-heading").isVisible()).toBe(true);
+    } finally {
+      await context.close();
+    }
+  });
+
   it("signs out", async () => {
     await page.goto(harness.url);
     await poll(() => page.locator("#who-name").textContent()).toBe("Ada");

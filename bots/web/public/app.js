@@ -216,8 +216,15 @@ function showSignIn() {
   name = me.person.name;
   $("who-name").textContent = name;
   $("change-name").textContent = "sign out";
+  // The provider sends the browser back to "/": the job it was opening is restored from here.
+  const wanted = sessionStorage.getItem(AFTER_SIGN_IN);
+  sessionStorage.removeItem(AFTER_SIGN_IN);
+  if (wanted && wanted.startsWith("#/")) history.replaceState(null, "", wanted);
   return true;
 }
+
+const AFTER_SIGN_IN = "gems-after-sign-in";
+$("sign-in").addEventListener("click", () => sessionStorage.setItem(AFTER_SIGN_IN, location.hash));
 
 function watchAllJobs() {
   const source = new EventSource("/api/events");
