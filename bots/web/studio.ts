@@ -98,7 +98,8 @@ export function createWebStudio(deps: WebStudioDeps): WebStudio {
         }
         answerError(error, req, res);
       },
-    }) as unknown as FastifyInstance;
+    }) as unknown as FastifyInstance; // typed with pino's Logger; the studio needs only the base type
+
     // Only JSON bodies are read; any other type is a 415 (the CSRF guard in http-io.ts).
     server.removeAllContentTypeParsers();
     server.addContentTypeParser("application/json", { parseAs: "string" }, (_req, body, done) => {
@@ -110,7 +111,7 @@ export function createWebStudio(deps: WebStudioDeps): WebStudio {
     });
     // Before the hooks below, so they see the parsed cookies.
     await signIn?.register(server, () => publicUrl);
-    server.addHook("onRequest", async (req) => {
+    server.addHook("onRequest", async (req, res) => {
       const rawUrl = req.raw.url ?? "";
       if (!rawUrl.startsWith("/")) throw new HttpError(400, "input", "The request target must be a path.");
       if (isLoopbackOnly && !isLoopbackHost(req.headers.host)) {
@@ -118,7 +119,11 @@ export function createWebStudio(deps: WebStudioDeps): WebStudio {
       }
       // Past this size the body is not drained for a polite 413: the connection is dropped.
       const declared = Number(req.headers["content-length"] ?? Number.NaN);
-      if (Number.isFinite(declared) && declared > WEB_LIMITS.bodyAbortBytes) req.raw.destroy();
+      if (Number.isFinite(declared) && declared > WEB_LIMITS.bodyAbortBytes) {
+        res.hijack();
+        req.raw.destroy();
+        return;
+      }
       if (req.method === "POST") refuseCrossSite(req, publicUrl);
       if (signIn && needsSignIn(req.url) && !signIn.personOf(req)) {
         throw new HttpError(401, "unauthorized", "Sign in first: open /auth/login (your session may have ended).");

@@ -96,6 +96,17 @@ describe("starting a job", () => {
     expectError(answer, 413, "too-large", /larger than 64 KB/);
   });
 
+  it("drops the connection for a body declared past 16 MB instead of reading it", async () => {
+    const outcome = await new Promise<string>((resolve) => {
+      const req = request(`${base}/api/jobs`, { method: "POST", headers: { "content-type": "application/json", "content-length": String(20 * 1024 * 1024) } }, (res) =>
+        resolve(`answered ${res.statusCode}`),
+      );
+      req.on("error", (error: NodeJS.ErrnoException) => resolve(`dropped ${error.code ?? error.message}`));
+      req.write("{");
+    });
+    expect(outcome).toMatch(/^dropped /);
+  });
+
   it("refuses a body that is not declared as JSON (the studio's CSRF guard)", async () => {
     const answer = await call(base, "POST", "/api/jobs", JSON.stringify({ prompt: "a cube", name: "Ada" }), { "content-type": "text/plain" });
     expectError(answer, 415, "unsupported-media-type", /Content-Type: application\/json/);
