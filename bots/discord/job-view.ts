@@ -4,6 +4,7 @@
  */
 import type { BestView, JobEvent, RequirementView } from "../../core/agent/events.ts";
 import type { Person } from "../../core/jobs/types.ts";
+import { checklistLines, regressedRequirementIds, type ChecklistLines } from "../../core/memory/checklist.ts";
 import { describeModes, type StopReason, type Verdict } from "../../core/memory/trajectory.ts";
 
 export interface IterationView {
@@ -11,6 +12,8 @@ export interface IterationView {
   prompt: string;
   imageHash: string | null;
   verdicts: Verdict[];
+  /** From the `verified` event; null for events stored before regressions were counted. */
+  regressions: number[] | null;
   passed: number;
   total: number;
   isVerified: boolean;
@@ -93,6 +96,7 @@ export function applyEvent(view: JobView, event: JobEvent): void {
         prompt: event.prompt,
         imageHash: null,
         verdicts: [],
+        regressions: null,
         passed: 0,
         total: 0,
         isVerified: false,
@@ -124,6 +128,7 @@ export function applyEvent(view: JobView, event: JobEvent): void {
       view.phase = "refining";
       withIteration(view, event.n, (it) => {
         it.verdicts = event.verdicts;
+        it.regressions = event.regressions ?? null;
         it.passed = event.passed;
         it.total = event.total;
         it.isVerified = true;
@@ -180,6 +185,14 @@ export function iterationOf(view: JobView, n: number): IterationView | undefined
 
 export function isFinishedPhase(phase: JobPhase): boolean {
   return phase === "done" || phase === "failed" || phase === "cancelled";
+}
+
+/** The iteration's checklist rows and counts, as every surface derives them (core/memory/checklist.ts). */
+export function checklistOfIteration(view: JobView, iteration: IterationView): ChecklistLines {
+  const isActive = (id: number) => !view.retiredIds.has(id);
+  const regressions = (iteration.regressions ?? regressedRequirementIds(view.iterations, iteration.n, isActive)).filter(isActive);
+  const requirements = view.requirements.map((r) => ({ id: r.id, question: r.question, retired: view.retiredIds.has(r.id) }));
+  return checklistLines(requirements, iteration.verdicts, regressions);
 }
 
 /** The requirement a verdict answers, by id (retired ones included: old verdicts refer to them). */

@@ -6,7 +6,8 @@
 import { escapeMarkdown, type APIAllowedMentions, type APIEmbed, type RESTPostAPIChannelMessageJSONBody } from "discord.js";
 import type { JobEvent } from "../../core/agent/events.ts";
 import { finalRow, pickRow, stopRow } from "./buttons.ts";
-import { iterationOf, isFinishedPhase, questionOf, type IterationView, type JobView } from "./job-view.ts";
+import type { ChecklistMark } from "../../core/memory/checklist.ts";
+import { checklistOfIteration, iterationOf, isFinishedPhase, type IterationView, type JobView } from "./job-view.ts";
 import { DISCORD_LIMITS, oneLine, truncate } from "./limits.ts";
 import { userIdOf } from "./person.ts";
 
@@ -111,13 +112,28 @@ export function renderPlan(view: JobView): OutgoingMessage {
   return { body: { content: truncate(`${skill}${modes}\n${checklist}`, DISCORD_LIMITS.messageContent), allowed_mentions: NO_PINGS }, images: [] };
 }
 
+const MARKS: Record<ChecklistMark, (question: string) => string> = {
+  passed: (q) => `✅ ${q}`,
+  failed: (q) => `❌ ${q}`,
+  regressed: (q) => `❌ ↩ ${q} — *regressed*`,
+  unchecked: (q) => `▫️ ${q} — not asked of this image`,
+  retired: (q) => `➖ ~~${q}~~ (replaced)`,
+};
+
+/** ✅/❌ per active question (↩ when it passed before), then the replaced ones struck through. */
 function checklistOf(view: JobView, iteration: IterationView): string {
   if (iteration.error !== null && iteration.imageHash === null) return `⚠️ The image generator failed: ${oneLine(iteration.error, 400)}`;
   if (!iteration.isVerified) return "🔍 Not checked yet.";
-  if (iteration.verdicts.length === 0) return "No questions to check.";
-  return iteration.verdicts
-    .map((v) => `${v.passed ? "✅" : "❌"} ${escapeMarkdown(oneLine(questionOf(view, v.requirementId), 300))}`)
-    .join("\n");
+  const { rows } = checklistOfIteration(view, iteration);
+  if (rows.length === 0) return "No questions to check.";
+  return rows.map((row) => MARKS[row.mark](escapeMarkdown(oneLine(row.question, 300)))).join("\n");
+}
+
+/** "5/8 checks passed", and how many of the lines below are regressions or replaced questions. */
+function scoreOf(view: JobView, iteration: IterationView): string {
+  const lines = checklistOfIteration(view, iteration);
+  const notes = [lines.regressed > 0 ? `${lines.regressed} regressed` : null, lines.retired > 0 ? `${lines.retired} replaced` : null].filter(Boolean);
+  return `${score(lines.passed, lines.total)} checks passed${notes.length > 0 ? ` (${notes.join(", ")})` : ""}`;
 }
 
 /**
@@ -128,7 +144,7 @@ export function renderIteration(view: JobView, n: number, options: { withImage: 
   const iteration = iterationOf(view, n);
   if (!iteration) throw new Error(`iteration ${n} of job ${view.jobId} is not in the view`);
   const header = iteration.isVerified
-    ? `**Iteration ${n} of ${Math.max(view.maxIterations, n)}** · ${score(iteration.passed, iteration.total)} checks passed`
+    ? `**Iteration ${n} of ${Math.max(view.maxIterations, n)}** · ${scoreOf(view, iteration)}`
     : `**Iteration ${n} of ${Math.max(view.maxIterations, n)}**`;
   const content = truncate(`${header}\n${checklistOf(view, iteration)}`, DISCORD_LIMITS.messageContent);
   const embeds: APIEmbed[] = [{ title: "Prompt used", description: truncate(iteration.prompt, PROMPT_SHARE) }];

@@ -38,7 +38,11 @@ export type AgentEvent =
   | { type: "image.preview"; n: number; percent: number; image: ImageRef | null }
   | { type: "image.ready"; n: number; image: ImageRef }
   | { type: "iteration.failed"; n: number; error: string }
-  | { type: "verified"; n: number; verdicts: Verdict[]; passed: number; total: number }
+  /**
+   * `regressions`: requirement ids that passed in an earlier iteration and fail in this one
+   * (core/memory/checklist.ts); absent in events stored before regressions were counted.
+   */
+  | { type: "verified"; n: number; verdicts: Verdict[]; passed: number; total: number; regressions?: number[] }
   | { type: "experience"; n: number; text: string }
   | {
       type: "feedback.added";

@@ -19,6 +19,7 @@ import {
   type Trajectory,
   type Verdict,
 } from "../memory/trajectory.ts";
+import { regressedRequirementIds } from "../memory/checklist.ts";
 import type { AgentEvent, BestView, RequirementView } from "./events.ts";
 import { CancelledError, describeError, GemsError, InputError, isAbortError } from "../errors.ts";
 import { compressAttempt, decomposeFeedback, decomposeRequest, planRequest, refinePrompt, verifyQuestion } from "./roles.ts";
@@ -272,6 +273,7 @@ async function startIteration(t: Trajectory, commit: Commit, now: () => Date): P
     isVerified: false,
     experience: null,
     startedAt: now().toISOString(),
+    regressions: [],
   };
   t.iterations.push(iteration);
   t.nextPrompt = null;
@@ -351,6 +353,7 @@ async function verify(
     verdicts: iteration.verdicts,
     passed: iteration.passed,
     total: iteration.total,
+    regressions: iteration.regressions ?? [],
   });
 }
 
@@ -530,15 +533,18 @@ export async function applyFeedback(
 /**
  * Scores every iteration against the current checklist, so images stay comparable after
  * feedback changes it: a question an older image was never asked counts as not passed.
- * Best is the image with the most passes; the earliest wins a tie.
+ * Best is the image with the most passes; the earliest wins a tie. Regressions are counted
+ * again too, since a retired requirement is no longer one.
  */
 export function rescore(t: Trajectory): void {
   const active = activeRequirements(t);
+  const activeIds = new Set(active.map((r) => r.id));
   let best: BestImage | null = null;
   for (const it of t.iterations) {
     const passedIds = new Set(it.verdicts.filter((v) => v.passed).map((v) => v.requirementId));
     it.total = active.length;
     it.passed = active.filter((r) => passedIds.has(r.id)).length;
+    it.regressions = regressedRequirementIds(t.iterations, it.n, (id) => activeIds.has(id));
     if (it.imageHash !== null && it.isVerified && (best === null || it.passed > best.passed)) {
       best = { n: it.n, imageHash: it.imageHash, passed: it.passed, total: it.total };
     }

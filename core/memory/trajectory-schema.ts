@@ -47,6 +47,7 @@ const iterationSchema = z.object({
   experience: z.string().nullable(),
   startedAt: isoTime,
   error: z.string().optional(),
+  regressions: z.array(z.number().int()).optional(),
 });
 
 const feedbackSchema = z.object({

@@ -1,3 +1,5 @@
+import { regressedRequirementIds } from "./checklist.ts";
+
 /**
  * The memory of one job, as in GEMS: fact anchors per iteration (prompt, image, verdicts), the
  * compressed experience, and what people said. Plain JSON so any Keyv backend can hold it.
@@ -44,6 +46,12 @@ export interface IterationRecord {
   startedAt: string;
   /** Set when the generator failed for this attempt; the loop goes on with the next one. */
   error?: string;
+  /**
+   * Requirements that passed in an earlier iteration and fail in this one (core/memory/checklist.ts),
+   * kept current by every rescore. Absent in records written before regressions were counted;
+   * `regressionsOf` derives them for those.
+   */
+  regressions?: number[];
 }
 
 export interface FeedbackEntry {
@@ -169,6 +177,18 @@ export function createTrajectory(
     createdAt: at,
     updatedAt: at,
   };
+}
+
+/** The iteration's regressions as stored, or derived from the verdicts for records that predate them. */
+export function regressionsOf(trajectory: Trajectory, iteration: IterationRecord): number[] {
+  if (iteration.regressions) return iteration.regressions;
+  const active = new Set(activeRequirements(trajectory).map((r) => r.id));
+  return regressedRequirementIds(trajectory.iterations, iteration.n, (id) => active.has(id));
+}
+
+/** Regressions over the whole job: the sum over its iterations. */
+export function countRegressions(trajectory: Trajectory): number {
+  return trajectory.iterations.reduce((sum, it) => sum + regressionsOf(trajectory, it).length, 0);
 }
 
 /** Requirements the verifier still checks (feedback may have retired some). */

@@ -36,6 +36,7 @@ export function makeTrajectory(jobId: string, createdAt = new Date("2025-01-02T0
         isVerified: true,
         experience: "The cube floats; say it rests on the sphere.",
         startedAt: "2025-01-02T03:04:06.000Z",
+        regressions: [],
       },
       {
         n: 2,
