@@ -1,17 +1,22 @@
 /** Turns job events into the CLI's lines: one line per step, checklists indented below. */
 import type { AgentEvent } from "../../core/agent/events.ts";
+import { checklistLines, type ChecklistMark } from "../../core/memory/checklist.ts";
 import { describeModes } from "../../core/memory/trajectory.ts";
 
 export interface RenderContext {
   maxIterations: number;
   /** Requirement id → question, kept current as feedback changes the checklist. */
   questions: Map<number, string>;
+  /** Requirements feedback replaced; filled as feedback events arrive. */
+  retired?: Set<number>;
   /** Where an iteration's image was written, for the line that announces it. */
   imagePath(n: number): string;
   bestPath: string;
 }
 
 const MAX_PROMPT_CHARS = 160;
+
+const CLI_MARKS: Record<Exclude<ChecklistMark, "retired">, string> = { passed: "✓", failed: "✗", regressed: "✗ ↩", unchecked: "·" };
 
 function clip(text: string, max = MAX_PROMPT_CHARS): string {
   const flat = text.replace(/\s+/g, " ").trim();
@@ -45,10 +50,20 @@ export function renderEvent(event: AgentEvent, ctx: RenderContext): string[] {
     case "iteration.failed":
       return [`${tag(event.n)} generation failed: ${event.error}`];
     case "verified": {
-      const lines = [`${tag(event.n)} verified: ${event.passed}/${event.total} passed`];
-      for (const verdict of event.verdicts) {
-        const question = ctx.questions.get(verdict.requirementId) ?? `requirement ${verdict.requirementId}`;
-        lines.push(`  ${verdict.passed ? "✓" : "✗"} ${verdict.requirementId}. ${question}${verdict.failure ? ` (${clip(verdict.failure, 80)})` : ""}`);
+      // A terminal cannot be trusted to strike text through, so replaced questions are left
+      // out of the lines and the header says how many; the count covers exactly the lines shown.
+      const retired = ctx.retired ?? new Set<number>();
+      const requirements = [...ctx.questions].map(([id, question]) => ({ id, question, retired: retired.has(id) }));
+      const checklist = checklistLines(requirements, event.verdicts, event.regressions ?? []);
+      const notes = [
+        checklist.regressed > 0 ? `${checklist.regressed} regressed` : null,
+        checklist.retired > 0 ? `${checklist.retired} replaced question${checklist.retired === 1 ? "" : "s"} left out` : null,
+      ].filter(Boolean);
+      const lines = [`${tag(event.n)} verified: ${checklist.passed}/${checklist.total} passed${notes.length > 0 ? ` (${notes.join(", ")})` : ""}`];
+      for (const row of checklist.rows) {
+        if (row.mark === "retired") continue;
+        const why = row.verdict?.failure ? ` (${clip(row.verdict.failure, 80)})` : "";
+        lines.push(`  ${CLI_MARKS[row.mark]} ${row.requirementId}. ${row.question}${why}${row.mark === "regressed" ? " (regressed: it passed before)" : ""}`);
       }
       return lines;
     }
@@ -56,6 +71,10 @@ export function renderEvent(event: AgentEvent, ctx: RenderContext): string[] {
       return [`${tag(event.n)} experience: ${clip(event.text, 240)}`];
     case "feedback.added": {
       for (const q of event.questions) ctx.questions.set(q.id, q.question);
+      if (event.retired.length > 0) {
+        ctx.retired ??= new Set();
+        for (const q of event.retired) ctx.retired.add(q.id);
+      }
       const lines = [`feedback from ${event.author}: ${clip(event.text)}`];
       for (const q of event.questions) lines.push(`  + ${q.id}. ${q.question}`);
       for (const q of event.retired) lines.push(`  - ${q.id}. ${q.question}`);

@@ -135,7 +135,7 @@ export function createEventDeliverer(deps: DeliveryDeps): EventDeliverer {
   }
 
   async function uploadIteration(event: Extract<JobEvent, { type: "verified" }>, ref: ThreadRef, status: JobStatus): Promise<ThreadRef> {
-    const comment = renderIterationComment(status, event.n, event.verdicts, event.passed, event.total);
+    const comment = renderIterationComment(status, event.n, event.verdicts, event.regressions);
     const hash = status.trajectory.iterations.find((it) => it.n === event.n)?.imageHash ?? null;
     const png = hash ? await readImage(event.jobId, hash) : null;
     if (!png) {

@@ -6,7 +6,8 @@
 import type { types } from "@slack/bolt";
 import type { BestView, RequirementView } from "../../core/agent/events.ts";
 import type { JobStatus } from "../../core/jobs/types.ts";
-import { describeModes, type StopReason, type Trajectory, type Verdict } from "../../core/memory/trajectory.ts";
+import { checklistLines, type ChecklistMark } from "../../core/memory/checklist.ts";
+import { describeModes, regressionsOf, type StopReason, type Trajectory, type Verdict } from "../../core/memory/trajectory.ts";
 import type { SkillSummary } from "../../core/skills/types.ts";
 import { PICK_ACTION, REFINE_ACTION, STOP_ACTION, button } from "./buttons.ts";
 import { SLACK_LIMITS, truncate, truncateMrkdwn } from "./limits.ts";
@@ -132,16 +133,30 @@ export function renderPlan(status: JobStatus, questions: readonly RequirementVie
   return { text: fitText(text) };
 }
 
-/** The comment uploaded with an iteration's image: the checklist with verdicts, and the prompt. */
-export function renderIterationComment(status: JobStatus, n: number, verdicts: readonly Verdict[], passed: number, total: number): string {
+const MARKS: Record<ChecklistMark, (question: string) => string> = {
+  passed: (q) => `✅ ${q}`,
+  failed: (q) => `❌ ${q}`,
+  regressed: (q) => `❌ ↩ ${q} _(regressed: it passed before)_`,
+  unchecked: (q) => `▫️ ${q} _(not asked of this image)_`,
+  // Slack's mrkdwn strikes through with single tildes.
+  retired: (q) => `➖ ~${q}~ _(replaced)_`,
+};
+
+/**
+ * The comment uploaded with an iteration's image: the checklist with verdicts (↩ on a regression,
+ * questions that feedback replaced struck through below the rest), and the prompt. The header
+ * counts the active lines, so it always matches what sits under it.
+ */
+export function renderIterationComment(status: JobStatus, n: number, verdicts: readonly Verdict[], regressions?: readonly number[]): string {
   const t = status.trajectory;
   const iteration = t.iterations.find((it) => it.n === n);
-  const questionOf = new Map((t.requirements ?? []).map((r) => [r.id, r.question]));
-  const lines = verdicts.map((v) => {
-    const question = escapeMrkdwn(truncate(questionOf.get(v.requirementId) ?? `check ${v.requirementId}`, QUESTION_SHOWN));
-    return `${v.passed ? "✅" : "❌"} ${question}`;
-  });
-  const parts = [`*Iteration ${n} of ${t.request.maxIterations}* · ${passed}/${total} passed`, ...lines];
+  const requirements = (t.requirements ?? []).map((r) => ({ id: r.id, question: r.question, retired: r.retiredByFeedbackId !== undefined }));
+  const isActive = (id: number) => !requirements.some((r) => r.id === id && r.retired);
+  const regressed = (regressions ?? (iteration ? regressionsOf(t, iteration) : [])).filter(isActive);
+  const lines = checklistLines(requirements, verdicts, regressed);
+  const rows = lines.rows.map((row) => MARKS[row.mark](escapeMrkdwn(truncate(row.question, QUESTION_SHOWN))));
+  const notes = [lines.regressed > 0 ? `${lines.regressed} regressed` : null, lines.retired > 0 ? `${lines.retired} replaced` : null].filter(Boolean);
+  const parts = [`*Iteration ${n} of ${t.request.maxIterations}* · ${lines.passed}/${lines.total} passed${notes.length > 0 ? ` (${notes.join(", ")})` : ""}`, ...rows];
   if (iteration) {
     parts.push(`*Prompt:*\n${quoteMrkdwn(truncate(iteration.prompt, PROMPT_SHOWN))}`);
     if (iteration.thought) parts.push(`_Why this prompt:_ ${escapeMrkdwn(truncate(iteration.thought, QUESTION_SHOWN))}`);

@@ -53,7 +53,7 @@ describe("rendering within Slack's limits", () => {
     const status = statusWith("a red cube", 200);
     const verdicts = status.trajectory.requirements!.map((r) => ({ requirementId: r.id, passed: r.id % 2 === 0, answer: "yes" }));
 
-    const comment = renderIterationComment(status, 1, verdicts, 100, 200);
+    const comment = renderIterationComment(status, 1, verdicts, []);
 
     expect(comment.length).toBeLessThanOrEqual(SLACK_LIMITS.messageText);
     expect(comment).toContain("&amp; &lt;visible&gt;");
