@@ -112,6 +112,16 @@ describeInBrowser("the web studio in a browser", () => {
     expect(points).toBeGreaterThan(0);
     expect(await page.locator("#pass-chart svg title").first().textContent()).toMatch(/^Requirements passed per iteration: iteration 1: \d+ of \d+/);
     expect(await page.locator("#iteration-cards .best-badge").count()).toBe(1);
+    // Each card flags the regressions the API's trajectory counts, and its badge counts the lines that are not struck through.
+    const { job } = (await (await fetch(`${harness.url}/api/jobs/${firstJobId}`)).json()) as { job: { trajectory: { iterations: Array<{ n: number; regressions?: number[] }> } } };
+    expect(job.trajectory.iterations.some((it) => (it.regressions ?? []).length > 0)).toBe(true);
+    for (const it of job.trajectory.iterations) {
+      const card = page.locator(`#iteration-${it.n}`);
+      expect(await card.locator(".verdicts li.regressed").count()).toBe(it.regressions?.length ?? 0);
+      const badge = (await card.locator(".card-header .badge").first().textContent()) ?? "";
+      const total = Number(/^\d+\/(\d+) passed/.exec(badge)?.[1]);
+      expect(await card.locator(".verdicts li:not(.retired)").count()).toBe(total);
+    }
     await page.screenshot({ path: join(ARTIFACTS, "desktop-finished.png"), fullPage: true });
     await page.locator("#trajectory").screenshot({ path: join(ARTIFACTS, "desktop-trajectory.png") });
 

@@ -33,7 +33,7 @@ const plural = (count, word) => `${count} ${word}${count === 1 ? "" : "s"}`;
 function iteration(state, n) {
   let it = state.iterations.get(n);
   if (!it) {
-    it = { n, prompt: "", thought: null, imageHash: null, preview: null, verdicts: null, passed: 0, total: 0, experience: null, nextPrompt: null, error: null };
+    it = { n, prompt: "", thought: null, imageHash: null, preview: null, verdicts: null, regressions: null, passed: 0, total: 0, experience: null, nextPrompt: null, error: null };
     state.iterations.set(n, it);
   }
   return it;
@@ -115,6 +115,8 @@ export function applyEvent(state, event) {
     case "verified": {
       const it = iteration(state, event.n);
       it.verdicts = new Map(event.verdicts.map((v) => [v.requirementId, v]));
+      // Events stored before regressions were counted lack them; checklistOf derives them then.
+      it.regressions = event.regressions ?? null;
       it.passed = event.passed;
       it.total = event.total;
       state.progress = `Iteration ${event.n}: ${event.passed} of ${event.total} passed.`;
@@ -166,4 +168,54 @@ export function latestVerdicts(state) {
     for (const [id, verdict] of it.verdicts) latest.set(id, { ...verdict, n: it.n });
   }
   return latest;
+}
+
+/**
+ * Requirement ids that failed in iteration n and passed in any earlier one, and are still
+ * checked: core/memory/checklist.ts's regressedRequirementIds, for events that predate them.
+ */
+export function regressionsOf(state, n) {
+  const it = state.iterations.get(n);
+  if (!it?.verdicts) return [];
+  const isActive = (id) => !state.requirements.get(id)?.retired;
+  if (it.regressions) return it.regressions.filter(isActive);
+  const passedBefore = new Set();
+  for (const earlier of state.iterations.values()) {
+    if (earlier.n >= n || !earlier.verdicts) continue;
+    for (const v of earlier.verdicts.values()) if (v.passed) passedBefore.add(v.requirementId);
+  }
+  return [...it.verdicts.values()].filter((v) => !v.passed && passedBefore.has(v.requirementId) && isActive(v.requirementId)).map((v) => v.requirementId);
+}
+
+/**
+ * An iteration's checklist as every surface shows it (core/memory/checklist.ts's checklistLines):
+ * each active requirement marked passed, failed, regressed or unchecked, then the retired ones
+ * this image was asked; `passed`/`total` count the active rows, so a header matches its lines.
+ */
+export function checklistOf(state, it) {
+  const verdicts = it.verdicts ?? new Map();
+  const regressed = new Set(regressionsOf(state, it.n));
+  const rows = [];
+  const retiredRows = [];
+  for (const r of state.requirements.values()) {
+    const verdict = verdicts.get(r.id);
+    if (r.retired) {
+      if (verdict) retiredRows.push({ requirementId: r.id, question: r.question, mark: "retired", verdict });
+    } else if (!verdict) {
+      rows.push({ requirementId: r.id, question: r.question, mark: "unchecked" });
+    } else {
+      rows.push({ requirementId: r.id, question: r.question, mark: verdict.passed ? "passed" : regressed.has(r.id) ? "regressed" : "failed", verdict });
+    }
+  }
+  for (const v of verdicts.values()) {
+    if (state.requirements.has(v.requirementId)) continue;
+    rows.push({ requirementId: v.requirementId, question: `Requirement ${v.requirementId}`, mark: v.passed ? "passed" : regressed.has(v.requirementId) ? "regressed" : "failed", verdict: v });
+  }
+  return {
+    rows: [...rows, ...retiredRows],
+    passed: rows.filter((r) => r.mark === "passed").length,
+    total: rows.length,
+    regressed: rows.filter((r) => r.mark === "regressed").length,
+    retired: retiredRows.length,
+  };
 }

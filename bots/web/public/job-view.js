@@ -2,7 +2,7 @@
 // only when their content changed, so images do not flicker and focus stays where it was.
 import { imageUrl } from "./api.js";
 import { fill, h, show } from "./dom.js";
-import { doneText, isFinished, latestVerdicts } from "./job-state.js";
+import { checklistOf, doneText, isFinished, latestVerdicts, regressionsOf } from "./job-state.js";
 import { passChart } from "./trajectory-chart.js";
 
 const STATUS_LABEL = { queued: "queued", running: "running", done: "done", failed: "failed", cancelled: "stopped" };
@@ -10,9 +10,36 @@ const STATUS_LABEL = { queued: "queued", running: "running", done: "done", faile
 // Drawn with CSS around plain ✓/✗ glyphs: emoji fonts are missing on many Linux machines,
 // where ✅/❌ would show as empty boxes.
 function mark(kind) {
-  const glyph = { pass: "✓", fail: "✗", pending: "…", retired: "–" }[kind];
+  const glyph = { pass: "✓", fail: "✗", regressed: "↩", pending: "…", retired: "–" }[kind];
   return h("span", { class: `mark mark-${kind}`, "aria-hidden": "true", text: glyph });
 }
+
+const ROW_KIND = { passed: "pass", failed: "fail", regressed: "regressed", unchecked: "pending", retired: "retired" };
+const ROW_LABEL = { passed: "Passed: ", failed: "Failed: ", regressed: "Regressed (it passed before): ", unchecked: "Not asked of this image: ", retired: "Replaced by feedback: " };
+
+/** One line of an iteration's checklist; a question feedback replaced is struck through (<del>). */
+function verdictItem(row) {
+  const kind = ROW_KIND[row.mark];
+  return h(
+    "li",
+    { class: kind, title: row.verdict?.answer ?? "" },
+    mark(kind),
+    h("span", { class: "visually-hidden", text: ROW_LABEL[row.mark] }),
+    row.mark === "retired" ? h("del", { text: row.question }) : h("span", { text: row.question }),
+    row.mark === "regressed" ? h("span", { class: "tag", text: "regressed" }) : null,
+  );
+}
+
+/** "5/8 passed", noting how many lines below are regressions or replaced questions. */
+function scoreText(checklist) {
+  const notes = [checklist.regressed > 0 ? `${checklist.regressed} regressed` : null, checklist.retired > 0 ? `${checklist.retired} replaced` : null].filter(Boolean);
+  return `${checklist.passed}/${checklist.total} passed${notes.length > 0 ? ` (${notes.join(", ")})` : ""}`;
+}
+
+const scoreOf = (state, it) => {
+  const { passed, total } = checklistOf(state, it);
+  return { passed, total };
+};
 
 export function statusBadge(status) {
   return h("span", { class: `status status-${status}`, text: STATUS_LABEL[status] ?? status });
@@ -64,8 +91,17 @@ export function createJobView(els, actions) {
     const verdicts = latestVerdicts(state);
     const items = [...state.requirements.values()].map((r) => {
       const verdict = verdicts.get(r.id);
-      const kind = r.retired ? "retired" : verdict ? (verdict.passed ? "pass" : "fail") : "pending";
-      const label = r.retired ? "replaced" : verdict ? (verdict.passed ? `passed on iteration ${verdict.n}` : `failed on iteration ${verdict.n}`) : "not checked yet";
+      const isRegressed = !r.retired && verdict && !verdict.passed && regressionsOf(state, verdict.n).includes(r.id);
+      const kind = r.retired ? "retired" : verdict ? (verdict.passed ? "pass" : isRegressed ? "regressed" : "fail") : "pending";
+      const label = r.retired
+        ? "replaced"
+        : verdict
+          ? verdict.passed
+            ? `passed on iteration ${verdict.n}`
+            : isRegressed
+              ? `regressed on iteration ${verdict.n}: it passed before`
+              : `failed on iteration ${verdict.n}`
+          : "not checked yet";
       return h(
         "li",
         { class: `requirement${r.retired ? " retired" : ""}${r.source === "feedback" ? " from-feedback" : ""}` },
@@ -83,7 +119,7 @@ export function createJobView(els, actions) {
     const verified = [...state.iterations.values()].filter((it) => it.verdicts).sort((a, b) => a.n - b.n);
     show(els.trajectory, verified.length > 0);
     if (verified.length === 0) return;
-    fill(els.chart, passChart(verified.map((it) => ({ n: it.n, passed: it.passed, total: it.total }))));
+    fill(els.chart, passChart(verified.map((it) => ({ n: it.n, ...scoreOf(state, it) }))));
     const best = bestN(state);
     fill(
       els.filmstrip,
@@ -97,7 +133,7 @@ export function createJobView(els, actions) {
               "button",
               { type: "button", class: "frame-button", "aria-label": `Show iteration ${it.n}`, onclick: () => actions.showIteration(it.n) },
               it.imageHash ? h("img", { src: imageUrl(it.imageHash), alt: "", width: 96, height: 96, loading: "lazy" }) : h("span", { class: "frame-blank", text: "…" }),
-              h("span", { class: "frame-caption", text: `#${it.n} ${it.verdicts ? `${it.passed}/${it.total}` : ""}${it.n === best ? " ★" : ""}` }),
+              h("span", { class: "frame-caption", text: `#${it.n} ${it.verdicts ? `${scoreOf(state, it).passed}/${scoreOf(state, it).total}` : ""}${it.n === best ? " ★" : ""}` }),
             ),
           ),
         ),
@@ -105,11 +141,10 @@ export function createJobView(els, actions) {
   }
 
   function cardSignature(state, it, best) {
-    const questions = it.verdicts ? [...it.verdicts.keys()].map((id) => state.requirements.get(id)?.question ?? "") : [];
     return JSON.stringify([
       it,
       it.verdicts && [...it.verdicts.values()],
-      questions,
+      it.verdicts && checklistOf(state, it).rows.map((row) => [row.question, row.mark]),
       best === it.n,
       isFinished(state.status),
       state.stopReason,
@@ -149,19 +184,12 @@ export function createJobView(els, actions) {
       : it.preview && !it.error
         ? previewFigure(it)
         : h("figure", {}, h("div", { class: "placeholder", text: it.error ? "No image" : "Generating…" }));
-    const verdicts = it.verdicts
+    const checklist = it.verdicts ? checklistOf(state, it) : null;
+    const verdicts = checklist
       ? h(
           "ul",
           { class: "verdicts", "aria-label": `Checklist for iteration ${it.n}` },
-          [...it.verdicts.values()].map((v) =>
-            h(
-              "li",
-              { class: v.passed ? "pass" : "fail", title: v.answer },
-              mark(v.passed ? "pass" : "fail"),
-              h("span", { class: "visually-hidden", text: v.passed ? "Passed: " : "Failed: " }),
-              h("span", { text: state.requirements.get(v.requirementId)?.question ?? `Requirement ${v.requirementId}` }),
-            ),
-          ),
+          checklist.rows.map((row) => verdictItem(row)),
         )
       : it.imageHash
         ? h("p", { class: "hint", text: "Checking…" })
@@ -186,7 +214,7 @@ export function createJobView(els, actions) {
           "header",
           { class: "card-header" },
           h("h4", { id: title, tabindex: "-1", text: `Iteration ${it.n}` }),
-          it.verdicts ? h("span", { class: it.passed === it.total ? "badge all" : "badge", text: `${it.passed}/${it.total} passed` }) : null,
+          checklist ? h("span", { class: checklist.passed === checklist.total ? "badge all" : "badge", text: scoreText(checklist) }) : null,
           best === it.n ? h("span", { class: "badge best-badge", text: isFinished(state.status) ? "★ result" : "★ best so far" }) : null,
         ),
         figure,
