@@ -87,6 +87,24 @@ export function readPngText(bytes: Uint8Array): Record<string, string> {
   return text;
 }
 
+/**
+ * The same PNG with its text chunks replaced: chunks whose keyword `isReplaced` accepts are
+ * dropped, and `text` is written as uncompressed iTXt right after IHDR. Every other chunk
+ * (pixels included) is copied byte for byte, so this works on any PNG a generator sends
+ * (16-bit, interlaced, palette) and never re-encodes the image.
+ */
+export function replacePngText(bytes: Uint8Array, text: Record<string, string>, isReplaced: (keyword: string) => boolean): Uint8Array {
+  const chunks = readChunks(bytes);
+  readHeader(chunks);
+  const kept = chunks.filter((chunk) => {
+    if (chunk.type !== "tEXt" && chunk.type !== "zTXt" && chunk.type !== "iTXt") return true;
+    const nul = chunk.data.indexOf(0);
+    return !isReplaced(latin1(nul < 0 ? chunk.data : chunk.data.subarray(0, nul)));
+  });
+  const added = Object.entries(text).map(([keyword, value]) => ({ type: "iTXt", data: itxtData(keyword, value) }));
+  return concat([SIGNATURE, ...[kept[0] as Chunk, ...added, ...kept.slice(1)].map(chunkBytes)]);
+}
+
 /** Decodes an 8-bit, non-interlaced PNG (grey, grey+alpha, RGB, RGBA or palette) to RGBA. */
 export function decodePng(bytes: Uint8Array): PngImage {
   const chunks = readChunks(bytes);
