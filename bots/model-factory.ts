@@ -11,6 +11,8 @@ import { discoverModelName } from "../core/models/discover-model.ts";
 import { createGemsHttpGenerator } from "../core/models/gems-http-generator.ts";
 import { createOpenAiCompatibleMllm } from "../core/models/openai-compatible-mllm.ts";
 import { createOpenAiImageGenerator } from "../core/models/openai-image-generator.ts";
+import { basename } from "node:path";
+import type { ModelNames } from "../core/memory/trajectory.ts";
 import type { ImageGenerator, Mllm } from "../core/models/ports.ts";
 import { probeServer, type ServerKind } from "../core/models/server-probe.ts";
 import { createGeneratorPool, createMllmPool, type ServerStats } from "../core/models/server-pool.ts";
@@ -21,7 +23,10 @@ import { OPENAI_BASE_URL } from "../core/models/openai-client.ts";
 /** A pool's per-server numbers for metrics; absent for a single, unpooled server. */
 export type WithStats = { stats?: () => ServerStats[] };
 
-export async function createMllm(config: MllmConfig): Promise<Mllm & WithStats> {
+/** The model an openai-compatible MLLM asks for (configured or discovered), for modelNamesOf. */
+export type WithModel = { model?: string };
+
+export async function createMllm(config: MllmConfig): Promise<Mllm & WithStats & WithModel> {
   if (config.kind === "sim") return createSimMllm({ latencyMs: config.latencyMs });
   const model = config.model ?? (await discoverModelName(config.baseUrl as string, config.apiKey));
   const one = (baseUrl: string | undefined): Mllm =>
@@ -34,8 +39,8 @@ export async function createMllm(config: MllmConfig): Promise<Mllm & WithStats> 
       thinkingTokens: config.thinkingTokens,
       tokenLimit: config.tokenLimit,
     });
-  if (!config.isPooled) return one(config.baseUrl);
-  return createMllmPool(
+  if (!config.isPooled) return Object.assign(one(config.baseUrl), { model });
+  const pool = createMllmPool(
     config.servers.map((server) => ({
       name: `${hostOf(server.url)}`,
       target: one(server.url),
@@ -43,6 +48,20 @@ export async function createMllm(config: MllmConfig): Promise<Mllm & WithStats> 
       probe: (signal) => probeServer("openai-compatible", server.url, { apiKey: config.apiKey, model, signal }),
     })),
   );
+  return Object.assign(pool, { model });
+}
+
+/**
+ * The models as image provenance and trajectories name them: model names where there are any,
+ * the generator's kind (and ComfyUI workflow file) otherwise. Never a URL or a host: these
+ * travel inside every posted image.
+ */
+export function modelNamesOf(config: { mllm: MllmConfig; generator: GeneratorConfig }, mllm: Mllm & WithModel): ModelNames {
+  const mllmName = config.mllm.kind === "sim" ? "sim" : `openai-compatible:${config.mllm.model ?? mllm.model ?? "unknown model"}`;
+  const g = config.generator;
+  const generatorName =
+    g.kind === "openai" ? `openai:${g.model}` : g.kind === "comfyui" && g.workflow ? `comfyui:${basename(g.workflow.path)}` : g.kind;
+  return { mllm: mllmName, generator: generatorName };
 }
 
 function generatorFor(config: Exclude<GeneratorConfig, { kind: "sim" }>, url: string | undefined): ImageGenerator {

@@ -55,6 +55,7 @@ export async function startServer(runtime: Runtime, modelsDescription: string): 
     store: await openSqliteJobStore(config.dataDir),
     limits: jobLimitsFromConfig(config),
     modes: config.modes,
+    ...(runtime.modelNames ? { modelNames: runtime.modelNames } : {}),
     logger: logger.child({ component: "jobs" }),
   });
   // The bots connect before the service has started (see below); until it has, their commands wait at this gate.

@@ -8,6 +8,7 @@ import { ConfigError, GemsError, InputError, describeError } from "../../core/er
 import { createLogger } from "../../core/logger.ts";
 import { createRuntime, describeModels, type Runtime } from "../runtime.ts";
 import { checkBackends } from "./backends-command.ts";
+import { inspectImage } from "./inspect-command.ts";
 import { runInTerminal } from "./run-command.ts";
 import { serve } from "./serve-command.ts";
 import { terminalLogDestination } from "./log-lines.ts";
@@ -16,6 +17,7 @@ const USAGE = `Usage:
   gems run "<prompt>" [--skill <id|auto|none>] [--iterations N] [--out DIR] [--seed N] [--json]
   gems skills
   gems backends
+  gems inspect <image> [--json]
   gems serve
   gems help
 
@@ -24,6 +26,8 @@ run      generate an image with the GEMS loop, printing each step; writes iter-<
 skills   list the skill library
 backends check every configured model server: answers or not, what it serves, latency
          (exit 1 when one is down)
+inspect  print the job id, iteration, prompt and models GEMS Bot wrote into an image it
+         posted or saved (PNG, JPEG, WebP); exit 2 when the file carries none
 serve    start the configured surfaces (what npm start runs)
 
 Models come from the environment (see README); with none configured, simulated models run.`;
@@ -63,6 +67,14 @@ export async function main(io: Io): Promise<number> {
   if (parsed.values.help || command === undefined || command === "help") {
     (command === undefined && !parsed.values.help ? say : (text: string) => void io.stdout.write(`${text}\n`))(USAGE);
     return command === undefined && !parsed.values.help ? EXIT.input : EXIT.ok;
+  }
+  // Needs no configuration: it only reads a file.
+  if (command === "inspect") {
+    if (rest.length > 1) {
+      say(`gems inspect: one image at a time (got ${rest.length}).`);
+      return EXIT.input;
+    }
+    return inspectImage(rest[0], { out: (line) => void io.stdout.write(`${line}\n`), err: say }, { json: parsed.values.json ?? false });
   }
   if (!["run", "skills", "serve", "backends"].includes(command)) {
     say(`gems: unknown command "${command}".\n\n${USAGE}`);

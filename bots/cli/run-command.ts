@@ -1,5 +1,6 @@
 /** `gems run`: one job in the terminal, written to a folder as it goes. */
 import { withImageExtension } from "../../core/images/image-type.ts";
+import { provenanceFor, withProvenance } from "../../core/images/provenance.ts";
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { randomUUID } from "node:crypto";
@@ -40,10 +41,13 @@ export async function runInTerminal(runtime: Runtime, options: RunOptions, stdou
   // Generators may send JPEG or WebP; each file is named for what it holds (iter-2.webp).
   const fileNames = new Map<string, string>();
   const fileName = (base: string): string => fileNames.get(base) ?? `${base}.png`;
-  const writeImage = async (base: string, bytes: Uint8Array): Promise<void> => {
+  // Each file carries its provenance (job, iteration, prompt, models); the store keeps the generator's bytes.
+  const writeImage = async (base: string, trajectory: Trajectory, n: number, hash: string): Promise<void> => {
+    const bytes = await images.get(hash);
     const name = withImageExtension(`${base}.png`, bytes);
     fileNames.set(base, name);
-    await writeFile(join(outDir, name), bytes);
+    const provenance = provenanceFor(trajectory, n, "cli", hash);
+    await writeFile(join(outDir, name), provenance ? withProvenance(bytes, provenance) : bytes);
   };
   const ctx: RenderContext = {
     maxIterations: request.maxIterations,
@@ -67,12 +71,12 @@ export async function runInTerminal(runtime: Runtime, options: RunOptions, stdou
     // Files first: a line that names a file is printed only once the file exists.
     for (const event of events) {
       if (event.type === "image.ready") {
-        await writeImage(`iter-${event.n}`, await images.get(event.image.hash));
+        await writeImage(`iter-${event.n}`, trajectory, event.n, event.image.hash);
       }
     }
     const isFinal = events.some((e) => e.type === "job.done" || e.type === "job.failed" || e.type === "job.cancelled");
     if (isFinal && trajectory.best) {
-      await writeImage("best", await images.get(trajectory.best.imageHash));
+      await writeImage("best", trajectory, trajectory.best.n, trajectory.best.imageHash);
     }
     await writeJsonAtomically(join(outDir, "trajectory.json"), trajectory);
     for (const event of events) {
@@ -100,6 +104,7 @@ export async function runInTerminal(runtime: Runtime, options: RunOptions, stdou
         verifyConcurrency: runtime.config.verifyConcurrency,
         logger: runtime.logger,
         previews: { intervalMs: runtime.config.jobs.previewIntervalMs },
+        ...(runtime.modelNames ? { modelNames: runtime.modelNames } : {}),
       },
       options.signal ? { signal: options.signal } : {},
     );

@@ -1,4 +1,4 @@
-import type { LoopModes, StopReason, Verdict } from "../memory/trajectory.ts";
+import type { LoopModes, ModelNames, StopReason, Verdict } from "../memory/trajectory.ts";
 
 /** A reference to a stored image; surfaces resolve it through the ImageStore. */
 export interface ImageRef {
@@ -24,8 +24,11 @@ export interface BestView {
  */
 export type AgentEvent =
   | { type: "job.queued"; position: number }
-  /** `resumed`: the job was interrupted mid-run (a restart) and carries on from its memory. */
-  | { type: "job.started"; resumed: boolean }
+  /**
+   * `resumed`: the job was interrupted mid-run (a restart) and carries on from its memory.
+   * `models`: which models this run uses, for image provenance; absent in older stored events.
+   */
+  | { type: "job.started"; resumed: boolean; models?: ModelNames }
   /** `modes`: how this job verifies and refines; absent in events stored before modes existed. */
   | { type: "plan.done"; skill: string | null; prompt: string; why: string | null; modes?: LoopModes }
   | { type: "requirements"; questions: RequirementView[] }

@@ -14,6 +14,7 @@ import {
   type BestImage,
   type FeedbackEntry,
   type IterationRecord,
+  type ModelNames,
   type Requirement,
   type StopReason,
   type Trajectory,
@@ -49,6 +50,8 @@ export interface AgentDeps {
   now?: () => Date;
   /** Live previews while an image is drawn (core/agent/previews.ts); on by default. */
   previews?: PreviewSettings;
+  /** How the models are named in the trajectory and image provenance; default the ports' names. */
+  modelNames?: ModelNames;
 }
 
 export interface FeedbackInput {
@@ -123,7 +126,8 @@ export async function runJob(trajectory: Trajectory, deps: AgentDeps, controls: 
   t.status = "running";
   t.stopReason = null;
   t.error = null;
-  await commit({ type: "job.started", resumed });
+  t.models = { ...(deps.modelNames ?? { mllm: deps.mllm.name, generator: deps.generator.name }) };
+  await commit({ type: "job.started", resumed, models: { ...t.models } });
 
   const cancel = async (): Promise<Trajectory> => {
     t.status = "cancelled";

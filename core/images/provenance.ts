@@ -14,6 +14,7 @@ import { InputError } from "../errors.ts";
 import { redactSecrets } from "../secrets.ts";
 import { sniffImageType } from "./image-type.ts";
 import { readPngText, replacePngText } from "./png.ts";
+import type { Trajectory } from "../memory/trajectory.ts";
 
 export interface ImageProvenance {
   jobId: string;
@@ -29,6 +30,30 @@ export interface ImageProvenance {
   surface?: string;
   /** The sha256 of the bytes the generator sent (the image store's key). */
   sourceSha256?: string;
+}
+
+/**
+ * The provenance of iteration n's image from a job's memory; null when the iteration is not in
+ * it. `sourceSha256` is the stored image's hash (it differs from the posted file's own hash).
+ */
+export function provenanceFor(
+  t: Pick<Trajectory, "jobId" | "request" | "iterations" | "models">,
+  n: number,
+  surface: string,
+  sourceSha256?: string,
+): ImageProvenance | null {
+  const iteration = t.iterations.find((it) => it.n === n);
+  if (!iteration) return null;
+  return {
+    jobId: t.jobId,
+    iteration: n,
+    prompt: iteration.prompt,
+    request: t.request.prompt,
+    mllm: t.models?.mllm ?? "unknown",
+    generator: t.models?.generator ?? "unknown",
+    surface,
+    ...(sourceSha256 ?? iteration.imageHash ? { sourceSha256: (sourceSha256 ?? iteration.imageHash) as string } : {}),
+  };
 }
 
 /** Field order as written and printed. */

@@ -10,7 +10,7 @@ import type { AgentEvent, JobEvent } from "../agent/events.ts";
 import { feedbackAuthorName, validateFeedbackText, validateJobRequest, type JobRequestInput } from "../agent/request.ts";
 import { CancelledError, GemsError, InputError, describeError } from "../errors.ts";
 import type { ImageStore } from "../memory/stores.ts";
-import { createTrajectory, type LoopModes, type Trajectory } from "../memory/trajectory.ts";
+import { createTrajectory, type LoopModes, type ModelNames, type Trajectory } from "../memory/trajectory.ts";
 import type { ImageGenerator, Mllm } from "../models/ports.ts";
 import { sleepUnlessAborted, type Sleep } from "../models/retry.ts";
 import type { SkillLibrary } from "../skills/types.ts";
@@ -56,6 +56,8 @@ export interface JobServiceDeps {
   /** How often the retention sweep runs; default hourly. */
   sweepIntervalMs?: number;
   createJobId?: () => string;
+  /** How the models are named in trajectories and image provenance; default the ports' names. */
+  modelNames?: ModelNames;
   /** How new jobs verify and refine (stored with each job); default the reference loop. */
   modes?: LoopModes;
 }
@@ -221,6 +223,7 @@ export function createJobService(deps: JobServiceDeps): JobService {
       logger: deps.logger,
       now,
       ...(limits.previewIntervalMs !== undefined ? { previews: { intervalMs: limits.previewIntervalMs } } : {}),
+      ...(deps.modelNames ? { modelNames: deps.modelNames } : {}),
     };
   }
 

@@ -111,6 +111,7 @@ export const trajectorySchema = z.object({
   best: bestSchema.nullable(),
   modes: modesSchema.default({ verify: "per-question", loop: "full" }),
   usage: z.array(usageSchema).default([]),
+  models: z.object({ mllm: z.string(), generator: z.string() }).optional(),
   status: z.enum(["queued", "running", "done", "failed", "cancelled"]),
   stopReason: z.enum(["all-passed", "max-iterations", "picked", "stopped"]).nullable(),
   error: z.string().nullable(),

@@ -116,6 +116,15 @@ export function describeModes(modes: LoopModes | undefined): string | null {
   return parts.length > 0 ? parts.join(", ") : null;
 }
 
+/**
+ * Which models ran the job, named for people (e.g. "openai-compatible:qwen3-vl",
+ * "openai:gpt-image-1", "sim"): never a URL with credentials. Image provenance carries them.
+ */
+export interface ModelNames {
+  mllm: string;
+  generator: string;
+}
+
 /** MLLM calls of one role about one iteration, summed; see core/agent/usage.ts. */
 export interface UsageRecord {
   /** The iteration the calls were about; 0 for planning and decomposition. */
@@ -146,6 +155,8 @@ export interface Trajectory {
   modes: LoopModes;
   /** Model usage per iteration and role, for the calls of committed steps. */
   usage: UsageRecord[];
+  /** The models of the latest run (set at every start); absent in records from before it was kept. */
+  models?: ModelNames;
   status: TrajectoryStatus;
   stopReason: StopReason | null;
   error: string | null;

@@ -475,7 +475,7 @@ describe("resuming from memory", () => {
     const iterationsBefore = lastGood.iterations.length;
 
     const resumed = await run(mllm.mllm, generator.generator, { images, start: structuredClone(lastGood) });
-    expect(resumed.events[0]).toEqual({ type: "job.started", resumed: true });
+    expect(resumed.events[0]).toEqual({ type: "job.started", resumed: true, models: { mllm: mllm.mllm.name, generator: generator.generator.name } });
     expect(resumed.result.status).toBe("done");
     expect(resumed.result.iterations.map((it) => it.n)).toEqual([1, 2, 3]);
     // Only the iterations that had not produced an image yet were generated again.
