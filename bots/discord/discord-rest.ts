@@ -7,10 +7,11 @@ import { Routes, ThreadAutoArchiveDuration, type APIMessage, type APIThreadChann
 import type { Logger } from "pino";
 import type { ImageStore } from "../../core/memory/stores.ts";
 import { withImageExtension } from "../../core/images/image-type.ts";
-import { fitUpload } from "./image-fit.ts";
+import { fitUploadWithProvenance } from "./image-fit.ts";
 import { DISCORD_LIMITS } from "./limits.ts";
 import { safeError } from "./log-safe.ts";
-import type { OutgoingMessage } from "./render.ts";
+import type { ImageAttachment, OutgoingMessage } from "./render.ts";
+import type { EncodedImage } from "../../core/images/sharp-images.ts";
 
 export interface DiscordRest {
   /** Posts a message; `nonce` makes a repeat of the same post (after a crash) return the first one. */
@@ -36,7 +37,7 @@ export function createDiscordRest(rest: REST, images: ImageStore, logger: Logger
         logger.warn({ err: safeError(error), hash: image.hash }, "could not load an image to attach");
         continue;
       }
-      const fitted = await fitUpload(bytes, DISCORD_LIMITS.uploadBytes);
+      const fitted = await fitWithProvenance(bytes, image);
       if (!fitted) {
         logger.warn({ hash: image.hash, bytes: bytes.byteLength }, "image too large to upload even when shrunk");
         continue;
@@ -45,6 +46,13 @@ export function createDiscordRest(rest: REST, images: ImageStore, logger: Logger
       files.push({ name: withImageExtension(image.name, fitted.bytes), data, contentType: fitted.contentType });
     }
     return files;
+  }
+
+  async function fitWithProvenance(bytes: Uint8Array, image: ImageAttachment): Promise<EncodedImage | null> {
+    return fitUploadWithProvenance(bytes, DISCORD_LIMITS.uploadBytes, image.provenance, (error) =>
+      // The picture matters more than its label: it is posted bare rather than not at all.
+      logger.warn({ err: safeError(error), hash: image.hash }, "could not write provenance into an image; uploading it without"),
+    );
   }
 
   return {

@@ -5,7 +5,8 @@
 import type { BestView, JobEvent, RequirementView } from "../../core/agent/events.ts";
 import type { Person } from "../../core/jobs/types.ts";
 import { checklistLines, regressedRequirementIds, type ChecklistLines } from "../../core/memory/checklist.ts";
-import { describeModes, type StopReason, type Verdict } from "../../core/memory/trajectory.ts";
+import { describeModes, type ModelNames, type StopReason, type Verdict } from "../../core/memory/trajectory.ts";
+import type { ImageProvenance } from "../../core/images/provenance.ts";
 
 export interface IterationView {
   n: number;
@@ -40,6 +41,8 @@ export interface JobView {
   modes: string | null;
   requirements: RequirementView[];
   retiredIds: Set<number>;
+  /** From job.started: the models, for the provenance written into posted images. */
+  models: ModelNames | null;
   iterations: IterationView[];
   best: BestView | null;
   reason: StopReason | null;
@@ -59,6 +62,7 @@ export function createJobView(jobId: string, requester: Person, prompt: string, 
     modes: null,
     requirements: [],
     retiredIds: new Set(),
+    models: null,
     iterations: [],
     best: null,
     reason: null,
@@ -78,6 +82,7 @@ export function applyEvent(view: JobView, event: JobEvent): void {
     case "job.started":
       view.phase = view.iterations.length === 0 ? "planning" : "generating";
       view.position = null;
+      if (event.models) view.models = event.models;
       // An interrupted image is drawn again from the start; its old preview is stale.
       for (const it of view.iterations) it.preview = null;
       break;
@@ -193,6 +198,20 @@ export function checklistOfIteration(view: JobView, iteration: IterationView): C
   const regressions = (iteration.regressions ?? regressedRequirementIds(view.iterations, iteration.n, isActive)).filter(isActive);
   const requirements = view.requirements.map((r) => ({ id: r.id, question: r.question, retired: view.retiredIds.has(r.id) }));
   return checklistLines(requirements, iteration.verdicts, regressions);
+}
+
+/** What a posted image of iteration n says about itself (job, iteration, prompt, models). */
+export function provenanceOf(view: JobView, n: number, sourceSha256: string): ImageProvenance {
+  return {
+    jobId: view.jobId,
+    iteration: n,
+    prompt: iterationOf(view, n)?.prompt ?? view.prompt,
+    request: view.prompt,
+    mllm: view.models?.mllm ?? "unknown",
+    generator: view.models?.generator ?? "unknown",
+    surface: "discord",
+    sourceSha256,
+  };
 }
 
 /** The requirement a verdict answers, by id (retired ones included: old verdicts refer to them). */

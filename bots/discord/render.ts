@@ -7,7 +7,8 @@ import { escapeMarkdown, type APIAllowedMentions, type APIEmbed, type RESTPostAP
 import type { JobEvent } from "../../core/agent/events.ts";
 import { finalRow, pickRow, stopRow } from "./buttons.ts";
 import type { ChecklistMark } from "../../core/memory/checklist.ts";
-import { checklistOfIteration, iterationOf, isFinishedPhase, type IterationView, type JobView } from "./job-view.ts";
+import type { ImageProvenance } from "../../core/images/provenance.ts";
+import { checklistOfIteration, iterationOf, isFinishedPhase, provenanceOf, type IterationView, type JobView } from "./job-view.ts";
 import { DISCORD_LIMITS, oneLine, truncate } from "./limits.ts";
 import { userIdOf } from "./person.ts";
 
@@ -15,6 +16,8 @@ import { userIdOf } from "./person.ts";
 export interface ImageAttachment {
   name: string;
   hash: string;
+  /** Written into the uploaded file's metadata (core/images/provenance.ts). */
+  provenance?: ImageProvenance;
 }
 
 export interface OutgoingMessage {
@@ -162,7 +165,7 @@ export function renderIteration(view: JobView, n: number, options: { withImage: 
       components: hasImage ? [pickRow(view.jobId, n)] : [],
       allowed_mentions: NO_PINGS,
     },
-    images: options.withImage && iteration.imageHash ? [{ name: `iteration-${n}.png`, hash: iteration.imageHash }] : [],
+    images: options.withImage && iteration.imageHash ? [{ name: `iteration-${n}.png`, hash: iteration.imageHash, provenance: provenanceOf(view, n, iteration.imageHash) }] : [],
     // The message may show a preview until now; the final image takes its place.
     isReplacingImages: options.withImage && iteration.imageHash !== null,
   };
@@ -186,7 +189,7 @@ export function renderIterationPreview(view: JobView, n: number, options: { with
       components: [],
       allowed_mentions: NO_PINGS,
     },
-    images: options.withImage && previewHash ? [{ name: `iteration-${n}-preview.png`, hash: previewHash }] : [],
+    images: options.withImage && previewHash ? [{ name: `iteration-${n}-preview.png`, hash: previewHash, provenance: provenanceOf(view, n, previewHash) }] : [],
     isReplacingImages: options.withImage && previewHash !== null,
   };
 }
@@ -241,7 +244,7 @@ export function renderFinal(view: JobView): OutgoingMessage {
       // The one message that notifies the requester: their job is over.
       allowed_mentions: userId ? { parse: [], users: [userId] } : NO_PINGS,
     },
-    images: best ? [{ name: `best-iteration-${best.n}.png`, hash: best.image.hash }] : [],
+    images: best ? [{ name: `best-iteration-${best.n}.png`, hash: best.image.hash, provenance: provenanceOf(view, best.n, best.image.hash) }] : [],
   };
 }
 
