@@ -28,6 +28,7 @@ import { describeSlackError, isChannelUnreachable, isPermanentSlackError } from 
 import type { ThreadIndex } from "./thread-index.ts";
 import { readThreadRef, toSurfaceRef, type ThreadRef } from "./thread-ref.ts";
 import { uploadToThread } from "./upload.ts";
+import { provenanceFor } from "../../core/images/provenance.ts";
 import { PreviewPacing } from "./preview-pacing.ts";
 
 export interface DeliveryDeps {
@@ -150,6 +151,8 @@ export function createEventDeliverer(deps: DeliveryDeps): EventDeliverer {
         filename: `gems-${event.jobId}-${event.n}.png`,
         title: `Iteration ${event.n}`,
         comment,
+        provenance: provenanceFor(status.trajectory, event.n, "slack", hash as string),
+        onUntagged: (error) => log.warn({ jobId: event.jobId, err: error }, "could not write provenance into an image; uploading it without"),
       }),
     );
     return fileId === null ? ref : { ...ref, files: { ...ref.files, [String(event.n)]: fileId } };
@@ -173,7 +176,16 @@ export function createEventDeliverer(deps: DeliveryDeps): EventDeliverer {
       const png = await readImage(job.jobId, best.image.hash);
       if (png) {
         fileId = await attempt(job.jobId, "uploading the best image", () =>
-          uploadToThread(client, { channel: ref.channel, threadTs: ref.threadTs as string, png, filename: `gems-${job.jobId}-${best.n}.png`, title: `Iteration ${best.n}`, comment: `*Iteration ${best.n}*` }),
+          uploadToThread(client, {
+            channel: ref.channel,
+            threadTs: ref.threadTs as string,
+            png,
+            filename: `gems-${job.jobId}-${best.n}.png`,
+            title: `Iteration ${best.n}`,
+            comment: `*Iteration ${best.n}*`,
+            provenance: provenanceFor(status.trajectory, best.n, "slack", best.image.hash),
+            onUntagged: (error) => log.warn({ jobId: job.jobId, err: error }, "could not write provenance into an image; uploading it without"),
+          }),
         );
         if (fileId !== null) {
           next = { ...ref, files: { ...ref.files, [String(best.n)]: fileId } };
