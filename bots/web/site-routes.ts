@@ -1,9 +1,10 @@
 /** Everything outside /api: the page's files, stored images, /healthz and /metrics. */
-import { sniffImageType } from "../../core/images/image-type.ts";
+import { sniffImageType, withImageExtension } from "../../core/images/image-type.ts";
+import { provenanceFor, withProvenance } from "../../core/images/provenance.ts";
 import { GemsError } from "../../core/errors.ts";
 import type { JobService } from "../../core/jobs/types.ts";
 import type { ImageStore } from "../../core/memory/stores.ts";
-import { HttpError, send, sendJson } from "./http-io.ts";
+import { HttpError, refusalError, send, sendJson } from "./http-io.ts";
 import { EXPOSITION_CONTENT_TYPE } from "./prometheus.ts";
 import type { Route } from "./router.ts";
 import type { StaticFile } from "./static-files.ts";
@@ -60,6 +61,37 @@ export function siteRoutes(deps: SiteDeps): Route[] {
             "content-type": sniffImageType(png) ?? "application/octet-stream",
             "cache-control": "public, max-age=31536000, immutable",
             etag: `"${hash}"`,
+          });
+        },
+      },
+    },
+    {
+      // A download: the iteration's image with its provenance written in (job, iteration, prompt,
+      // models), named for the job. /images/<hash> stays the store's bytes, shared and cacheable.
+      url: "/api/jobs/:id/iterations/:n/image",
+      methods: {
+        GET: async ({ req, res, params }) => {
+          const jobId = params[0] ?? "";
+          const n = /^\d{1,4}$/.test(params[1] ?? "") ? Number(params[1]) : Number.NaN;
+          if (!/^[A-Za-z0-9_-]{1,64}$/.test(jobId)) throw new HttpError(404, "not-found", `There is no job "${jobId.slice(0, 80)}".`);
+          const found = jobs.status(jobId);
+          if (!found.ok) throw refusalError(found);
+          const t = found.job.trajectory;
+          const hash = t.iterations.find((it) => it.n === n)?.imageHash;
+          if (!hash) throw new HttpError(404, "not-found", `Job ${jobId} has no image for iteration ${params[1]?.slice(0, 10) ?? "?"}.`);
+          let bytes: Uint8Array;
+          try {
+            bytes = await images.get(hash);
+          } catch (error) {
+            if (error instanceof GemsError && error.code === "not-found") throw new HttpError(404, "not-found", error.message);
+            throw error;
+          }
+          const provenance = provenanceFor(t, n, "web", hash);
+          const tagged = provenance ? withProvenance(bytes, provenance) : bytes;
+          send(req, res, 200, tagged, {
+            "content-type": sniffImageType(tagged) ?? "application/octet-stream",
+            "content-disposition": `attachment; filename="${withImageExtension(`gems-${jobId}-${n}.png`, tagged)}"`,
+            "cache-control": "no-store",
           });
         },
       },

@@ -122,6 +122,8 @@ describeInBrowser("the web studio in a browser", () => {
       const total = Number(/^\d+\/(\d+) passed/.exec(badge)?.[1]);
       expect(await card.locator(".verdicts li:not(.retired)").count()).toBe(total);
     }
+    // Each card offers its image as a download that carries its provenance.
+    expect(await page.locator("#iteration-1 a.download").getAttribute("href")).toBe(`/api/jobs/${firstJobId}/iterations/1/image`);
     await page.screenshot({ path: join(ARTIFACTS, "desktop-finished.png"), fullPage: true });
     await page.locator("#trajectory").screenshot({ path: join(ARTIFACTS, "desktop-trajectory.png") });
 

@@ -27,3 +27,5 @@ export async function api(method, path, body) {
 
 export const jobPath = (jobId) => `/api/jobs/${encodeURIComponent(jobId)}`;
 export const imageUrl = (hash) => `/images/${hash}.png`;
+/** The iteration's image as a file to keep, with its provenance (job, iteration, prompt, models) written in. */
+export const downloadUrl = (jobId, n) => `${jobPath(jobId)}/iterations/${n}/image`;

@@ -1,6 +1,6 @@
 // Renders a job's state into the job panel. Iteration cards are keyed by number and rebuilt
 // only when their content changed, so images do not flicker and focus stays where it was.
-import { imageUrl } from "./api.js";
+import { downloadUrl, imageUrl } from "./api.js";
 import { fill, h, show } from "./dom.js";
 import { checklistOf, doneText, isFinished, latestVerdicts, regressionsOf } from "./job-state.js";
 import { passChart } from "./trajectory-chart.js";
@@ -223,6 +223,9 @@ export function createJobView(els, actions) {
         it.thought ? h("details", {}, h("summary", { text: "Thought" }), h("p", { text: it.thought })) : null,
         it.imageHash && !isPicked && (actions.canControl ? actions.canControl(state) : true)
           ? h("button", { type: "button", class: "pick", "data-focus-key": `pick-${it.n}`, onclick: () => actions.pick(it.n), text: "Use this" })
+          : null,
+        it.imageHash
+          ? h("a", { class: "download", href: downloadUrl(state.jobId, it.n), download: "", "aria-label": `Download iteration ${it.n}'s image`, text: "Download" })
           : null,
       ),
     );
