@@ -7,6 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readProvenance } from "../../core/images/provenance.ts";
 import { readImageInfo } from "../../core/images/sharp-images.ts";
 import { startFakeA1111 } from "../fakes/a1111-server.ts";
 import { markedWorkflow, startFakeComfyUi } from "../fakes/comfyui-server.ts";
@@ -54,6 +55,10 @@ describe("gems run on a user's own generator", () => {
       expect(comfy.prompts[0]?.prompt["6"].inputs.text).toContain("a red cube");
       expect(comfy.prompts[0]?.prompt["5"].inputs).toMatchObject({ width: 640, height: 480 });
       expect(result.stdout).toContain("iter-1.webp");
+      // The WebP carries its provenance as XMP, naming the workflow rather than the server.
+      const written = readProvenance(new Uint8Array(readFileSync(join(out, "iter-1.webp"))));
+      expect(written).toMatchObject({ ok: true, provenance: { iteration: "1", generator: "comfyui:workflow.json", surface: "cli" } });
+      expect(JSON.stringify(written)).not.toContain(new URL(comfy.url).host);
     } finally {
       await comfy.close();
     }
