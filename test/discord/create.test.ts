@@ -79,7 +79,7 @@ describe("/gems create", () => {
       expect(message.files).toHaveLength(1);
       expect(message.files[0]?.filename).toBe(`iteration-${iterationNumberOf(message)}.png`);
       expect(isPng(message.files[0]?.bytes ?? new Uint8Array())).toBe(true);
-      expect(message.content).toMatch(/checks passed\n(✅|❌) /);
+      expect(message.content).toMatch(/checks passed( \([^)]*\))?\n(✅|❌) /);
       expect(message.content.split("\n").filter((line) => /^(✅|❌) /.test(line)).length).toBeGreaterThanOrEqual(5);
       expect(message.embeds[0]).toMatchObject({ title: "Prompt used" });
       expect(hasAction(message, "pick")).toBe(true);

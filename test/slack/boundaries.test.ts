@@ -28,6 +28,10 @@ const ALLOWED_CORE = new Set([
   "core/errors.ts",
   // Pure byte sniffing, to name uploaded files for their format (JPEG and WebP from generators).
   "core/images/image-type.ts",
+  // The checklist rows every surface shows (regressions, replaced questions): one derivation for all.
+  "core/memory/checklist.ts",
+  // Provenance written into uploaded files: container blocks only, no decoding.
+  "core/images/provenance.ts",
 ]);
 
 describe("bots/slack's dependencies", () => {
