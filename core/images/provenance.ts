@@ -5,8 +5,8 @@
  * write an image; the image store keeps the generator's bytes as they came.
  *
  * Why not sharp: sharp 0.34 writes XMP (`withXmp`) and EXIF (`withExifMerge`) but only as part
- * of a re-encode, which for JPEG and lossy WebP costs quality and for every format changes the
- * pixels a person downloads; and it cannot write PNG text chunks at all. The containers are
+ * of a re-encode, which changes the pixels of JPEG and lossy WebP files and costs far more time
+ * (BENCHMARKS.md, `provenance`); and it cannot write PNG text chunks other than XMP. The containers are
  * simple enough to add one block to without touching the image data, so that is done here and
  * tests read the result back through sharp (libvips) as an independent reader.
  */

@@ -11,6 +11,7 @@ import { benchLoopModes } from "./loop-modes.ts";
 import { benchPool } from "./pool.ts";
 import { benchReasoning } from "./reasoning.ts";
 import { benchPreviews } from "./previews.ts";
+import { benchProvenance } from "./provenance.ts";
 
 const root = resolve(import.meta.dirname, "../..");
 const suites: Record<string, () => Promise<string>> = {
@@ -28,6 +29,7 @@ const suites: Record<string, () => Promise<string>> = {
   pool: benchPool,
   reasoning: () => benchReasoning(resolve(root, "skills")),
   previews: benchPreviews,
+  provenance: benchProvenance,
 };
 
 const wanted = process.argv.slice(2);
