@@ -52,8 +52,8 @@ export async function benchProvenance(): Promise<string> {
     const original = new Uint8Array(await encode(picture()).toBuffer());
     const ours: number[] = [];
     const theirs: number[] = [];
-    let tagged = original;
-    let reencoded = original;
+    let tagged: Uint8Array = original;
+    let reencoded: Uint8Array = original;
     for (let round = 0; round < ROUNDS; round++) {
       let started = performance.now();
       tagged = withProvenance(original, PROVENANCE);
