@@ -90,7 +90,7 @@ describe("signing in", () => {
   });
 
   it("answers the API and the images 401 without a session, and still serves the page", async () => {
-    for (const path of ["/api/jobs", "/api/info", "/api/events", `/images/${"a".repeat(64)}.png`]) {
+    for (const path of ["/api/jobs", "/api/info", "/api/events", `/images/${"a".repeat(64)}.png`, "/api/jobs/job1/iterations/1/image"]) {
       const answer = await call(base, "GET", path);
       expect(answer.status, path).toBe(401);
       expect(answer.body.error).toEqual({ code: "unauthorized", message: "Sign in first: open /auth/login (your session may have ended)." });
