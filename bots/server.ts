@@ -1,16 +1,28 @@
 /**
- * What `gems serve` runs: one job service over the data directory, the web studio, and each
- * chat bot whose credentials are configured. Surfaces are started around the job service in the
- * order its contract asks for, and stopped so that no step is lost.
+ * What `gems serve` runs. Unscaled (no GEMS_DATABASE_URL/GEMS_REDIS_URL): one job service over
+ * the data directory, the web studio, and each chat bot whose credentials are configured.
+ * Scaled out, by role: `surfaces` runs the bots and the studio over the shared stores, `worker`
+ * runs jobs (with a small /healthz and /metrics listener), `all` both. Surfaces are started
+ * around the job service in the order its contract asks for, and stopped so no step is lost.
  */
 import type { ModelServerStats } from "./web/studio-metrics.ts";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import type { Runtime } from "./runtime.ts";
+import type { ScaleOutConfig } from "../config/schema.ts";
+import { GemsError, describeError } from "../core/errors.ts";
+import { createDistributedJobService, type ServiceRole } from "../core/jobs/distributed/distributed-job-service.ts";
+import { connectRedis } from "../core/jobs/distributed/redis.ts";
 import { createJobService } from "../core/jobs/job-service.ts";
 import { openSqliteJobStore } from "../core/jobs/job-store.ts";
 import { jobLimitsFromConfig } from "../core/jobs/limits.ts";
+import { createPostgresJobStore } from "../core/jobs/postgres/job-store.ts";
 import type { JobService, StartReport } from "../core/jobs/types.ts";
 import { createDiskImageStore } from "../core/memory/image-store.ts";
+import { openDatabase } from "../core/memory/postgres/database.ts";
+import { createPostgresImageStore } from "../core/memory/postgres/image-store.ts";
+import type { ImageStore } from "../core/memory/stores.ts";
+import { startWorkerHealth, type WorkerHealth } from "./worker-health.ts";
 import { createWebStudio } from "./web/index.ts";
 import { createSlackBot } from "./slack/index.ts";
 import { createDiscordBot } from "./discord/index.ts";
@@ -23,10 +35,16 @@ interface Surface {
   stop(): Promise<void>;
 }
 
+export const SERVE_ROLES = ["all", "surfaces", "worker"] as const;
+
 export interface RunningServer {
   jobs: JobService;
   report: StartReport;
-  webUrl: string;
+  role: ServiceRole;
+  /** Null for the worker role, which has no studio. */
+  webUrl: string | null;
+  /** The worker's /healthz and /metrics listener; null for the other roles. */
+  healthUrl: string | null;
   /** Names of the chat platforms that connected. */
   chatSurfaces: string[];
   /** Stops taking work, lets running steps finish and commit, then closes everything. */
@@ -44,20 +62,72 @@ function modelServerStats(runtime: Runtime): ModelServerStats[] {
   return [...of("mllm", runtime.mllm), ...of("generator", runtime.generator)];
 }
 
-export async function startServer(runtime: Runtime, modelsDescription: string): Promise<RunningServer> {
+/** This process's name in metrics and owner tokens. */
+export function instanceName(scaleOut: ScaleOutConfig): string {
+  return scaleOut.instance ?? `${hostname()}:${process.pid}`;
+}
+
+interface JobsSetup {
+  jobs: JobService;
+  images: ImageStore;
+  processLabels?: { role: string; instance: string };
+}
+
+/** The one place the two shapes are chosen: SQLite in this process, or the shared stores. */
+async function createJobs(runtime: Runtime, role: ServiceRole): Promise<JobsSetup> {
   const { config, logger } = runtime;
-  const images = createDiskImageStore(join(config.dataDir, "images"));
-  const jobs = createJobService({
+  const scaleOut = config.scaleOut;
+  if (!scaleOut) {
+    if (role !== "all") {
+      throw new GemsError(`--role ${role} needs the shared stores: set GEMS_DATABASE_URL and GEMS_REDIS_URL (README.md, Scaling out).`, "config");
+    }
+    const images = createDiskImageStore(join(config.dataDir, "images"));
+    const jobs = createJobService({
+      mllm: runtime.mllm,
+      generator: runtime.generator,
+      skills: runtime.skills,
+      images,
+      store: await openSqliteJobStore(config.dataDir),
+      limits: jobLimitsFromConfig(config),
+      modes: config.modes,
+      ...(runtime.modelNames ? { modelNames: runtime.modelNames } : {}),
+      logger: logger.child({ component: "jobs" }),
+    });
+    return { jobs, images };
+  }
+  const instance = instanceName(scaleOut);
+  const db = await openDatabase(scaleOut.databaseUrl, { schema: scaleOut.databaseSchema });
+  let redis;
+  try {
+    redis = await connectRedis(scaleOut.redisUrl, scaleOut.redisPrefix);
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+  const images = createPostgresImageStore(db);
+  const jobs = createDistributedJobService({
+    role,
+    instance,
     mllm: runtime.mllm,
     generator: runtime.generator,
     skills: runtime.skills,
     images,
-    store: await openSqliteJobStore(config.dataDir),
+    store: createPostgresJobStore(db, { isShared: true }),
+    redis,
     limits: jobLimitsFromConfig(config),
     modes: config.modes,
     ...(runtime.modelNames ? { modelNames: runtime.modelNames } : {}),
     logger: logger.child({ component: "jobs" }),
+    lockMs: scaleOut.jobLockMs,
   });
+  return { jobs, images, processLabels: { role, instance } };
+}
+
+export async function startServer(runtime: Runtime, modelsDescription: string, options: { role?: ServiceRole } = {}): Promise<RunningServer> {
+  const { config, logger } = runtime;
+  const role = options.role ?? "all";
+  const { jobs, images, processLabels } = await createJobs(runtime, role);
+  if (role === "worker") return startWorker(runtime, jobs, processLabels);
   // The bots connect before the service has started (see below); until it has, their commands wait at this gate.
   const gate = createStartupGate(jobs, {
     onHold: (command) => logger.info({ command }, "a command arrived during start-up; it waits for the job service"),
@@ -111,6 +181,7 @@ export async function startServer(runtime: Runtime, modelsDescription: string): 
     logger: logger.child({ surface: "web" }),
     modelsDescription,
     modelServers: () => modelServerStats(runtime),
+    ...(processLabels ? { processLabels } : {}),
   });
   let webUrl: string;
   try {
@@ -124,13 +195,51 @@ export async function startServer(runtime: Runtime, modelsDescription: string): 
   return {
     jobs,
     report,
+    role,
     webUrl,
+    healthUrl: null,
     chatSurfaces: chatSurfaces.map((s) => s.name),
     async stop() {
       await studio.stop();
       // Drain first: events of the steps that finish while draining still reach the chat bots.
       await jobs.drain({ timeoutMs: DRAIN_TIMEOUT_MS });
       await stopSurfaces(chatSurfaces);
+      await jobs.close();
+    },
+  };
+}
+
+/** The worker role: runs jobs from the queue; its only HTTP is /healthz and /metrics. */
+async function startWorker(runtime: Runtime, jobs: JobService, processLabels: { role: string; instance: string } | undefined): Promise<RunningServer> {
+  const { config } = runtime;
+  const report = await jobs.start();
+  let health: WorkerHealth;
+  try {
+    health = await startWorkerHealth(jobs, {
+      host: config.web.host,
+      port: config.scaleOut?.workerPort ?? 0,
+      role: processLabels?.role ?? "worker",
+      instance: processLabels?.instance ?? "worker",
+    });
+  } catch (error) {
+    await jobs.close();
+    throw new GemsError(
+      `The worker's health listener could not start on port ${config.scaleOut?.workerPort}: ${describeError(error)}. Set GEMS_WORKER_PORT to a free port (0 picks one).`,
+      "config",
+      { cause: error },
+    );
+  }
+  return {
+    jobs,
+    report,
+    role: "worker",
+    webUrl: null,
+    healthUrl: health.url,
+    chatSurfaces: [],
+    async stop() {
+      // Drain hands unfinished jobs back to the queue at their next step boundary.
+      await jobs.drain({ timeoutMs: DRAIN_TIMEOUT_MS });
+      await health.stop();
       await jobs.close();
     },
   };

@@ -60,6 +60,13 @@ const EXAMPLES: Record<string, string> = {
   GEMS_WEB_OIDC_SCOPES: "openid profile email",
   GEMS_WEB_SESSION_HOURS: "12",
   LOG_LEVEL: "info",
+  GEMS_DATABASE_URL: "postgres://gems@db.internal:5432/gems",
+  GEMS_DATABASE_SCHEMA: "gems",
+  GEMS_REDIS_URL: "redis://queue.internal:6379",
+  GEMS_REDIS_PREFIX: "gems",
+  GEMS_JOB_LOCK_MS: "10000",
+  GEMS_WORKER_PORT: "8788",
+  GEMS_INSTANCE: "worker-1",
 };
 
 const optionalText = z
@@ -96,6 +103,41 @@ const exactUrl = z
     }
     return trimmed;
   });
+/** A connection URL of one of `protocols` (e.g. postgres:, redis:). */
+function serviceUrl(protocols: readonly string[], what: string) {
+  return z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined || value.trim() === "") return undefined;
+      const trimmed = value.trim();
+      let protocol = "";
+      try {
+        protocol = new URL(trimmed).protocol;
+      } catch {
+        // Reported below.
+      }
+      if (!protocols.includes(protocol)) {
+        ctx.addIssue({ code: "custom", message: `must be a ${what} URL (${protocols.map((p) => `${p}//`).join(" or ")})` });
+        return z.NEVER;
+      }
+      return trimmed;
+    });
+}
+
+function pattern(regex: RegExp, message: string) {
+  return z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined || value.trim() === "") return undefined;
+      if (!regex.test(value.trim())) {
+        ctx.addIssue({ code: "custom", message });
+        return z.NEVER;
+      }
+      return value.trim();
+    });
+}
 
 function integer(min: number, max: number, fallback: number) {
   return z
@@ -275,6 +317,13 @@ const envSchema = z.object({
   GEMS_WEB_OIDC_SCOPES: optionalText,
   GEMS_WEB_SESSION_HOURS: integer(1, 24 * 30, 12),
   LOG_LEVEL: choice(["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const),
+  GEMS_DATABASE_URL: serviceUrl(["postgres:", "postgresql:"], "PostgreSQL"),
+  GEMS_DATABASE_SCHEMA: pattern(/^[a-z_][a-z0-9_]{0,62}$/, "must be a lower-case identifier (letters, digits, _)"),
+  GEMS_REDIS_URL: serviceUrl(["redis:", "rediss:"], "Redis"),
+  GEMS_REDIS_PREFIX: pattern(/^[A-Za-z0-9_.-]{1,64}$/, "must be letters, digits, _, . or - (at most 64)"),
+  GEMS_JOB_LOCK_MS: integer(1000, 600_000, 10_000),
+  GEMS_WORKER_PORT: integer(0, 65_535, 8788),
+  GEMS_INSTANCE: pattern(/^[A-Za-z0-9_.:-]{1,100}$/, "must be letters, digits, _, ., : or -"),
 });
 
 export type MllmConfig =
@@ -347,6 +396,23 @@ export interface JobsConfig {
   previewIntervalMs: number;
 }
 
+/**
+ * Scaled out (README, Scaling out): PostgreSQL holds records, memory, events and images; Redis
+ * holds the BullMQ queue, live events and the global limits. Null: one process on SQLite.
+ */
+export interface ScaleOutConfig {
+  databaseUrl: string;
+  databaseSchema: string;
+  redisUrl: string;
+  redisPrefix: string;
+  /** BullMQ lock duration; a dead worker's jobs resume within about twice this. */
+  jobLockMs: number;
+  /** The worker role's own /healthz and /metrics listener (0: any free port). */
+  workerPort: number;
+  /** This process's name in metrics and logs; undefined: host name and process id. */
+  instance: string | undefined;
+}
+
 export interface Config {
   mllm: MllmConfig;
   generator: GeneratorConfig;
@@ -366,6 +432,7 @@ export interface Config {
   } | null;
   web: { port: number; host: string; auth: WebAuthConfig };
   jobs: JobsConfig;
+  scaleOut: ScaleOutConfig | null;
   logLevel: string;
 }
 
@@ -521,6 +588,25 @@ export function loadConfig(env: Env, options: { envFile?: string | null; cwd?: s
 
   const webHost = e.GEMS_WEB_HOST ?? "127.0.0.1";
   const webAuth = webAuthOf(e, webHost, problems);
+  if (Boolean(e.GEMS_DATABASE_URL) !== Boolean(e.GEMS_REDIS_URL)) {
+    problems.push(
+      e.GEMS_DATABASE_URL
+        ? `GEMS_REDIS_URL: required with GEMS_DATABASE_URL, the two scale out together (got nothing). Example: GEMS_REDIS_URL=${EXAMPLES["GEMS_REDIS_URL"]}`
+        : `GEMS_DATABASE_URL: required with GEMS_REDIS_URL, the two scale out together (got nothing). Example: GEMS_DATABASE_URL=${EXAMPLES["GEMS_DATABASE_URL"]}`,
+    );
+  }
+  const scaleOut: ScaleOutConfig | null =
+    e.GEMS_DATABASE_URL && e.GEMS_REDIS_URL
+      ? {
+          databaseUrl: e.GEMS_DATABASE_URL,
+          databaseSchema: e.GEMS_DATABASE_SCHEMA ?? "public",
+          redisUrl: e.GEMS_REDIS_URL,
+          redisPrefix: e.GEMS_REDIS_PREFIX ?? "gems",
+          jobLockMs: e.GEMS_JOB_LOCK_MS,
+          workerPort: e.GEMS_WORKER_PORT,
+          instance: e.GEMS_INSTANCE,
+        }
+      : null;
 
   if (problems.length > 0) throw new ConfigError(problems.join("\n"));
 
@@ -551,6 +637,7 @@ export function loadConfig(env: Env, options: { envFile?: string | null; cwd?: s
       outageBudgetMs: e.GEMS_OUTAGE_BUDGET_MS,
       previewIntervalMs: e.GEMS_PREVIEW_INTERVAL_MS,
     },
+    scaleOut,
     logLevel: e.LOG_LEVEL ?? "info",
   };
   return deepFreeze(config);
@@ -631,7 +718,8 @@ function webAuthOf(e: z.infer<typeof envSchema>, host: string, problems: string[
   };
 }
 
-const isSecret = (variable: string): boolean => /TOKEN|KEY|SECRET/.test(variable);
+// Connection URLs may carry a password.
+const isSecret = (variable: string): boolean => /TOKEN|KEY|SECRET|DATABASE_URL|REDIS_URL/.test(variable);
 
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === "object") {

@@ -11,6 +11,7 @@ import { checkBackends } from "./backends-command.ts";
 import { inspectImage } from "./inspect-command.ts";
 import { runInTerminal } from "./run-command.ts";
 import { serve } from "./serve-command.ts";
+import { migrate } from "./migrate-command.ts";
 import { terminalLogDestination } from "./log-lines.ts";
 
 const USAGE = `Usage:
@@ -18,7 +19,8 @@ const USAGE = `Usage:
   gems skills
   gems backends
   gems inspect <image> [--json]
-  gems serve
+  gems serve [--role all|surfaces|worker]
+  gems migrate --to postgres
   gems help
 
 run      generate an image with the GEMS loop, printing each step; writes iter-<n>.png,
@@ -28,7 +30,9 @@ backends check every configured model server: answers or not, what it serves, la
          (exit 1 when one is down)
 inspect  print the job id, iteration, prompt and models GEMS Bot wrote into an image it
          posted or saved (PNG, JPEG, WebP); exit 2 when the file carries none
-serve    start the configured surfaces (what npm start runs)
+serve    start the configured surfaces (what npm start runs); scaled out (GEMS_DATABASE_URL and
+         GEMS_REDIS_URL), --role surfaces runs the bots and studio, --role worker runs jobs
+migrate  copy GEMS_DATA_DIR's SQLite jobs and images into GEMS_DATABASE_URL (safe to repeat)
 
 Models come from the environment (see README); with none configured, simulated models run.`;
 
@@ -56,6 +60,8 @@ export async function main(io: Io): Promise<number> {
         out: { type: "string" },
         seed: { type: "string" },
         json: { type: "boolean", default: false },
+        role: { type: "string" },
+        to: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -76,7 +82,7 @@ export async function main(io: Io): Promise<number> {
     }
     return inspectImage(rest[0], { out: (line) => void io.stdout.write(`${line}\n`), err: say }, { json: parsed.values.json ?? false });
   }
-  if (!["run", "skills", "serve", "backends"].includes(command)) {
+  if (!["run", "skills", "serve", "backends", "migrate"].includes(command)) {
     say(`gems: unknown command "${command}".\n\n${USAGE}`);
     return EXIT.input;
   }
@@ -100,7 +106,8 @@ export async function main(io: Io): Promise<number> {
     const runtime = await createRuntime(config, logger, { isServing: command === "serve" });
     if (command === "skills") return listSkills(runtime, io);
     announceModels(runtime, say);
-    if (command === "serve") return await serve(runtime, io);
+    if (command === "serve") return await serve(runtime, io, { role: parsed.values.role });
+    if (command === "migrate") return await migrate(runtime, io, { to: parsed.values.to });
 
     const prompt = rest.join(" ");
     const iterations = parseWholeNumber(parsed.values.iterations, "--iterations");

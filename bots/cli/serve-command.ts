@@ -4,18 +4,35 @@
  */
 import { simulatedParts } from "../../config/schema.ts";
 import type { Runtime } from "../runtime.ts";
-import { startServer } from "../server.ts";
+import { SERVE_ROLES, startServer } from "../server.ts";
 import type { Io } from "./main.ts";
 
-export async function serve(runtime: Runtime, io: Io): Promise<number> {
+export async function serve(runtime: Runtime, io: Io, options: { role?: string | undefined } = {}): Promise<number> {
   const say = (text: string): void => void io.stdout.write(`${text}\n`);
+  const role = options.role ?? "all";
+  if (!(SERVE_ROLES as readonly string[]).includes(role)) {
+    io.stderr.write(`gems: --role must be one of ${SERVE_ROLES.join(", ")} (got "${role}"). Example: gems serve --role worker\n`);
+    return 2;
+  }
   const simulated = simulatedParts(runtime.config);
   const modelsDescription =
     simulated.length === 2 ? "simulated MLLM and generator" : `${runtime.mllm.name} and ${runtime.generator.name}`;
-  const server = await startServer(runtime, modelsDescription);
+  const server = await startServer(runtime, modelsDescription, { role: role as (typeof SERVE_ROLES)[number] });
 
+  if (server.webUrl === null) {
+    say(`gems: worker running jobs from the shared queue; /healthz and /metrics at ${server.healthUrl}`);
+    say("gems: Ctrl-C stops; running jobs finish their current step and go back to the queue for another worker.");
+    await untilAborted(io);
+    say("gems: stopping: letting running steps finish…");
+    await server.stop();
+    say("gems: stopped.");
+    return 0;
+  }
+  if (runtime.config.scaleOut) say(`gems: scaled out as role ${server.role}: jobs in PostgreSQL, queue in Redis`);
   say(`gems: GEMS Studio is open at ${server.webUrl}`);
-  if (server.report.resumed > 0) say(`gems: resumed ${server.report.resumed} unfinished job(s) from ${runtime.config.dataDir}`);
+  if (server.report.resumed > 0) {
+    say(`gems: resumed ${server.report.resumed} unfinished job(s) from ${runtime.config.scaleOut ? "the database" : runtime.config.dataDir}`);
+  }
   if (server.chatSurfaces.length > 0) {
     say(`gems: connected to ${server.chatSurfaces.join(" and ")}`);
   } else {
@@ -29,12 +46,16 @@ export async function serve(runtime: Runtime, io: Io): Promise<number> {
   }
   say("gems: Ctrl-C stops; running jobs finish their current step and resume at the next start.");
 
-  await new Promise<void>((resolve) => {
-    if (!io.signal || io.signal.aborted) return resolve();
-    io.signal.addEventListener("abort", () => resolve(), { once: true });
-  });
+  await untilAborted(io);
   say("gems: stopping: letting running steps finish…");
   await server.stop();
   say("gems: stopped.");
   return 0;
+}
+
+function untilAborted(io: Io): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (!io.signal || io.signal.aborted) return resolve();
+    io.signal.addEventListener("abort", () => resolve(), { once: true });
+  });
 }

@@ -56,3 +56,20 @@ export function histogramFamily(name: string, help: string, bounds: readonly num
   }
   return `${lines.join("\n")}\n`;
 }
+
+/** Adds constant labels to every sample line of a rendered family (HELP and TYPE lines stay). */
+export function labelSamples(text: string, labels: Labels): string {
+  const entries = Object.entries(labels);
+  if (entries.length === 0) return text;
+  const extra = entries.map(([key, value]) => `${key}="${escapeLabel(value)}"`).join(",");
+  return text
+    .split("\n")
+    .map((line) => {
+      if (line === "" || line.startsWith("#")) return line;
+      const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})? (.*)$/.exec(line);
+      if (!match) return line;
+      const [, name, , inner, value] = match;
+      return `${name}{${inner ? `${extra},${inner}` : extra}} ${value}`;
+    })
+    .join("\n");
+}

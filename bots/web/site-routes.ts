@@ -17,6 +17,8 @@ export interface SiteDeps {
   files: Map<string, StaticFile>;
   sseClients: () => number;
   startedAt: number;
+  /** Scaled out: which role and instance answers. */
+  processLabels?: { role: string; instance: string };
 }
 
 export function siteRoutes(deps: SiteDeps): Route[] {
@@ -28,6 +30,7 @@ export function siteRoutes(deps: SiteDeps): Route[] {
         GET: ({ req, res }) =>
           sendJson(req, res, 200, {
             status: "ok",
+            ...(deps.processLabels ?? {}),
             uptimeSeconds: Math.round((Date.now() - deps.startedAt) / 1000),
             jobs: jobs.metrics(),
             corruptJobs: jobs.corruptJobs().length,

@@ -5,7 +5,7 @@
 import type { JobEvent } from "../../core/agent/events.ts";
 import type { JobService } from "../../core/jobs/types.ts";
 import type { TrajectoryStatus } from "../../core/memory/trajectory.ts";
-import { family, histogramFamily } from "./prometheus.ts";
+import { family, histogramFamily, labelSamples, type Labels } from "./prometheus.ts";
 
 const STATES: readonly TrajectoryStatus[] = ["queued", "running", "done", "failed", "cancelled"];
 
@@ -26,8 +26,12 @@ export interface StudioMetrics {
   render(extra: { sseClients: number }): string;
 }
 
-/** `modelServers` is given when a model runs as a pool of servers; each gets its own series. */
-export function createStudioMetrics(jobs: JobService, modelServers?: () => ModelServerStats[]): StudioMetrics {
+/**
+ * `modelServers` is given when a model runs as a pool of servers; each gets its own series.
+ * `processLabels` (role and instance, when scaled out) go on every sample, so the metrics of
+ * several surfaces and worker processes stay apart in one Prometheus.
+ */
+export function createStudioMetrics(jobs: JobService, modelServers?: () => ModelServerStats[], processLabels: Labels = {}): StudioMetrics {
   let imagesGenerated = 0;
   let iterationsFailed = 0;
   let feedbackAdded = 0;
@@ -79,7 +83,9 @@ export function createStudioMetrics(jobs: JobService, modelServers?: () => Model
         family("gems_corrupt_jobs", "gauge", "Stored job records that could not be read at start.", [{ value: jobs.corruptJobs().length }]),
         family("gems_web_event_streams", "gauge", "Open server-sent event streams to browsers.", [{ value: sseClients }]),
         ...serverFamilies(modelServers?.() ?? []),
-      ].join("");
+      ]
+        .map((text) => labelSamples(text, processLabels))
+        .join("");
     },
   };
 }

@@ -36,6 +36,8 @@ export interface WebStudioDeps {
   modelsDescription?: string;
   /** Per-server numbers of pooled models, for /metrics. */
   modelServers?: () => ModelServerStats[];
+  /** Scaled out: this process's role and instance, on /healthz and on every /metrics sample. */
+  processLabels?: { role: string; instance: string };
 }
 
 export interface WebStudio {
@@ -53,7 +55,7 @@ const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
 export function createWebStudio(deps: WebStudioDeps): WebStudio {
   const log = deps.logger.child({ surface: WEB_SURFACE });
   const streams = createEventStreams(deps.jobs, log);
-  const metrics = createStudioMetrics(deps.jobs, deps.modelServers);
+  const metrics = createStudioMetrics(deps.jobs, deps.modelServers, deps.processLabels);
   let app: FastifyInstance | undefined;
   let unsubscribe: (() => void) | undefined;
   // Bound to loopback, the studio also refuses other Host names: otherwise a web page whose
@@ -149,7 +151,15 @@ export function createWebStudio(deps: WebStudioDeps): WebStudio {
           authMode: auth.mode,
           admins: deps.admins ?? [],
         }),
-        ...siteRoutes({ jobs: deps.jobs, images: deps.images, metrics, files, sseClients: () => streams.clientCount(), startedAt: Date.now() }),
+        ...siteRoutes({
+          jobs: deps.jobs,
+          images: deps.images,
+          metrics,
+          files,
+          sseClients: () => streams.clientCount(),
+          startedAt: Date.now(),
+          ...(deps.processLabels ? { processLabels: deps.processLabels } : {}),
+        }),
       ],
       (req) => signIn?.personOf(req) ?? null,
     );

@@ -26,7 +26,20 @@ export interface DeliveryHost {
   logger: Logger;
 }
 
-export class EventDelivery {
+/**
+ * Delivery as the service drives it: surfaces subscribe, the service says when a job has new
+ * events, and a stop either settles (delivers what it can) or stops at once.
+ */
+export interface Delivery {
+  subscribe(surface: string, handler: EventHandler, options?: SubscribeOptions): () => void;
+  /** New events were stored for this job. */
+  kick(jobId: string): void;
+  kickAll(): void;
+  settle(): Promise<void>;
+  stop(): void;
+}
+
+export class EventDelivery implements Delivery {
   readonly #subscriptions = new Map<string, Subscription>();
   readonly #pumps = new Map<string, Promise<void>>();
   readonly #stop = new AbortController();

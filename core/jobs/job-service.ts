@@ -1,46 +1,33 @@
 /**
- * The job service: queues GEMS jobs fairly across people, runs them within shared model limits,
- * stores every step with its events in one record per job, delivers the events to the surfaces,
- * and resumes unfinished jobs after a restart. See README.md in this folder.
+ * The job service: the JobService API over four parts (README.md in this folder):
+ * admission (limits, fairness; admission.ts), running (the loop over memory; job-runner.ts),
+ * delivery (events to surfaces; event-delivery.ts) and storage (job-table.ts over a JobStore).
+ * Which implementation of each is used is chosen in one place, the backend (backend.ts).
+ * This file holds what the user actions do to a job and the commit that ties a step, its
+ * events and their delivery together.
  */
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
-import { applyFeedback, bestView, runJob, type AgentDeps, type FeedbackInput, type RunControls } from "../agent/run-job.ts";
-import type { AgentEvent, JobEvent } from "../agent/events.ts";
-import { feedbackAuthorName, validateFeedbackText, validateJobRequest, type JobRequestInput } from "../agent/request.ts";
-import { CancelledError, GemsError, InputError, describeError } from "../errors.ts";
+import { applyFeedback, bestView } from "../agent/run-job.ts";
+import { validateFeedbackText, validateJobRequest, type JobRequestInput } from "../agent/request.ts";
+import { GemsError, InputError, describeError } from "../errors.ts";
 import type { ImageStore } from "../memory/stores.ts";
-import { createTrajectory, type LoopModes, type ModelNames, type Trajectory } from "../memory/trajectory.ts";
+import { createTrajectory, type LoopModes, type ModelNames } from "../memory/trajectory.ts";
 import type { ImageGenerator, Mllm } from "../models/ports.ts";
 import { sleepUnlessAborted, type Sleep } from "../models/retry.ts";
 import type { SkillLibrary } from "../skills/types.ts";
-import { createCoalescingWriter } from "./coalescing-writer.ts";
-import { EventDelivery } from "./event-delivery.ts";
+import { createLocalBackend, type JobBackend } from "./backend.ts";
 import { applyContinue, applyPick, continueProblem, isFinished, pickProblem } from "./job-actions.ts";
+import { createCommitter } from "./job-commit.ts";
+import { createJobRunner } from "./job-runner.ts";
 import type { JobStore } from "./job-store.ts";
+import { JobTable, type Job } from "./job-table.ts";
 import type { JobLimits } from "./limits.ts";
 import { limitGenerator, limitMllm } from "./limited-models.ts";
 import { MODEL_CALL_BUCKETS_SECONDS, ModelCallStats } from "./model-call-stats.ts";
-import { isOutage, outageDelayMs } from "./outage.ts";
 import { checkControl } from "./permissions.ts";
-import { SlidingWindowRateLimit } from "./rate-limit.ts";
-import { imageHashesOf, isExpired } from "./retention.ts";
-import { FairQueue } from "./scheduler.ts";
-import { Semaphore } from "./semaphore.ts";
-import type {
-  CorruptJob,
-  FeedbackResult,
-  JobRecord,
-  JobService,
-  JobStatus,
-  JobSummary,
-  Person,
-  Refusal,
-  RefusalReason,
-  Result,
-  SurfaceRef,
-  SweepReport,
-} from "./types.ts";
+import { createSweeper } from "./sweeper.ts";
+import type { FeedbackResult, JobService, JobStatus, JobSummary, Person, Refusal, RefusalReason, Result, SurfaceRef } from "./types.ts";
 
 export interface JobServiceDeps {
   mllm: Mllm;
@@ -50,6 +37,8 @@ export interface JobServiceDeps {
   store: JobStore;
   limits: JobLimits;
   logger: Logger;
+  /** Admission, model call slots and delivery; default: all in this process (createLocalBackend). */
+  backend?: JobBackend;
   now?: () => Date;
   /** Waits for outage backoff and delivery retries; tests pass one that advances a fake clock. */
   sleep?: Sleep;
@@ -60,27 +49,6 @@ export interface JobServiceDeps {
   modelNames?: ModelNames;
   /** How new jobs verify and refine (stored with each job); default the reference loop. */
   modes?: LoopModes;
-}
-
-interface Run {
-  /** Aborted by cancel, pick and close: in-flight model calls stop at once. */
-  controller: AbortController;
-  /** Aborted by drain: the current step finishes first. */
-  pause: AbortController;
-  done: Promise<void>;
-  /** Set by pick: the cancellation it causes is recorded as a pick. */
-  pickedIteration: number | null;
-  outageStartedMs: number | null;
-  outageWaits: number;
-}
-
-interface Job {
-  record: JobRecord;
-  /** Writes the whole record; calls made while a write runs share the next one. */
-  persist: () => Promise<void>;
-  run: Run | null;
-  /** Operations on a job that is not running (pick, continue, feedback) take turns. */
-  lock: Promise<unknown>;
 }
 
 const HOUR_MS = 60 * 60 * 1000;
@@ -94,273 +62,71 @@ export function createJobService(deps: JobServiceDeps): JobService {
   const sleep = deps.sleep ?? sleepUnlessAborted;
   const log = deps.logger.child({ component: "jobs" });
   const createJobId = deps.createJobId ?? (() => randomUUID().replaceAll("-", "").slice(0, 12));
+  const backend = deps.backend ?? createLocalBackend(limits);
+  const { admission, slots } = backend;
 
-  const generatorSlots = new Semaphore(limits.generatorConcurrency);
-  const mllmSlots = new Semaphore(limits.mllmConcurrency);
   const modelCalls = new ModelCallStats();
-  const mllm = limitMllm(deps.mllm, mllmSlots, modelCalls);
-  const generator = limitGenerator(deps.generator, generatorSlots, modelCalls);
+  const mllm = limitMllm(deps.mllm, slots.mllm, modelCalls);
+  const generator = limitGenerator(deps.generator, slots.generator, modelCalls);
 
-  const jobs = new Map<string, Job>();
-  const corrupt = new Map<string, CorruptJob>();
-  const queue = new FairQueue();
-  const runningBy = new Map<string, number>();
-  const rateLimit = new SlidingWindowRateLimit(limits.rateLimitPerHour);
-  const writes = new Set<Promise<unknown>>();
-  let runningCount = 0;
   let isStarted = false;
   let isDraining = false;
   let isClosed = false;
   let sweepTimer: NodeJS.Timeout | undefined;
   let draining: Promise<void> | undefined;
 
-  const delivery = new EventDelivery({
-    record: (jobId) => jobs.get(jobId)?.record,
-    jobIds: () => jobs.keys(),
+  const table = new JobTable(store, () => isClosed);
+  const delivery = backend.createDelivery({
+    record: (jobId) => table.get(jobId)?.record,
+    jobIds: () => table.ids(),
     cursorMoved: (jobId) => {
-      const job = jobs.get(jobId);
-      if (job) void persist(job).catch((error: unknown) => log.warn({ err: error, jobId }, "could not store a delivery cursor"));
+      const job = table.get(jobId);
+      if (job) void table.persist(job).catch((error: unknown) => log.warn({ err: error, jobId }, "could not store a delivery cursor"));
     },
     sleep,
     logger: log,
   });
-
-  // ---- records ----------------------------------------------------------------------------
-
-  function addJob(record: JobRecord): Job {
-    const job: Job = {
-      record,
-      persist: createCoalescingWriter(async () => {
-        // After close() nothing reaches the store, as after a kill.
-        if (isClosed) return;
-        await store.put(job.record);
-      }),
-      run: null,
-      lock: Promise.resolve(),
-    };
-    jobs.set(record.jobId, job);
-    return job;
-  }
-
-  function persist(job: Job): Promise<void> {
-    const write = job.persist();
-    writes.add(write);
-    void write.then(
-      () => writes.delete(write),
-      () => writes.delete(write),
-    );
-    return write;
-  }
-
-  function withLock<T>(job: Job, task: () => Promise<T>): Promise<T> {
-    const result = job.lock.then(task, task);
-    job.lock = result.catch(() => undefined);
-    return result;
-  }
-
-  /** Stamps the events, makes them part of the record with the trajectory, and stores both in one write. */
-  async function commit(job: Job, t: Trajectory, events: AgentEvent[]): Promise<void> {
-    if (isClosed) throw new CancelledError("The job service has stopped.");
-    const { record } = job;
-    let batch = events;
-    const picked = job.run?.pickedIteration ?? null;
-    if (picked !== null && events.some((e) => e.type === "job.cancelled")) {
-      // The abort that stopped the job was a pick: record it as one, in the same write.
-      applyPick(t, picked);
-      batch = events.map((e) => (e.type === "job.cancelled" ? { type: "job.done", best: bestView(t.best), reason: "picked" } : e));
-    }
-    const at = now().toISOString();
-    record.trajectory = structuredClone(t);
-    // Retention counts from the first finish; feedback or a pick later does not restart it.
-    record.finishedAt = isFinished(t.status) ? (record.finishedAt ?? at) : null;
-    for (const event of batch) {
-      if (event.type === "feedback.added") settlePendingFeedback(record, event.author, event.text);
-      record.events.push({ ...event, jobId: record.jobId, seq: record.events.length + 1, at } as JobEvent);
-    }
-    if (job.run) {
-      // A stored step is progress: the next failure starts a new outage.
-      job.run.outageStartedMs = null;
-      job.run.outageWaits = 0;
-    }
-    await persist(job);
-    delivery.kick(record.jobId);
-  }
-
-  function settlePendingFeedback(record: JobRecord, author: string, text: string): void {
-    const index = record.pendingFeedback.findIndex((p) => feedbackAuthorName(p.author.name) === author && p.text === text);
-    // runJob applies pending feedback in order, so without an exact match the oldest is the one
-    // applied; leaving it would apply it again at every step.
-    record.pendingFeedback.splice(index >= 0 ? index : 0, 1);
-  }
-
-  /** commit() for operations outside a run: on a failed write the in-memory job goes back to what is stored. */
-  async function commitOrRestore(job: Job, t: Trajectory, events: AgentEvent[]): Promise<Refusal | null> {
-    const { record } = job;
-    const before = { trajectory: record.trajectory, finishedAt: record.finishedAt, events: record.events.length, pending: [...record.pendingFeedback] };
-    try {
-      await commit(job, t, events);
-      return null;
-    } catch (error) {
-      record.trajectory = before.trajectory;
-      record.finishedAt = before.finishedAt;
-      record.events.length = before.events;
-      record.pendingFeedback = before.pending;
-      log.error({ err: error, jobId: record.jobId }, "could not store a change to a job");
-      return refuse("storage", error instanceof GemsError ? error.message : `Could not save the job: ${describeError(error)}`);
-    }
-  }
-
-  // ---- running ----------------------------------------------------------------------------
-
-  function agentDeps(job: Job): AgentDeps {
-    return {
-      mllm,
-      generator,
-      skills,
-      images,
-      commit: (t, events) => commit(job, t, events),
-      verifyConcurrency: limits.verifyConcurrency,
-      logger: deps.logger,
-      now,
-      ...(limits.previewIntervalMs !== undefined ? { previews: { intervalMs: limits.previewIntervalMs } } : {}),
-      ...(deps.modelNames ? { modelNames: deps.modelNames } : {}),
-    };
-  }
-
-  function pendingInputs(job: Job): FeedbackInput[] {
-    const { record } = job;
-    // Checked when it arrived; checked again so a bad stored entry cannot come back at every step.
-    record.pendingFeedback = record.pendingFeedback.filter((p) => {
-      try {
-        validateFeedbackText(p.text);
-        return true;
-      } catch {
-        log.warn({ jobId: record.jobId, author: p.author.id }, "dropped stored feedback that is not valid");
-        return false;
-      }
-    });
-    return record.pendingFeedback.map((p) => ({ author: p.author.name, text: p.text }));
-  }
-
-  async function waitOutOutage(run: Run, jobId: string, error: GemsError): Promise<boolean> {
-    if (!isOutage(error)) return false;
-    const nowMs = now().getTime();
-    run.outageStartedMs ??= nowMs;
-    const delayMs = outageDelayMs(run.outageStartedMs, nowMs, run.outageWaits, limits.outageBudgetMs);
-    if (delayMs === null) {
-      log.warn({ jobId, outageMs: nowMs - run.outageStartedMs }, "models still failing after the outage budget; the job fails");
-      return false;
-    }
-    run.outageWaits++;
-    log.warn({ jobId, delayMs, problem: error.message }, "models failing; waiting before trying the step again");
-    try {
-      await sleep(delayMs, AbortSignal.any([run.controller.signal, run.pause.signal]));
-    } catch (sleepError) {
-      // A drain interrupts the wait; trying again lets runJob reach its step boundary and pause.
-      if (run.pause.signal.aborted && !run.controller.signal.aborted) return true;
-      throw sleepError;
-    }
-    return true;
-  }
-
-  function startRun(job: Job): void {
-    const { requester } = job.record;
-    const run: Run = {
-      controller: new AbortController(),
-      pause: new AbortController(),
-      done: Promise.resolve(),
-      pickedIteration: null,
-      outageStartedMs: null,
-      outageWaits: 0,
-    };
-    job.run = run;
-    runningCount++;
-    runningBy.set(requester.id, (runningBy.get(requester.id) ?? 0) + 1);
-    const controls: RunControls = {
-      signal: run.controller.signal,
-      pause: run.pause.signal,
-      drainFeedback: () => pendingInputs(job),
-      retryAfterFailure: (error) => waitOutOutage(run, job.record.jobId, error),
-    };
-    run.done = (async () => {
-      try {
-        // The record's first write may still be running; the run's writes queue behind it anyway.
-        await runJob(structuredClone(job.record.trajectory), agentDeps(job), controls);
-      } catch (error) {
-        // runJob only throws when even its failure could not be stored, or the service closed.
-        if (!isClosed) await recordUnstoredFailure(job, error);
-      }
-    })().finally(() => {
-      job.run = null;
-      runningCount--;
-      runningBy.set(requester.id, (runningBy.get(requester.id) ?? 1) - 1);
-      if (isClosed) return;
-      if (isFinished(job.record.trajectory.status) && job.record.pendingFeedback.length > 0) {
-        void applyLeftoverFeedback(job).catch((error: unknown) => log.error({ err: error, jobId: job.record.jobId }, "could not apply leftover feedback"));
-      }
-      schedule();
-    });
-  }
-
-  /** The store failed under a run: tell the surfaces anyway, and keep trying to store the outcome. */
-  async function recordUnstoredFailure(job: Job, error: unknown): Promise<void> {
-    const { record } = job;
-    const message = error instanceof GemsError ? error.message : `Unexpected error: ${describeError(error)}`;
-    log.error({ err: error, jobId: record.jobId }, "a job could not store its outcome");
-    const at = now().toISOString();
-    record.trajectory = { ...record.trajectory, status: "failed", error: message, updatedAt: at };
-    record.finishedAt = at;
-    record.events.push({ type: "job.failed", error: message, best: bestView(record.trajectory.best), jobId: record.jobId, seq: record.events.length + 1, at });
-    await persist(job).catch((persistError: unknown) => log.error({ err: persistError, jobId: record.jobId }, "the failure could not be stored either"));
-    delivery.kick(record.jobId);
-  }
-
-  function schedule(): void {
-    if (!isStarted || isDraining || isClosed) return;
-    while (runningCount < limits.maxRunningJobs) {
-      const jobId = queue.takeNext((personId) => runningBy.get(personId) ?? 0);
-      if (jobId === undefined) return;
-      const job = jobs.get(jobId);
-      if (job && !job.run) startRun(job);
-    }
-  }
-
-  function positionOf(jobId: string): number | null {
-    if (!queue.has(jobId)) return null;
-    const order = queue.order((personId) => runningBy.get(personId) ?? 0);
-    const index = order.indexOf(jobId);
-    const free = isDraining ? 0 : Math.max(0, limits.maxRunningJobs - runningCount);
-    return index < free ? 0 : index - free + 1;
-  }
-
-  function applyLeftoverFeedback(job: Job): Promise<void> {
-    return withLock(job, async () => {
-      while (job.record.pendingFeedback.length > 0 && isFinished(job.record.trajectory.status) && !isDraining) {
-        const [input] = pendingInputs(job);
-        if (!input) return;
-        const t = structuredClone(job.record.trajectory);
-        try {
-          await applyFeedback(t, input, { mllm, commit: (next, events) => commit(job, next, events) }, undefined, now);
-        } catch (error) {
-          // It stays pending and joins the job if it is continued.
-          log.warn({ err: error, jobId: job.record.jobId }, "could not apply feedback to a finished job");
-          return;
-        }
-      }
-    });
-  }
+  const { commit, commitOrRestore } = createCommitter({
+    table,
+    now,
+    logger: log,
+    isClosed: () => isClosed,
+    committed: (jobId) => delivery.kick(jobId),
+  });
+  const runner = createJobRunner({
+    mllm,
+    generator,
+    skills,
+    images,
+    limits,
+    table,
+    admission,
+    logger: log,
+    agentLogger: deps.logger,
+    ...(deps.modelNames ? { modelNames: deps.modelNames } : {}),
+    now,
+    sleep,
+    commit,
+    eventsAdded: (jobId) => delivery.kick(jobId),
+    isTakingWork: () => isStarted && !isDraining && !isClosed,
+    isDraining: () => isDraining,
+    isClosed: () => isClosed,
+  });
+  const sweepAt = createSweeper({ table, images, retentionDays: limits.retentionDays, logger: log });
+  const sweep = (at: Date = now()) => sweepAt(at);
 
   // ---- lookups ----------------------------------------------------------------------------
 
   function find(jobId: string): Job | Refusal {
-    const job = jobs.get(jobId);
+    const job = table.get(jobId);
     if (job) return job;
-    const broken = corrupt.get(jobId);
+    const broken = table.corrupt(jobId);
     if (broken) return refuse("corrupt", `Job ${jobId} cannot be read: ${broken.problem}`);
     return refuse("not-found", `There is no job ${jobId}. It may have finished long ago and been cleaned up.`);
   }
 
   const isRefusal = (value: Job | Refusal): value is Refusal => "ok" in value;
+  const positionOf = (jobId: string): number | null => admission.positionOf(jobId, isDraining);
 
   function summaryOf(job: Job): JobSummary {
     const { record } = job;
@@ -391,77 +157,29 @@ export function createJobService(deps: JobServiceDeps): JobService {
     return isDraining || isClosed ? refuse("unavailable", "GEMS Bot is restarting. Try again in a minute.") : null;
   }
 
-  // ---- sweeping ---------------------------------------------------------------------------
-
-  let sweeping: Promise<SweepReport> | undefined;
-  /** One sweep at a time: the hourly timer and a manual call must not delete the same things twice. */
-  function sweep(at: Date = now()): Promise<SweepReport> {
-    sweeping ??= sweepOnce(at).finally(() => {
-      sweeping = undefined;
-    });
-    return sweeping;
-  }
-
-  async function sweepOnce(at: Date): Promise<SweepReport> {
-    const expired = [...jobs.values()].filter((job) => !job.run && isExpired(job.record, at, limits.retentionDays));
-    const candidates = new Set<string>();
-    let jobsRemoved = 0;
-    for (const job of expired) {
-      let isDeleted = false;
-      try {
-        isDeleted = await withLock(job, async () => {
-          // Someone may have continued the job while the sweep waited for its turn.
-          if (job.run || !isExpired(job.record, at, limits.retentionDays)) return false;
-          await store.delete(job.record.jobId);
-          jobs.delete(job.record.jobId);
-          return true;
-        });
-      } catch (error) {
-        log.error({ err: error, jobId: job.record.jobId }, "could not delete an expired job");
-      }
-      if (!isDeleted) continue;
-      jobsRemoved++;
-      for (const hash of imageHashesOf(job.record.trajectory)) candidates.add(hash);
-    }
-    let imagesRemoved = 0;
-    for (const hash of candidates) {
-      // Checked per image, just before deleting: a job may have stored the same bytes meanwhile.
-      const isUsed = [...jobs.values()].some((job) => imageHashesOf(job.record.trajectory).includes(hash));
-      if (isUsed) continue;
-      try {
-        await images.delete(hash);
-        imagesRemoved++;
-      } catch (error) {
-        log.error({ err: error, hash }, "could not delete an expired image");
-      }
-    }
-    if (jobsRemoved > 0) log.info({ jobsRemoved, imagesRemoved }, "removed expired jobs");
-    return { jobsRemoved, imagesRemoved };
-  }
+  const leftoverFeedback = (job: Job): void => {
+    void runner.applyLeftoverFeedback(job).catch((error: unknown) => log.error({ err: error, jobId: job.record.jobId }, "could not apply leftover feedback"));
+  };
 
   // ---- the service ------------------------------------------------------------------------
 
   return {
     async start() {
       if (isStarted) throw new Error("The job service is already started.");
-      const loaded = await store.load();
+      const loaded = await table.load();
       const nowMs = now().getTime();
       let resumed = 0;
       for (const broken of loaded.corrupt) {
-        corrupt.set(broken.jobId, broken);
+        table.markCorrupt(broken);
         log.error({ jobId: broken.jobId, problem: broken.problem }, "skipped a job whose stored record is corrupt");
       }
       for (const record of loaded.records) {
-        const job = addJob(record);
+        const job = table.add(record);
         const { status, createdAt } = record.trajectory;
-        const createdMs = Date.parse(createdAt);
-        if (createdMs > nowMs - HOUR_MS) rateLimit.record(record.requester.id, createdMs);
-        if (status === "running" || status === "queued") {
-          queue.enqueue(record.jobId, record.requester.id, { isResumed: status === "running" });
-          resumed++;
-        } else if (record.pendingFeedback.length > 0) {
-          void applyLeftoverFeedback(job).catch((error: unknown) => log.error({ err: error, jobId: record.jobId }, "could not apply leftover feedback"));
-        }
+        const isUnfinished = status === "running" || status === "queued";
+        admission.restore(record.jobId, record.requester.id, Date.parse(createdAt), isUnfinished ? status : "finished", nowMs);
+        if (isUnfinished) resumed++;
+        else if (record.pendingFeedback.length > 0) leftoverFeedback(job);
       }
       isStarted = true;
       await sweep().catch((error: unknown) => log.error({ err: error }, "the retention sweep failed"));
@@ -470,14 +188,15 @@ export function createJobService(deps: JobServiceDeps): JobService {
       }, deps.sweepIntervalMs ?? HOUR_MS);
       // The sweep is housekeeping; it must not keep a finished process alive.
       sweepTimer.unref();
-      schedule();
+      runner.schedule();
       delivery.kickAll();
       log.info({ loaded: loaded.records.length, resumed, corrupt: loaded.corrupt.length }, "job service started");
-      return { loaded: loaded.records.length, resumed, corrupt: [...corrupt.values()] };
+      return { loaded: loaded.records.length, resumed, corrupt: table.corruptJobs() };
     },
 
     async submit(input: JobRequestInput, requester: Person, surfaceRef: SurfaceRef) {
-      if (!isStarted) throw new Error("Call start() before submitting jobs.");
+      // A surface may connect before the stores are loaded; that is a moment to wait, not a bug.
+      if (!isStarted && !isClosed) return refuse("unavailable", "GEMS Bot is starting. Try again in a few seconds.");
       const closed = notTaking();
       if (closed) return closed;
       if (requester.id.trim() === "") return refuse("input", "The requester has no id.");
@@ -491,25 +210,12 @@ export function createJobService(deps: JobServiceDeps): JobService {
         if (error instanceof InputError) return refuse("input", error.message);
         throw error;
       }
-      const waiting = queue.countFor(requester.id);
-      if (waiting >= limits.maxQueuedPerPerson) {
-        return refuse(
-          "queue-full",
-          `You already have ${waiting} job${waiting === 1 ? "" : "s"} waiting; the limit is ${limits.maxQueuedPerPerson}. Wait for one to start, or stop one.`,
-        );
-      }
       const at = now();
-      const rate = rateLimit.take(requester.id, at.getTime());
-      if (!rate.isAllowed) {
-        const minutes = Math.max(1, Math.ceil(rate.retryAfterMs / 60_000));
-        return refuse(
-          "rate-limited",
-          `You have started ${limits.rateLimitPerHour} jobs in the last hour, the limit. Try again in ${minutes} minute${minutes === 1 ? "" : "s"}.`,
-        );
-      }
+      const refused = admission.admitNew(requester, at.getTime());
+      if (refused) return refused;
       let jobId = createJobId();
-      while (jobs.has(jobId) || corrupt.has(jobId)) jobId = createJobId();
-      const job = addJob({
+      while (table.has(jobId)) jobId = createJobId();
+      const job = table.add({
         version: 1,
         jobId,
         requester: { id: requester.id, name: requester.name },
@@ -521,19 +227,19 @@ export function createJobService(deps: JobServiceDeps): JobService {
         finishedAt: null,
       });
       // Queued before the first write so two quick submits see each other's place in line.
-      queue.enqueue(jobId, requester.id);
+      admission.enqueue(jobId, requester.id);
       const position = positionOf(jobId) ?? 0;
       try {
         // Runs only once stored: a job the store refused must leave no trace.
         await commit(job, job.record.trajectory, [{ type: "job.queued", position }]);
       } catch (error) {
-        queue.remove(jobId);
-        jobs.delete(jobId);
-        rateLimit.undo(requester.id, at.getTime());
+        admission.remove(jobId);
+        table.forget(jobId);
+        admission.undoNew(requester.id, at.getTime());
         log.error({ err: error, jobId }, "could not store a new job");
         return refuse("storage", error instanceof GemsError ? error.message : `Could not save the job: ${describeError(error)}`);
       }
-      schedule();
+      runner.schedule();
       log.info({ jobId, user: requester.id, position }, "job queued");
       return { ok: true, jobId, position };
     },
@@ -543,7 +249,7 @@ export function createJobService(deps: JobServiceDeps): JobService {
       if (isRefusal(job)) return job;
       const denied = checkControl("stop", job.record.requester, by, limits.admins);
       if (denied) return denied;
-      return withLock(job, async (): Promise<Result<{ best: ReturnType<typeof bestOf> }>> => {
+      return table.withLock(job, async (): Promise<Result<{ best: ReturnType<typeof bestOf> }>> => {
         const { status } = job.record.trajectory;
         // The run may still be winding down after its last commit; the record has the final word.
         if (isFinished(status)) return refuse("conflict", `This job has already ${finishedVerb(status)}.`);
@@ -556,7 +262,7 @@ export function createJobService(deps: JobServiceDeps): JobService {
         // Queued, or paused at a step boundary by a drain: nothing runs, so the record is changed directly.
         if (ended !== "cancelled") {
           const t = structuredClone(job.record.trajectory);
-          queue.remove(jobId);
+          admission.remove(jobId);
           t.status = "cancelled";
           t.stopReason = "stopped";
           t.updatedAt = now().toISOString();
@@ -573,7 +279,7 @@ export function createJobService(deps: JobServiceDeps): JobService {
       if (isRefusal(job)) return job;
       const denied = checkControl("pick", job.record.requester, by, limits.admins);
       if (denied) return denied;
-      return withLock(job, async (): Promise<Result<{ best: NonNullable<ReturnType<typeof bestOf>> }>> => {
+      return table.withLock(job, async (): Promise<Result<{ best: NonNullable<ReturnType<typeof bestOf>> }>> => {
         const problem = pickProblem(job.record.trajectory, iteration);
         if (problem) return refuse("input", problem);
         if (job.run && !isFinished(job.record.trajectory.status)) {
@@ -584,7 +290,7 @@ export function createJobService(deps: JobServiceDeps): JobService {
         const t = structuredClone(job.record.trajectory);
         // Already recorded by the run's commit, unless the job finished on its own just before.
         if (!(t.stopReason === "picked" && t.best?.n === iteration)) {
-          queue.remove(jobId);
+          admission.remove(jobId);
           applyPick(t, iteration);
           t.updatedAt = now().toISOString();
           const failed = await commitOrRestore(job, t, [{ type: "job.done", best: bestView(t.best), reason: "picked" }]);
@@ -602,27 +308,25 @@ export function createJobService(deps: JobServiceDeps): JobService {
       if (denied) return denied;
       const closed = notTaking();
       if (closed) return closed;
-      return withLock(job, async (): Promise<Result<{ position: number }>> => {
+      return table.withLock(job, async (): Promise<Result<{ position: number }>> => {
         const { record } = job;
         const t = structuredClone(record.trajectory);
         if (t.status === "running") return refuse("conflict", "This job is still running. Wait for it to finish, or stop it first.");
         if (t.status === "queued") return refuse("conflict", "This job is still waiting to run.");
         const problem = continueProblem(t, extraIterations, record.pendingFeedback.length > 0);
         if (problem) return refuse("input", problem);
-        const waiting = queue.countFor(record.requester.id);
-        if (waiting >= limits.maxQueuedPerPerson) {
-          return refuse("queue-full", `${record.requester.name} already has ${waiting} jobs waiting; the limit is ${limits.maxQueuedPerPerson}. Try again when one has started.`);
-        }
+        const refused = admission.admitContinue(record.requester);
+        if (refused) return refused;
         applyContinue(t, extraIterations);
         t.updatedAt = now().toISOString();
-        queue.enqueue(jobId, record.requester.id);
+        admission.enqueue(jobId, record.requester.id);
         const position = positionOf(jobId) ?? 0;
         const failed = await commitOrRestore(job, t, [{ type: "job.queued", position }]);
         if (failed) {
-          queue.remove(jobId);
+          admission.remove(jobId);
           return failed;
         }
-        schedule();
+        runner.schedule();
         log.info({ jobId, by: by.id, extraIterations }, "job continued");
         return { ok: true, position };
       });
@@ -643,13 +347,13 @@ export function createJobService(deps: JobServiceDeps): JobService {
         if (error instanceof InputError) return refuse("input", error.message);
         throw error;
       }
-      return withLock(job, async (): Promise<FeedbackResult> => {
+      return table.withLock(job, async (): Promise<FeedbackResult> => {
         const { record } = job;
         // Stored before it is acknowledged, so a crash cannot lose it.
         const entry = { author: { id: author.id, name: author.name }, text: checked, receivedAt: now().toISOString() };
         record.pendingFeedback.push(entry);
         try {
-          await persist(job);
+          await table.persist(job);
         } catch (error) {
           record.pendingFeedback = record.pendingFeedback.filter((p) => p !== entry);
           log.error({ err: error, jobId }, "could not store feedback");
@@ -678,7 +382,7 @@ export function createJobService(deps: JobServiceDeps): JobService {
       const before = job.record.surfaceRef;
       job.record.surfaceRef = structuredClone(surfaceRef);
       try {
-        await persist(job);
+        await table.persist(job);
       } catch (error) {
         job.record.surfaceRef = before;
         return refuse("storage", error instanceof GemsError ? error.message : `Could not save the job: ${describeError(error)}`);
@@ -695,7 +399,7 @@ export function createJobService(deps: JobServiceDeps): JobService {
 
     list(requesterId) {
       const summaries: JobSummary[] = [];
-      for (const job of jobs.values()) {
+      for (const job of table.values()) {
         if (requesterId !== undefined && job.record.requester.id !== requesterId) continue;
         summaries.push(summaryOf(job));
       }
@@ -715,18 +419,18 @@ export function createJobService(deps: JobServiceDeps): JobService {
     sweep,
 
     corruptJobs() {
-      return [...corrupt.values()];
+      return table.corruptJobs();
     },
 
     metrics() {
       return {
-        jobs: jobs.size,
-        queued: queue.size,
-        running: runningCount,
-        generatorInFlight: generatorSlots.inFlight,
-        generatorWaiting: generatorSlots.waiting,
-        mllmInFlight: mllmSlots.inFlight,
-        mllmWaiting: mllmSlots.waiting,
+        jobs: table.size,
+        queued: admission.queued,
+        running: admission.running,
+        generatorInFlight: slots.generator.inFlight,
+        generatorWaiting: slots.generator.waiting,
+        mllmInFlight: slots.mllm.inFlight,
+        mllmWaiting: slots.mllm.waiting,
         modelCalls: modelCalls.snapshot(),
         modelCallBucketsSeconds: MODEL_CALL_BUCKETS_SECONDS,
       };
@@ -736,13 +440,13 @@ export function createJobService(deps: JobServiceDeps): JobService {
       draining ??= (async () => {
         isDraining = true;
         clearInterval(sweepTimer);
-        const runs = [...jobs.values()].flatMap((job) => (job.run ? [job.run] : []));
+        const runs = table.runs();
         for (const run of runs) run.pause.abort();
         const settled = (async () => {
           await Promise.allSettled(runs.map((run) => run.done));
-          await Promise.allSettled([...jobs.values()].map((job) => job.lock));
+          await Promise.allSettled([...table.values()].map((job) => job.lock));
           await delivery.settle();
-          while (writes.size > 0) await Promise.allSettled([...writes]);
+          await table.flush();
         })();
         if (options.timeoutMs === undefined) return settled;
         let timer: NodeJS.Timeout | undefined;
@@ -764,15 +468,16 @@ export function createJobService(deps: JobServiceDeps): JobService {
       isDraining = true;
       clearInterval(sweepTimer);
       delivery.stop();
-      const runs = [...jobs.values()].flatMap((job) => (job.run ? [job.run] : []));
+      const runs = table.runs();
       for (const run of runs) run.controller.abort();
       // Aborted calls end quickly; a model call that ignores its signal is not worth hanging on.
       await Promise.race([
         Promise.allSettled(runs.map((run) => run.done)),
         new Promise((resolve) => setTimeout(resolve, CLOSE_WAIT_MS).unref()),
       ]);
-      await Promise.allSettled([...writes]);
+      await table.settle();
       await store.close();
+      await backend.close();
     },
   };
 }

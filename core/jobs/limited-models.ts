@@ -6,7 +6,7 @@
 import { roleOf } from "../agent/prompts.ts";
 import type { ImageGenerator, Mllm } from "../models/ports.ts";
 import type { ModelCallStats, ModelKind } from "./model-call-stats.ts";
-import type { Semaphore } from "./semaphore.ts";
+import type { CallSlots } from "./model-slots.ts";
 
 async function timed<T>(stats: ModelCallStats, model: ModelKind, role: string, call: () => Promise<T>): Promise<T> {
   const started = performance.now();
@@ -20,7 +20,7 @@ async function timed<T>(stats: ModelCallStats, model: ModelKind, role: string, c
   }
 }
 
-export function limitMllm(mllm: Mllm, slots: Semaphore, stats: ModelCallStats): Mllm {
+export function limitMllm(mllm: Mllm, slots: CallSlots, stats: ModelCallStats): Mllm {
   return {
     name: mllm.name,
     chat: (request) =>
@@ -28,7 +28,7 @@ export function limitMllm(mllm: Mllm, slots: Semaphore, stats: ModelCallStats): 
   };
 }
 
-export function limitGenerator(generator: ImageGenerator, slots: Semaphore, stats: ModelCallStats): ImageGenerator {
+export function limitGenerator(generator: ImageGenerator, slots: CallSlots, stats: ModelCallStats): ImageGenerator {
   return {
     name: generator.name,
     generate: (request) => slots.run(() => timed(stats, "generator", "generator", () => generator.generate(request)), request.signal),

@@ -98,6 +98,29 @@ describe("layering", () => {
     expect(violations("bots/web", (s) => chatPackages.test(s))).toEqual([]);
   });
 
+  it("the queue and database clients stay in the distributed and PostgreSQL adapters", () => {
+    const queueClients = /^(bullmq|ioredis)$/;
+    const databaseClients = /^(pg|@keyv\/postgres)$/;
+    const distributed = (file: string): boolean => file.startsWith("core/jobs/distributed/");
+    const postgres = (file: string): boolean => file.startsWith("core/jobs/postgres/") || file.startsWith("core/memory/postgres/");
+    const offenders = ["core", "bots", "config", "servers"].flatMap((folder) =>
+      sourceFiles(folder).flatMap((file) => {
+        const path = relative(root, file);
+        return importsOf(file)
+          .filter((s) => (queueClients.test(s) && !distributed(path)) || (databaseClients.test(s) && !postgres(path)))
+          .map((s) => `${path} imports ${s}`);
+      }),
+    );
+    expect(offenders).toEqual([]);
+    // The check reads real imports: the adapters do use them.
+    expect(importsOf(join(root, "core/jobs/distributed/bullmq-queue.ts"))).toContain("bullmq");
+    expect(importsOf(join(root, "core/memory/postgres/database.ts"))).toContain("pg");
+  });
+
+  it("the agent loop knows nothing of queues, databases or the distributed service", () => {
+    expect(violations("core/agent", (s) => /^(bullmq|ioredis|pg|@keyv\/)/.test(s) || /^core\/(jobs|memory\/postgres)\//.test(s))).toEqual([]);
+  });
+
   it("nothing outside the CLI writes to the console", () => {
     const offenders = ["core", "config", "bots/discord", "bots/slack", "bots/web"].flatMap((folder) =>
       sourceFiles(folder)

@@ -12,6 +12,7 @@ import { benchPool } from "./pool.ts";
 import { benchReasoning } from "./reasoning.ts";
 import { benchPreviews } from "./previews.ts";
 import { benchProvenance } from "./provenance.ts";
+import { benchScaleOut } from "./scale-out.ts";
 
 const root = resolve(import.meta.dirname, "../..");
 const suites: Record<string, () => Promise<string>> = {
@@ -30,6 +31,7 @@ const suites: Record<string, () => Promise<string>> = {
   reasoning: () => benchReasoning(resolve(root, "skills")),
   previews: benchPreviews,
   provenance: benchProvenance,
+  scale: benchScaleOut,
 };
 
 const wanted = process.argv.slice(2);

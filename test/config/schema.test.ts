@@ -304,3 +304,42 @@ describe("studio sign-in settings", () => {
     expect(configError({ GEMS_WEB_AUTH: "ldap" })).toMatch(/^GEMS_WEB_AUTH: must be one of oidc, none \(got "ldap"\)\. Example: GEMS_WEB_AUTH=oidc$/);
   });
 });
+
+describe("scaling out", () => {
+  it("stays in one process on SQLite when neither URL is set", () => {
+    expect(load({}).scaleOut).toBeNull();
+  });
+
+  it("reads both URLs with the default schema, prefix, lock and worker port", () => {
+    const config = load({ GEMS_DATABASE_URL: "postgres://gems@db:5432/gems", GEMS_REDIS_URL: "redis://queue:6379" });
+    expect(config.scaleOut).toEqual({
+      databaseUrl: "postgres://gems@db:5432/gems",
+      databaseSchema: "public",
+      redisUrl: "redis://queue:6379",
+      redisPrefix: "gems",
+      jobLockMs: 10_000,
+      workerPort: 8788,
+      instance: undefined,
+    });
+  });
+
+  it("refuses one URL without the other, in one line naming the missing one", () => {
+    const message = configError({ GEMS_DATABASE_URL: "postgres://gems@db:5432/gems" });
+    expect(message).toBe(
+      "GEMS_REDIS_URL: required with GEMS_DATABASE_URL, the two scale out together (got nothing). Example: GEMS_REDIS_URL=redis://queue.internal:6379",
+    );
+    expect(configError({ GEMS_REDIS_URL: "redis://queue:6379" })).toMatch(/^GEMS_DATABASE_URL: required with GEMS_REDIS_URL/);
+  });
+
+  it("rejects a database URL of another kind without showing it (it may hold a password)", () => {
+    const message = configError({ GEMS_DATABASE_URL: "mysql://root:hunter2@db/gems", GEMS_REDIS_URL: "redis://queue:6379" });
+    expect(message).toContain("GEMS_DATABASE_URL: must be a PostgreSQL URL");
+    expect(message).not.toContain("hunter2");
+  });
+
+  it("rejects a schema name that is not an identifier", () => {
+    expect(configError({ GEMS_DATABASE_URL: "postgres://db/gems", GEMS_REDIS_URL: "redis://q", GEMS_DATABASE_SCHEMA: "Gems-Prod" })).toMatch(
+      /^GEMS_DATABASE_SCHEMA: must be a lower-case identifier/,
+    );
+  });
+});

@@ -19,6 +19,17 @@ import {
 } from "./job-harness.ts";
 
 describe("submitting jobs", () => {
+  it("refuses a job submitted before start with a starting message, and takes it after start", async () => {
+    const service = await makeService();
+
+    const early = await service.submit({ prompt: "a red cube" }, alice, thread);
+    await service.start();
+    const later = await service.submit({ prompt: "a red cube" }, alice, thread);
+
+    expect(early).toEqual({ ok: false, reason: "unavailable", message: "GEMS Bot is starting. Try again in a few seconds." });
+    expect(later.ok).toBe(true);
+  });
+
   it("answers with a job id and position before the job has run", async () => {
     const gate = gatedGenerator(createSimGenerator());
     const service = await makeService({ generator: gate.generator });

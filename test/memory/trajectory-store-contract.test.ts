@@ -8,6 +8,8 @@ import { createInMemoryTrajectoryStore } from "../../core/memory/in-memory-traje
 import { createKeyvTrajectoryStore, openSqliteTrajectoryStore } from "../../core/memory/keyv-trajectory-store.ts";
 import type { TrajectoryStore } from "../../core/memory/stores.ts";
 import { makeTrajectory } from "./trajectory-fixture.ts";
+import { openPostgresTrajectoryStore } from "../../core/memory/postgres/trajectory-store.ts";
+import { testDatabase } from "../support/postgres.ts";
 
 
 async function sqliteStore(): Promise<TrajectoryStore> {
@@ -17,8 +19,17 @@ async function sqliteStore(): Promise<TrajectoryStore> {
   return store;
 }
 
+/** Keyv's PostgreSQL adapter in a schema of its own, dropped after the test. */
+async function postgresStore(): Promise<TrajectoryStore> {
+  const db = await testDatabase();
+  const store = openPostgresTrajectoryStore(db);
+  onCleanup(() => store.close());
+  return store;
+}
+
 const stores: Array<[string, () => Promise<TrajectoryStore>]> = [
   ["in-memory", async () => createInMemoryTrajectoryStore()],
+  ["postgres (keyv)", postgresStore],
   ["keyv over a Map", async () => createKeyvTrajectoryStore(new Keyv({ throwOnErrors: true }))],
   ["sqlite", sqliteStore],
 ];

@@ -1,0 +1,83 @@
+/**
+ * A worker process's own small HTTP listener (GEMS_WORKER_PORT): /healthz and /metrics for
+ * the jobs it runs, labelled with role and instance like the studio's, so every worker can be
+ * scraped. A worker has no studio; this is all it serves.
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { JobService } from "../core/jobs/types.ts";
+import { EXPOSITION_CONTENT_TYPE, family, histogramFamily, labelSamples } from "./web/prometheus.ts";
+
+export interface WorkerHealth {
+  url: string;
+  stop(): Promise<void>;
+}
+
+export function renderWorkerMetrics(jobs: JobService, labels: { role: string; instance: string }): string {
+  const service = jobs.metrics();
+  return [
+    family("gems_worker_running_jobs", "gauge", "Jobs this process is running.", [{ value: service.running }]),
+    family("gems_queue_length", "gauge", "Jobs waiting to run, across all workers.", [{ value: service.queued }]),
+    family("gems_model_in_flight", "gauge", "Model calls of this process holding a global slot.", [
+      { labels: { model: "mllm" }, value: service.mllmInFlight },
+      { labels: { model: "generator" }, value: service.generatorInFlight },
+    ]),
+    family("gems_model_waiting", "gauge", "Model calls of this process waiting for a global slot.", [
+      { labels: { model: "mllm" }, value: service.mllmWaiting },
+      { labels: { model: "generator" }, value: service.generatorWaiting },
+    ]),
+    histogramFamily(
+      "gems_model_call_seconds",
+      "Model call latency by model and GEMS role, timed once the call holds a model slot.",
+      service.modelCallBucketsSeconds,
+      service.modelCalls.map((series) => ({ labels: { model: series.model, role: series.role }, buckets: series.buckets, sum: series.sumSeconds, count: series.count })),
+    ),
+    family(
+      "gems_model_call_failures_total",
+      "counter",
+      "Model calls that failed after the adapter's retries, by model and GEMS role.",
+      service.modelCalls.map((series) => ({ labels: { model: series.model, role: series.role }, value: series.failures })),
+    ),
+  ]
+    .map((text) => labelSamples(text, labels))
+    .join("");
+}
+
+export async function startWorkerHealth(
+  jobs: JobService,
+  options: { host: string; port: number; role: string; instance: string },
+): Promise<WorkerHealth> {
+  const startedAt = Date.now();
+  const labels = { role: options.role, instance: options.instance };
+  const server: Server = createServer((req, res) => {
+    const path = new URL(req.url ?? "/", "http://worker").pathname;
+    if (req.method !== "GET") {
+      res.writeHead(405, { allow: "GET" }).end();
+      return;
+    }
+    if (path === "/healthz") {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ status: "ok", ...labels, uptimeSeconds: Math.round((Date.now() - startedAt) / 1000), jobs: jobs.metrics() }));
+      return;
+    }
+    if (path === "/metrics") {
+      res.writeHead(200, { "content-type": EXPOSITION_CONTENT_TYPE, "cache-control": "no-store" });
+      res.end(renderWorkerMetrics(jobs, labels));
+      return;
+    }
+    res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ error: "A worker serves only /healthz and /metrics." }));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = options.host.includes(":") ? `[${options.host}]` : options.host;
+  return {
+    url: `http://${host}:${port}`,
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

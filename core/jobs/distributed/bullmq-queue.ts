@@ -1,0 +1,65 @@
+/**
+ * The queue of jobs to run, in BullMQ. One BullMQ job per GEMS job waiting to run (id `g-<jobId>`,
+ * data `{ jobId }`); its priority is the fair-queuing tag from redis-admission.ts. The GEMS job's
+ * state is in PostgreSQL; BullMQ only decides which worker runs it, and hands it to another
+ * worker when the first dies.
+ *
+ * Lock settings (GEMS_JOB_LOCK_MS, default 10 s): a worker holds a lock on each job it runs and
+ * renews it every lockDuration / 2. A worker killed with -9 stops renewing; once the lock expired,
+ * the next stalled check (every stalledInterval = lockDuration / 2, run by every worker) moves
+ * the job back to the queue and another worker resumes it from memory. So recovery takes about
+ * lockDuration to 2 × lockDuration. Shorter is quicker but risks a busy worker losing a job it
+ * still runs (its event loop blocked for lockDuration / 2); that is safe, not just unlikely:
+ * the PostgreSQL owner token fences the old worker's writes out (LostJobError), so no step is
+ * committed twice. 10 s is far above any synchronous stretch in a worker (the sim's PNG render
+ * is milliseconds; real models are network calls).
+ *
+ * maxStalledCount is high (100): a stall here means a crashed worker, and the job loses nothing
+ * by it (it resumes from its last committed step); BullMQ's default of 1 would fail a job the
+ * second time its worker is killed. A drained worker hands its jobs back by failing the attempt
+ * (attempts are effectively unlimited, no backoff), which requeues them at once.
+ */
+import { Queue, Worker, type Job as BullJob } from "bullmq";
+import type { RedisLink } from "./redis.ts";
+
+export const QUEUE_NAME = "jobs";
+export const DEFAULT_LOCK_MS = 10_000;
+const MAX_STALLED = 100;
+const ATTEMPTS = 1_000_000;
+
+export interface RunRequest {
+  jobId: string;
+}
+
+/** BullMQ refuses ids that look like integers; GEMS ids can be all digits. */
+export const queueJobId = (jobId: string): string => `g-${jobId}`;
+
+export function createJobQueue(link: RedisLink): Queue<RunRequest> {
+  return new Queue<RunRequest>(QUEUE_NAME, {
+    connection: link.duplicate(),
+    prefix: link.prefix,
+    defaultJobOptions: { attempts: ATTEMPTS, removeOnComplete: true, removeOnFail: 1000 },
+  });
+}
+
+/** Adds the job unless it is already queued or running (BullMQ ignores a second add of an id). */
+export async function enqueueRun(queue: Queue<RunRequest>, jobId: string, priority: number): Promise<void> {
+  await queue.add("run", { jobId }, { jobId: queueJobId(jobId), priority });
+}
+
+export function createJobWorker(
+  link: RedisLink,
+  processor: (job: BullJob<RunRequest>) => Promise<void>,
+  options: { concurrency: number; lockMs?: number },
+): Worker<RunRequest> {
+  const lockMs = options.lockMs ?? DEFAULT_LOCK_MS;
+  return new Worker<RunRequest>(QUEUE_NAME, processor, {
+    connection: link.duplicate(),
+    prefix: link.prefix,
+    concurrency: options.concurrency,
+    lockDuration: lockMs,
+    stalledInterval: Math.max(500, Math.floor(lockMs / 2)),
+    maxStalledCount: MAX_STALLED,
+    autorun: false,
+  });
+}

@@ -1,0 +1,374 @@
+/**
+ * Job records in PostgreSQL plain tables (migrations in core/memory/postgres): the job row
+ * (requester, surface reference, trajectory, finish time), the event log one row per seq, the
+ * delivery cursors one row per surface, and pending feedback one row per entry.
+ *
+ * A put writes, in one transaction, only what changed since this process last wrote or read the
+ * job: new events (append only), cursors that moved (never backwards), feedback added or
+ * applied, and the job row's columns that changed. So a surfaces process that stores a cursor
+ * or a piece of feedback never overwrites the trajectory a worker is writing, and the reverse;
+ * and a step's trajectory and its events still land together or not at all.
+ */
+import type pg from "pg";
+import type { JobEvent } from "../../agent/events.ts";
+import { GemsError } from "../../errors.ts";
+import type { Database } from "../../memory/postgres/database.ts";
+import { CorruptRecordError, storageError } from "../../memory/storage-errors.ts";
+import { parseJobRecord } from "../job-record.ts";
+import type { JobStore } from "../job-store.ts";
+import type { JobRecord, PendingFeedback } from "../types.ts";
+
+/** What this process last knew to be stored for a job. */
+interface Written {
+  events: number;
+  cursors: Map<string, number>;
+  pending: Set<string>;
+  surfaceRef: string;
+  requester: string;
+  trajectory: string;
+  finishedAt: string | null;
+}
+
+/** This process's writes to a job were refused: another process took the job over. */
+export class LostJobError extends GemsError {
+  override readonly name = "LostJobError";
+  constructor(readonly jobId: string) {
+    super(`Job ${jobId} was taken over by another worker; this one stops running it.`, "storage");
+  }
+}
+
+export interface PostgresJobStore extends JobStore {
+  /**
+   * Makes this process the job's owner: from now on its writes to the job succeed only while no
+   * other process has claimed it since (a fencing token). Returns the job as stored.
+   */
+  claim(jobId: string, token: string): Promise<JobRecord | undefined>;
+  /** Stops fencing writes to the job (the run ended); `forget` also drops what is known of it. */
+  release(jobId: string, options?: { forget?: boolean }): void;
+  /** Adds one piece of feedback to the job's pending list (any process may). */
+  addPending(jobId: string, entry: PendingFeedback): Promise<void>;
+  /** The job's pending feedback as stored now, oldest first. */
+  pendingOf(jobId: string): Promise<PendingFeedback[]>;
+  /** Ids of jobs written at or after `since` (database time), and the database time now. */
+  changedSince(since: Date | null): Promise<{ jobIds: string[]; now: Date }>;
+  /** One job as stored now (what another process may have written), or undefined. */
+  get(jobId: string): Promise<JobRecord | undefined>;
+  /** The events of a job after `afterSeq`, as stored now. */
+  eventsAfter(jobId: string, afterSeq: number): Promise<JobEvent[]>;
+}
+
+const pendingKey = (p: PendingFeedback): string => `${p.receivedAt}\u0000${p.text}`;
+
+interface JobRow {
+  job_id: string;
+  requester: unknown;
+  surface_ref: unknown;
+  trajectory: unknown;
+  finished_at: Date | null;
+}
+
+export interface PostgresJobStoreOptions {
+  /** close() also closes the pool (default: yes, when the store is the only user). */
+  ownsDatabase?: boolean;
+  /**
+   * Several processes share the jobs (scaled out). Then only the process that claimed a job
+   * writes its trajectory, finish time and events; the others add feedback, move cursors and
+   * change the surface reference. Without it, one process owns every job (as with SQLite).
+   */
+  isShared?: boolean;
+}
+
+export function createPostgresJobStore(db: Database, options: PostgresJobStoreOptions = {}): PostgresJobStore {
+  const isShared = options.isShared ?? false;
+  const written = new Map<string, Written>();
+  const claims = new Map<string, string>();
+  const t = db.table.bind(db);
+
+  function remember(record: JobRecord): void {
+    written.set(record.jobId, {
+      events: record.events.length,
+      cursors: new Map(Object.entries(record.cursors)),
+      pending: new Set(record.pendingFeedback.map(pendingKey)),
+      surfaceRef: JSON.stringify(record.surfaceRef),
+      requester: JSON.stringify(record.requester),
+      trajectory: JSON.stringify(record.trajectory),
+      finishedAt: record.finishedAt,
+    });
+  }
+
+  /** One consistent snapshot: a commit landing between the four reads must not split a step. */
+  async function readJobs(_pool: pg.Pool, jobId?: string, isRemembered = true): Promise<{ records: JobRecord[]; corrupt: CorruptRecordError[] }> {
+    const client = await db.pool.connect();
+    try {
+      await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+      const result = await readJobsIn(client, jobId, isRemembered);
+      await client.query("COMMIT");
+      return result;
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async function readJobsIn(client: pg.PoolClient, jobId: string | undefined, isRemembered: boolean): Promise<{ records: JobRecord[]; corrupt: CorruptRecordError[] }> {
+    const where = jobId === undefined ? "" : "WHERE job_id = $1";
+    const params = jobId === undefined ? [] : [jobId];
+    const jobs = await client.query<JobRow>(`SELECT job_id, requester, surface_ref, trajectory, finished_at FROM ${t("jobs")} ${where} ORDER BY ord`, params);
+    const events = await client.query<{ job_id: string; event: JobEvent }>(`SELECT job_id, event FROM ${t("job_events")} ${where} ORDER BY job_id, seq`, params);
+    const cursors = await client.query<{ job_id: string; surface: string; seq: number }>(`SELECT job_id, surface, seq FROM ${t("delivery_cursors")} ${where}`, params);
+    const pending = await client.query<{ job_id: string; author: unknown; text: string; received_at: Date }>(
+      `SELECT job_id, author, text, received_at FROM ${t("pending_feedback")} ${where} ORDER BY id`,
+      params,
+    );
+    const byJob = new Map<string, { events: JobEvent[]; cursors: Record<string, number>; pending: unknown[] }>();
+    const partsOf = (id: string) => {
+      let parts = byJob.get(id);
+      if (!parts) byJob.set(id, (parts = { events: [], cursors: {}, pending: [] }));
+      return parts;
+    };
+    for (const row of events.rows) partsOf(row.job_id).events.push(row.event);
+    for (const row of cursors.rows) partsOf(row.job_id).cursors[row.surface] = row.seq;
+    for (const row of pending.rows) partsOf(row.job_id).pending.push({ author: row.author, text: row.text, receivedAt: row.received_at.toISOString() });
+    const loaded = { records: [] as JobRecord[], corrupt: [] as CorruptRecordError[] };
+    for (const row of jobs.rows) {
+      const parts = partsOf(row.job_id);
+      try {
+        const record = parseJobRecord(row.job_id, {
+          version: 1,
+          jobId: row.job_id,
+          requester: row.requester,
+          surfaceRef: row.surface_ref,
+          trajectory: row.trajectory,
+          events: parts.events,
+          cursors: parts.cursors,
+          pendingFeedback: parts.pending,
+          finishedAt: row.finished_at === null ? null : row.finished_at.toISOString(),
+        });
+        // What this process owns it knows better than the database does while it writes.
+        if (isRemembered && !claims.has(record.jobId)) remember(record);
+        loaded.records.push(record);
+      } catch (error) {
+        if (!(error instanceof CorruptRecordError)) throw error;
+        loaded.corrupt.push(error);
+      }
+    }
+    return loaded;
+  }
+
+  async function write(client: pg.PoolClient, record: JobRecord, before: Written | undefined): Promise<void> {
+    const id = record.jobId;
+    const requester = JSON.stringify(record.requester);
+    const surfaceRef = JSON.stringify(record.surfaceRef);
+    const trajectory = JSON.stringify(record.trajectory);
+    const token = claims.get(id);
+    const isOwner = !isShared || token !== undefined || !before;
+    if (!isOwner && (before.trajectory !== trajectory || before.finishedAt !== record.finishedAt || before.requester !== requester || record.events.length > before.events)) {
+      throw new Error(`job ${id} is run by another process; only its owner changes its memory and events`);
+    }
+    if (!before) {
+      // Shared: a new job is only ever inserted; an id that exists belongs to someone else.
+      const conflict = isShared
+        ? "DO NOTHING"
+        : `DO UPDATE SET requester = excluded.requester, surface_ref = excluded.surface_ref,
+           trajectory = excluded.trajectory, finished_at = excluded.finished_at, updated_at = now()`;
+      await client.query(
+        `INSERT INTO ${t("jobs")} (job_id, requester, surface_ref, trajectory, finished_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (job_id) ${conflict}`,
+        [id, requester, surfaceRef, trajectory, record.finishedAt],
+      );
+    } else {
+      // Only the columns this process changed: another process may own the others right now.
+      // updated_at moves on every write, so pollers find the job; the owner check fences out a
+      // worker that lost the job.
+      const sets: string[] = [];
+      const values: unknown[] = [id];
+      const set = (column: string, value: unknown): void => {
+        values.push(value);
+        sets.push(`${column} = $${values.length}`);
+      };
+      if (before.requester !== requester) set("requester", requester);
+      if (before.surfaceRef !== surfaceRef) set("surface_ref", surfaceRef);
+      if (before.trajectory !== trajectory) set("trajectory", trajectory);
+      if (before.finishedAt !== record.finishedAt) set("finished_at", record.finishedAt);
+      let where = "job_id = $1";
+      if (token !== undefined) {
+        values.push(token);
+        where += ` AND owner = $${values.length}`;
+      }
+      const updated = await client.query(`UPDATE ${t("jobs")} SET ${[...sets, "updated_at = now()"].join(", ")} WHERE ${where}`, values);
+      if (updated.rowCount === 0) {
+        if (token !== undefined) throw new LostJobError(id);
+        throw new Error(`job ${id} is no longer stored (it was deleted)`);
+      }
+    }
+    const fresh = record.events.slice(before?.events ?? 0);
+    if (fresh.length > 0) {
+      // Append only: a seq already stored (by this process before a crash, say) is kept as it is.
+      await client.query(
+        `INSERT INTO ${t("job_events")} (job_id, seq, event)
+         SELECT $1, seq, event FROM unnest($2::int[], $3::jsonb[]) AS e(seq, event) ON CONFLICT DO NOTHING`,
+        [id, fresh.map((e) => e.seq), fresh.map((e) => JSON.stringify(e))],
+      );
+    }
+    const moved = Object.entries(record.cursors).filter(([surface, seq]) => (before?.cursors.get(surface) ?? -1) !== seq);
+    if (moved.length > 0) {
+      await client.query(
+        `INSERT INTO ${t("delivery_cursors")} (job_id, surface, seq)
+         SELECT $1, surface, seq FROM unnest($2::text[], $3::int[]) AS c(surface, seq)
+         ON CONFLICT (job_id, surface) DO UPDATE SET seq = GREATEST(${t("delivery_cursors")}.seq, excluded.seq)`,
+        [id, moved.map(([surface]) => surface), moved.map(([, seq]) => seq)],
+      );
+    }
+    const keys = new Set(record.pendingFeedback.map(pendingKey));
+    // Shared: others add feedback with addPending, never by diff (their copy may hold feedback
+    // the owner has applied meanwhile; writing it again would apply it twice).
+    const added = isOwner ? record.pendingFeedback.filter((p) => !before?.pending.has(pendingKey(p))) : [];
+    for (const p of added) {
+      await client.query(
+        `INSERT INTO ${t("pending_feedback")} (job_id, author, text, received_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+        [id, JSON.stringify(p.author), p.text, p.receivedAt],
+      );
+    }
+    // Feedback leaves the pending list when its owner applied it; nobody else removes it.
+    for (const key of isOwner ? (before?.pending ?? []) : []) {
+      if (keys.has(key)) continue;
+      const [receivedAt, text] = key.split("\u0000") as [string, string];
+      await client.query(`DELETE FROM ${t("pending_feedback")} WHERE job_id = $1 AND received_at = $2 AND text = $3`, [id, receivedAt, text]);
+    }
+  }
+
+  return {
+    async load() {
+      try {
+        const loaded = await readJobs(db.pool);
+        return { records: loaded.records, corrupt: loaded.corrupt.map((error) => ({ jobId: error.jobId, problem: error.message })) };
+      } catch (error) {
+        throw storageError("Could not read the jobs from PostgreSQL", error);
+      }
+    },
+
+    async get(jobId) {
+      try {
+        const loaded = await readJobs(db.pool, jobId);
+        if (loaded.corrupt[0]) throw loaded.corrupt[0];
+        return loaded.records[0];
+      } catch (error) {
+        if (error instanceof CorruptRecordError) throw error;
+        throw storageError(`Could not read job ${jobId}`, error);
+      }
+    },
+
+    async eventsAfter(jobId, afterSeq) {
+      try {
+        const { rows } = await db.pool.query<{ event: JobEvent }>(`SELECT event FROM ${t("job_events")} WHERE job_id = $1 AND seq > $2 ORDER BY seq`, [jobId, afterSeq]);
+        return rows.map((row) => row.event);
+      } catch (error) {
+        throw storageError(`Could not read the events of job ${jobId}`, error);
+      }
+    },
+
+    async put(record) {
+      // Snapshot now: the caller keeps changing its object while this write runs.
+      const snapshot = structuredClone(record);
+      const known = written.get(snapshot.jobId);
+      // A copy: pendingOf may note more stored feedback while this write runs, and this write
+      // must not delete what it did not know of when it began.
+      const before = known && { ...known, cursors: new Map(known.cursors), pending: new Set(known.pending) };
+      const isOwner = !isShared || !before || claims.has(snapshot.jobId);
+      try {
+        await db.transaction((client) => write(client, snapshot, before));
+      } catch (error) {
+        if (error instanceof LostJobError) throw error;
+        throw storageError(`Could not save job ${snapshot.jobId}`, error);
+      }
+      const current = written.get(snapshot.jobId);
+      if (isOwner || !current) {
+        remember(snapshot);
+        // Feedback found in the database while this write ran (pendingOf) is still there: this
+        // write deleted only what it knew of before it began.
+        const after = written.get(snapshot.jobId);
+        for (const key of current?.pending ?? []) if (!before?.pending.has(key)) after?.pending.add(key);
+        return;
+      }
+      // Only what a non-owner wrote: a read that finished meanwhile knows the rest better.
+      for (const [surface, seq] of Object.entries(snapshot.cursors)) current.cursors.set(surface, Math.max(current.cursors.get(surface) ?? 0, seq));
+      current.surfaceRef = JSON.stringify(snapshot.surfaceRef);
+    },
+
+    async addPending(jobId, entry) {
+      try {
+        await db.pool.query(
+          `INSERT INTO ${t("pending_feedback")} (job_id, author, text, received_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+          [jobId, JSON.stringify(entry.author), entry.text, entry.receivedAt],
+        );
+        await db.pool.query(`UPDATE ${t("jobs")} SET updated_at = now() WHERE job_id = $1`, [jobId]);
+      } catch (error) {
+        throw storageError("Could not save the feedback", error);
+      }
+      written.get(jobId)?.pending.add(pendingKey(entry));
+    },
+
+    async claim(jobId, token) {
+      try {
+        const { rowCount } = await db.pool.query(`UPDATE ${t("jobs")} SET owner = $2, updated_at = now() WHERE job_id = $1`, [jobId, token]);
+        if (rowCount === 0) return undefined;
+        claims.delete(jobId);
+        const loaded = await readJobs(db.pool, jobId);
+        if (loaded.corrupt[0]) throw loaded.corrupt[0];
+        claims.set(jobId, token);
+        return loaded.records[0];
+      } catch (error) {
+        if (error instanceof CorruptRecordError) throw error;
+        throw storageError(`Could not take job ${jobId}`, error);
+      }
+    },
+
+    release(jobId, releaseOptions = {}) {
+      claims.delete(jobId);
+      if (releaseOptions.forget) written.delete(jobId);
+    },
+
+    async pendingOf(jobId) {
+      try {
+        const { rows } = await db.pool.query<{ author: PendingFeedback["author"]; text: string; received_at: Date }>(
+          `SELECT author, text, received_at FROM ${t("pending_feedback")} WHERE job_id = $1 ORDER BY id`,
+          [jobId],
+        );
+        const entries = rows.map((row) => ({ author: row.author, text: row.text, receivedAt: row.received_at.toISOString() }));
+        // They are stored: once the owner applies one, its next write must delete the row.
+        const known = written.get(jobId);
+        for (const entry of entries) known?.pending.add(pendingKey(entry));
+        return entries;
+      } catch (error) {
+        throw storageError(`Could not read the feedback of job ${jobId}`, error);
+      }
+    },
+
+    async changedSince(since) {
+      try {
+        const { rows } = await db.pool.query<{ job_id: string | null; now: Date }>(
+          `SELECT j.job_id, n.now FROM (SELECT now() AS now) n LEFT JOIN ${t("jobs")} j ON $1::timestamptz IS NULL OR j.updated_at >= $1`,
+          [since],
+        );
+        return { jobIds: rows.flatMap((row) => (row.job_id === null ? [] : [row.job_id])), now: rows[0]?.now ?? new Date() };
+      } catch (error) {
+        throw storageError("Could not list changed jobs", error);
+      }
+    },
+
+    async delete(jobId) {
+      try {
+        await db.pool.query(`DELETE FROM ${t("jobs")} WHERE job_id = $1`, [jobId]);
+      } catch (error) {
+        throw storageError(`Could not delete job ${jobId}`, error);
+      }
+      written.delete(jobId);
+    },
+
+    async close() {
+      if (options.ownsDatabase ?? true) await db.close();
+    },
+  };
+}

@@ -1,0 +1,129 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { tmpdir } from "node:os";
+import { Writable } from "node:stream";
+import { main, type Io } from "../../bots/cli/main.ts";
+import { TEST_DATABASE_URL, dropSchema, uniqueSchemaName } from "../support/postgres.ts";
+import { TEST_REDIS_URL, deletePrefix, uniquePrefix } from "../support/redis.ts";
+
+const root = resolve(import.meta.dirname, "../..");
+let work: string;
+const children: ChildProcess[] = [];
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), "gems-scale-"));
+});
+afterAll(() => {
+  for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
+  rmSync(work, { recursive: true, force: true });
+});
+
+class Capture extends Writable {
+  text = "";
+  override _write(chunk: Buffer, _encoding: string, done: () => void): void {
+    this.text += chunk.toString();
+    done();
+  }
+}
+
+async function runMain(argv: string[], env: Record<string, string> = {}) {
+  const stdout = new Capture();
+  const stderr = new Capture();
+  const io: Io = { argv, env: { GEMS_DATA_DIR: join(work, "data"), ...env }, stdout, stderr, cwd: work };
+  const code = await main(io);
+  return { code, stdout: stdout.text, stderr: stderr.text };
+}
+
+interface Served {
+  child: ChildProcess;
+  url: string;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Starts `gems serve --role <role>` and resolves with the studio's (or the worker's health) address. */
+function startRole(role: string, env: Record<string, string>): Promise<Served> {
+  const child = spawn(process.execPath, [join(root, "bin/gems.mjs"), "serve", "--role", role], {
+    cwd: work,
+    env: { PATH: process.env["PATH"] ?? "", HOME: work, GEMS_WEB_PORT: "0", GEMS_WORKER_PORT: "0", GEMS_SIM_LATENCY_MS: "5", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.push(child);
+  let output = "";
+  const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
+  return new Promise((resolvePromise, reject) => {
+    const onData = (chunk: Buffer): void => {
+      output += chunk.toString();
+      const match = /(?:GEMS Studio is open at|\/healthz and \/metrics at) (http:\/\/\S+?)\/?\n[\s\S]*Ctrl-C stops/.exec(output);
+      if (match) resolvePromise({ child, url: match[1] as string, output: () => output, exited });
+    };
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", onData);
+    void exited.then((code) => reject(new Error(`serve --role ${role} exited (${code}) before it was ready:\n${output}`)));
+  });
+}
+
+async function waitFor<T>(read: () => Promise<T>, isReady: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (isReady(value)) return value;
+    if (Date.now() > deadline) throw new Error(`timed out; last value: ${JSON.stringify(value).slice(0, 300)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe("gems serve --role", () => {
+  it("refuses a role other than all, surfaces or worker", async () => {
+    const result = await runMain(["serve", "--role", "boss"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--role must be one of all, surfaces, worker (got "boss")');
+  });
+
+  it("refuses the worker role without the shared stores, in one line", async () => {
+    const result = await runMain(["serve", "--role", "worker"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim().split("\n").at(-1)).toBe("gems: --role worker needs the shared stores: set GEMS_DATABASE_URL and GEMS_REDIS_URL (README.md, Scaling out).");
+  });
+
+  it("a surfaces process and a worker process run a job together and report their roles", async () => {
+    const schema = uniqueSchemaName("serve");
+    const prefix = uniquePrefix("serve");
+    const env = { GEMS_DATABASE_URL: TEST_DATABASE_URL, GEMS_DATABASE_SCHEMA: schema, GEMS_REDIS_URL: TEST_REDIS_URL, GEMS_REDIS_PREFIX: prefix, GEMS_JOB_LOCK_MS: "2000" };
+    try {
+      const surfaces = await startRole("surfaces", { ...env, GEMS_INSTANCE: "s1" });
+      const worker = await startRole("worker", { ...env, GEMS_INSTANCE: "w1" });
+      expect(surfaces.output()).toContain("scaled out as role surfaces");
+
+      const response = await fetch(`${surfaces.url}/api/jobs`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ prompt: "two green balls above a red cube", iterations: 2, name: "Ada" }),
+      });
+      expect(response.status).toBe(201);
+      const { jobId } = (await response.json()) as { jobId: string };
+      const done = await waitFor(
+        async () => ((await (await fetch(`${surfaces.url}/api/jobs/${jobId}`)).json()) as { job: { status: string } }).job,
+        (job) => job.status === "done",
+      );
+      expect(done.status).toBe("done");
+
+      expect(await (await fetch(`${surfaces.url}/healthz`)).json()).toMatchObject({ status: "ok", role: "surfaces", instance: "s1" });
+      expect(await (await fetch(`${worker.url}/healthz`)).json()).toMatchObject({ status: "ok", role: "worker", instance: "w1" });
+      const workerMetrics = await (await fetch(`${worker.url}/metrics`)).text();
+      expect(workerMetrics).toMatch(/gems_model_call_seconds_count\{role="worker",instance="w1",model="generator",role="generator"\} [1-9]/);
+      const studioMetrics = await (await fetch(`${surfaces.url}/metrics`)).text();
+      expect(studioMetrics).toContain('gems_jobs{role="surfaces",instance="s1",state="done"} 1');
+
+      worker.child.kill("SIGTERM");
+      surfaces.child.kill("SIGTERM");
+      expect(await worker.exited).toBe(0);
+      expect(await surfaces.exited).toBe(0);
+    } finally {
+      await dropSchema(schema);
+      await deletePrefix(prefix);
+    }
+  });
+});
