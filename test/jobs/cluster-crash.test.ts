@@ -179,7 +179,10 @@ describe("three workers and a surfaces process", () => {
         }
         expect(await surfaces.exited).toBe(0);
       } finally {
-        for (const child of everyone) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+        // Every child gone before the cleanup: a command already on its way would recreate keys.
+        const alive = everyone.filter((child) => child.exitCode === null && child.signalCode === null);
+        for (const child of alive) child.kill("SIGKILL");
+        await Promise.all(alive.map((child) => new Promise((done) => (child.exitCode !== null || child.signalCode !== null ? done(null) : child.once("exit", done)))));
         await dropSchema(schema);
         await deletePrefix(prefix);
       }
