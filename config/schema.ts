@@ -32,6 +32,7 @@ const EXAMPLES: Record<string, string> = {
   GEMS_VERIFY_CONCURRENCY: "8",
   GEMS_VERIFY_MODE: "batch",
   GEMS_LOOP: "fast",
+  GEMS_REFINE_MODE: "edit",
   GEMS_DATA_DIR: "./data",
   GEMS_SKILLS_DIR: "./skills",
   GEMS_SIM_LATENCY_MS: "0",
@@ -283,6 +284,7 @@ const envSchema = z.object({
   // The cheaper loop: one verifier call per image, one call for experience + prompt.
   GEMS_VERIFY_MODE: choice(["per-question", "batch"] as const),
   GEMS_LOOP: choice(["full", "fast"] as const),
+  GEMS_REFINE_MODE: choice(["redraw", "edit"] as const),
   GEMS_DATA_DIR: optionalText,
   GEMS_SKILLS_DIR: optionalText,
   GEMS_SIM_LATENCY_MS: integer(0, 60_000, 0),
@@ -419,7 +421,7 @@ export interface Config {
   maxIterations: number;
   verifyConcurrency: number;
   /** How new jobs verify and refine; per-question + full is the GEMS paper's loop. */
-  modes: { verify: "per-question" | "batch"; loop: "full" | "fast" };
+  modes: { verify: "per-question" | "batch"; loop: "full" | "fast"; refine: "redraw" | "edit" };
   dataDir: string;
   skillsDir: string;
   discord: { token: string; applicationId: string; guildId: string | undefined; apiUrl: string | undefined } | null;
@@ -615,7 +617,7 @@ export function loadConfig(env: Env, options: { envFile?: string | null; cwd?: s
     generator,
     maxIterations: e.GEMS_MAX_ITERATIONS,
     verifyConcurrency: e.GEMS_VERIFY_CONCURRENCY,
-    modes: { verify: e.GEMS_VERIFY_MODE ?? "per-question", loop: e.GEMS_LOOP ?? "full" },
+    modes: { verify: e.GEMS_VERIFY_MODE ?? "per-question", loop: e.GEMS_LOOP ?? "full", refine: e.GEMS_REFINE_MODE ?? "redraw" },
     dataDir: resolve(cwd, e.GEMS_DATA_DIR ?? "data"),
     skillsDir: e.GEMS_SKILLS_DIR ? resolve(cwd, e.GEMS_SKILLS_DIR) : BUNDLED_SKILLS_DIR,
     discord,

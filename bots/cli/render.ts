@@ -40,8 +40,15 @@ export function renderEvent(event: AgentEvent, ctx: RenderContext): string[] {
       return event.questions.length === 0
         ? ["checklist: nothing to check; one plain generation"]
         : [`checklist: ${event.questions.length} questions`, ...event.questions.map((q) => `  ${q.id}. ${q.question}`)];
+    case "references": {
+      const lines = [`references: ${event.images.length} image${event.images.length === 1 ? "" : "s"}${event.isUsedByGenerator ? ", sent to the generator" : ""}`];
+      if (event.note) lines.push(`  note: ${event.note}`);
+      return lines;
+    }
     case "iteration.started":
-      return [`${tag(event.n)} generating: ${clip(event.prompt)}`];
+      return event.edit
+        ? [`${tag(event.n)} editing image ${event.edit.fromN}: ${clip(event.edit.instruction)}`]
+        : [`${tag(event.n)} generating: ${clip(event.prompt)}`];
     case "image.preview":
       // Progress belongs to the live status line, not to the log of steps.
       return [];
@@ -75,7 +82,8 @@ export function renderEvent(event: AgentEvent, ctx: RenderContext): string[] {
         ctx.retired ??= new Set();
         for (const q of event.retired) ctx.retired.add(q.id);
       }
-      const lines = [`feedback from ${event.author}: ${clip(event.text)}`];
+      const attached = event.images?.length ? ` (+${event.images.length} image${event.images.length === 1 ? "" : "s"})` : "";
+      const lines = [`feedback from ${event.author}: ${clip(event.text)}${attached}`];
       for (const q of event.questions) lines.push(`  + ${q.id}. ${q.question}`);
       for (const q of event.retired) lines.push(`  - ${q.id}. ${q.question}`);
       return lines;

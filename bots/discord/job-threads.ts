@@ -31,6 +31,7 @@ import {
   renderIterationInterrupted,
   renderIterationPreview,
   renderPlan,
+  renderReferences,
   renderResumed,
   renderStarter,
   renderStatus,
@@ -230,6 +231,9 @@ export function createJobThreads(deps: JobThreadsDeps): JobThreads {
         return;
       case "requirements":
         await post(state, event, renderPlan(view));
+        return;
+      case "references":
+        await post(state, event, renderReferences(event));
         return;
       case "image.preview":
         await renderPreview(state, event);

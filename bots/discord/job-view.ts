@@ -5,7 +5,7 @@
 import type { BestView, JobEvent, RequirementView } from "../../core/agent/events.ts";
 import type { Person } from "../../core/jobs/types.ts";
 import { checklistLines, regressedRequirementIds, type ChecklistLines } from "../../core/memory/checklist.ts";
-import { describeModes, type ModelNames, type StopReason, type Verdict } from "../../core/memory/trajectory.ts";
+import { describeModes, type EditRecord, type ModelNames, type StopReason, type Verdict } from "../../core/memory/trajectory.ts";
 import type { ImageProvenance } from "../../core/images/provenance.ts";
 
 export interface IterationView {
@@ -24,6 +24,8 @@ export interface IterationView {
   error: string | null;
   /** While the image is drawn: the newest preview; null once the image (or an error) is in. */
   preview: { percent: number; imageHash: string | null } | null;
+  /** Set when this attempt edited an earlier image (edit-to-fix) instead of drawing anew. */
+  edit: EditRecord | null;
 }
 
 export type JobPhase = "queued" | "planning" | "generating" | "verifying" | "refining" | "done" | "failed" | "cancelled";
@@ -109,6 +111,7 @@ export function applyEvent(view: JobView, event: JobEvent): void {
         next: null,
         error: null,
         preview: null,
+        edit: event.edit ?? null,
       });
       break;
     case "image.preview":

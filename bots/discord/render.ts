@@ -146,11 +146,14 @@ function scoreOf(view: JobView, iteration: IterationView): string {
 export function renderIteration(view: JobView, n: number, options: { withImage: boolean }): OutgoingMessage {
   const iteration = iterationOf(view, n);
   if (!iteration) throw new Error(`iteration ${n} of job ${view.jobId} is not in the view`);
+  const kind = iteration.edit ? ` · ✏️ edit of iteration ${iteration.edit.fromN}` : "";
   const header = iteration.isVerified
-    ? `**Iteration ${n} of ${Math.max(view.maxIterations, n)}** · ${scoreOf(view, iteration)}`
-    : `**Iteration ${n} of ${Math.max(view.maxIterations, n)}**`;
+    ? `**Iteration ${n} of ${Math.max(view.maxIterations, n)}**${kind} · ${scoreOf(view, iteration)}`
+    : `**Iteration ${n} of ${Math.max(view.maxIterations, n)}**${kind}`;
   const content = truncate(`${header}\n${checklistOf(view, iteration)}`, DISCORD_LIMITS.messageContent);
-  const embeds: APIEmbed[] = [{ title: "Prompt used", description: truncate(iteration.prompt, PROMPT_SHARE) }];
+  const embeds: APIEmbed[] = iteration.edit
+    ? [{ title: "Edit instruction", description: truncate(iteration.edit.instruction, PROMPT_SHARE) }]
+    : [{ title: "Prompt used", description: truncate(iteration.prompt, PROMPT_SHARE) }];
   if (iteration.next) {
     const fields = [];
     if (iteration.experience) fields.push({ name: "What it learned", value: truncate(iteration.experience, DISCORD_LIMITS.embedFieldValue) });
@@ -268,6 +271,19 @@ export function renderResumed(view: JobView): OutgoingMessage {
   const isLastComplete = last !== undefined && (last.isVerified || last.error !== null);
   const where = !last ? "from the start" : `${isLastComplete ? "after" : "at"} iteration ${last.n} of ${Math.max(view.maxIterations, last.n)}`;
   return { body: { content: `🔁 GEMS Bot restarted; this job resumed ${where}. Nothing is repeated.`, allowed_mentions: NO_PINGS }, images: [] };
+}
+
+/** The job's reference images, attached, with what the generator does with them. */
+export function renderReferences(event: Extract<JobEvent, { type: "references" }>): OutgoingMessage {
+  const count = event.images.length;
+  const lines = [
+    count > 0 ? `🖼️ **${count} reference image${count === 1 ? "" : "s"}**${event.isUsedByGenerator ? " · sent to the generator" : ""}` : null,
+    event.note ? `ℹ️ ${oneLine(event.note, 800)}` : null,
+  ].filter((line): line is string => line !== null);
+  return {
+    body: { content: truncate(lines.join("\n"), DISCORD_LIMITS.messageContent), allowed_mentions: NO_PINGS },
+    images: event.images.map((image, i) => ({ name: `reference-${i + 1}.png`, hash: image.hash })),
+  };
 }
 
 export function renderIterationFailed(n: number, error: string): OutgoingMessage {

@@ -16,6 +16,7 @@ import {
   renderFinal,
   renderIterationComment,
   renderIterationFailed,
+  renderReferences,
   renderPlan,
   renderResumed,
   renderStatusCard,
@@ -244,6 +245,9 @@ export function createEventDeliverer(deps: DeliveryDeps): EventDeliverer {
         break;
       case "iteration.failed":
         await reply(renderIterationFailed(event.n, event.error));
+        break;
+      case "references":
+        await reply(renderReferences(event.images.length, event.isUsedByGenerator, event.note));
         break;
       case "verified":
         if (ref.files[String(event.n)] === undefined) {

@@ -164,6 +164,12 @@ export function renderIterationComment(status: JobStatus, n: number, verdicts: r
   return fitText(parts.join("\n"));
 }
 
+/** The job's reference images as a line, and what the generator does with them. */
+export function renderReferences(count: number, isUsedByGenerator: boolean, note: string | null): SlackMessage {
+  const head = count > 0 ? `🖼️ ${count} reference image${count === 1 ? "" : "s"}${isUsedByGenerator ? ", sent to the generator" : ""}.` : "";
+  return { text: fitText([head, note ? `ℹ️ ${escapeMrkdwn(note)}` : ""].filter(Boolean).join(" ")) };
+}
+
 export function renderIterationFailed(n: number, error: string): SlackMessage {
   return { text: fitText(`⚠️ Iteration ${n} produced no image: ${escapeMrkdwn(truncate(error, ERROR_SHOWN))}`) };
 }

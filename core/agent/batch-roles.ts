@@ -5,7 +5,7 @@
 import type { Mllm } from "../models/ports.ts";
 import { isAbortError } from "../errors.ts";
 import { mapWithConcurrency } from "./concurrency.ts";
-import { batchVerifierMessages, fastRefinerMessages, type FastRefinerInput } from "./prompts.ts";
+import { batchVerifierMessages, fastRefinerMessages, isReferenceQuestion, type FastRefinerInput } from "./prompts.ts";
 import { limitWords, parseAnswer, type RefinedPrompt } from "./parse.ts";
 import { parseBatchAnswers, parseFastRefinement, readsAsYesOrNo } from "./parse-batch.ts";
 import { EXPERIENCE_MAX_WORDS, verifyQuestion, type QuestionVerdict } from "./roles.ts";
@@ -24,11 +24,13 @@ export async function verifyChecklist(
   questions: readonly string[],
   concurrency: number,
   signal?: AbortSignal,
+  references: readonly Uint8Array[] = [],
 ): Promise<QuestionVerdict[]> {
-  if (questions.length <= 1) return Promise.all(questions.map((q) => verifyQuestion(mllm, png, q, signal)));
+  if (questions.length <= 1) return Promise.all(questions.map((q) => verifyQuestion(mllm, png, q, signal, references)));
+  const shown = questions.some(isReferenceQuestion) ? references : [];
   let answers: Array<string | null>;
   try {
-    const reply = await mllm.chat({ messages: batchVerifierMessages(png, questions), maxTokens: batchMaxTokens(questions.length), signal });
+    const reply = await mllm.chat({ messages: batchVerifierMessages(png, questions, shown), maxTokens: batchMaxTokens(questions.length), signal });
     answers = parseBatchAnswers(reply.content, questions);
   } catch (error) {
     if (isAbortError(error)) throw error;
@@ -40,7 +42,7 @@ export async function verifyChecklist(
     answer !== null && readsAsYesOrNo(answer) ? { ...parseAnswer(answer), answer: answer.trim(), isError: false } : null,
   );
   const unread = verdicts.flatMap((verdict, index) => (verdict === null ? [index] : []));
-  const again = await mapWithConcurrency(unread, concurrency, (index) => verifyQuestion(mllm, png, questions[index] as string, signal));
+  const again = await mapWithConcurrency(unread, concurrency, (index) => verifyQuestion(mllm, png, questions[index] as string, signal, references));
   unread.forEach((index, k) => {
     verdicts[index] = again[k] as QuestionVerdict;
   });

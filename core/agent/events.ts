@@ -1,4 +1,4 @@
-import type { LoopModes, ModelNames, StopReason, Verdict } from "../memory/trajectory.ts";
+import type { EditRecord, LoopModes, ModelNames, StopReason, Verdict } from "../memory/trajectory.ts";
 
 /** A reference to a stored image; surfaces resolve it through the ImageStore. */
 export interface ImageRef {
@@ -32,7 +32,14 @@ export type AgentEvent =
   /** `modes`: how this job verifies and refines; absent in events stored before modes existed. */
   | { type: "plan.done"; skill: string | null; prompt: string; why: string | null; modes?: LoopModes }
   | { type: "requirements"; questions: RequirementView[] }
-  | { type: "iteration.started"; n: number; prompt: string; thought: string | null }
+  /**
+   * Once, when the job starts with reference images: which they are, and whether the generator
+   * uses them. `note` (when set) tells people what the generator cannot take, e.g. that the job
+   * runs on text because the generator takes no images, or redraws because it cannot edit.
+   */
+  | { type: "references"; images: ImageRef[]; isUsedByGenerator: boolean; note: string | null }
+  /** `edit`: this attempt edits iteration `edit.fromN`'s image rather than drawing anew. */
+  | { type: "iteration.started"; n: number; prompt: string; thought: string | null; edit?: EditRecord }
   /**
    * While iteration n is being drawn: percent done and the newest partial image, if the generator
    * sends one. Emitted at most every few seconds per iteration; surfaces edit one message with it
@@ -51,6 +58,8 @@ export type AgentEvent =
       type: "feedback.added";
       author: string;
       text: string;
+      /** Images the person attached, when any. */
+      images?: ImageRef[];
       questions: RequirementView[];
       retired: RequirementView[];
     }

@@ -28,6 +28,8 @@ export const ROLES = [
   "batch-verifier",
   // GEMS_LOOP=fast: one call writes the compressor's experience and the refiner's prompt.
   "fast-refiner",
+  // GEMS_REFINE_MODE=edit: an edit instruction that repairs the best image's failed requirements.
+  "editor",
 ] as const;
 export type Role = (typeof ROLES)[number];
 
@@ -86,6 +88,36 @@ function sections(entries: Array<[string, string | null | undefined]>): string {
     .join("\n\n");
 }
 
+export const REFERENCES_HEADING = "Reference images";
+
+/**
+ * The reference images as message parts: a heading that numbers them, then the images in order.
+ * Always after what they are compared with, so the first image of a verifier call stays the one
+ * judged.
+ */
+export function referenceParts(references: readonly Uint8Array[]): MllmPart[] {
+  if (references.length === 0) return [];
+  return [
+    {
+      type: "text",
+      text: sections([
+        [
+          REFERENCES_HEADING,
+          `${references.length} reference image(s) the person sent follow, numbered 1 to ${references.length} in order. ` +
+            "Keep what the request takes from them (objects, layout, look) unless the request says otherwise.",
+        ],
+      ]),
+    },
+    ...references.map((png): MllmPart => ({ type: "image", png })),
+  ];
+}
+
+/** Whether a checklist question is about the reference images, so the verifier must see them. */
+export const isReferenceQuestion = (question: string): boolean => /\breference\b/i.test(question);
+
+const withReferences = (text: string, references: readonly Uint8Array[]): string | MllmPart[] =>
+  references.length === 0 ? text : [{ type: "text", text }, ...referenceParts(references)];
+
 const checklistText = (lines: readonly ChecklistLine[]): string =>
   lines.map((line) => `${line.id}. ${line.question}`).join("\n");
 
@@ -103,7 +135,7 @@ const feedbackText = (feedback: readonly FeedbackView[]): string =>
 
 const FEEDBACK_HEADING = "Human feedback (follow it; it outranks the experiences)";
 
-export function plannerMessages(request: string, manifest: readonly SkillSummary[]): MllmMessage[] {
+export function plannerMessages(request: string, manifest: readonly SkillSummary[], references: readonly Uint8Array[] = []): MllmMessage[] {
   const skills = manifest.map((skill) => `- ${skill.id}: ${skill.description.replace(/\s+/g, " ")}`).join("\n");
   return [
     system(
@@ -112,7 +144,7 @@ export function plannerMessages(request: string, manifest: readonly SkillSummary
         "Never pick more than one. " +
         'Reply with JSON only, in the form {"skill": "<skill id>" or null, "why": "<one short sentence>"}.',
     ),
-    { role: "user", content: sections([["Skills", skills], ["Request", request]]) },
+    { role: "user", content: withReferences(sections([["Skills", skills], ["Request", request]]), references) },
   ];
 }
 
@@ -127,7 +159,7 @@ export function rewriterMessages(request: string, instructions: string): MllmMes
   ];
 }
 
-export function decomposerMessages(request: string): MllmMessage[] {
+export function decomposerMessages(request: string, references: readonly Uint8Array[] = []): MllmMessage[] {
   return [
     system(
       "You are the GEMS decomposer. You break an image request into atomic yes/no questions that someone " +
@@ -135,9 +167,10 @@ export function decomposerMessages(request: string): MllmMessage[] {
         "attribute, spatial relation, and piece of text the request names; a correct image answers yes to " +
         "every one. Ask about style or mood only when the request asks for it. " +
         'Reply with JSON only, in the form {"questions": ["...", "..."]}; reply {"questions": []} when ' +
-        "nothing in the request can be checked.",
+        "nothing in the request can be checked. When reference images come with the request, also ask what the " +
+        'image must keep from each, naming it by number, e.g. "Does the image keep the objects and layout of reference image 1?".',
     ),
-    { role: "user", content: sections([["Request", request]]) },
+    { role: "user", content: withReferences(sections([["Request", request]]), references) },
   ];
 }
 
@@ -145,6 +178,7 @@ export function feedbackMessages(
   request: string,
   checklist: readonly ChecklistLine[],
   feedback: FeedbackView,
+  images: readonly Uint8Array[] = [],
 ): MllmMessage[] {
   return [
     system(
@@ -156,16 +190,21 @@ export function feedbackMessages(
     ),
     {
       role: "user",
-      content: sections([
-        ["Request", request],
-        ["Checklist", checklistText(checklist) || "(empty)"],
-        ["Feedback", `${feedback.author}: ${feedback.text}`],
-      ]),
+      // Images attached to the comment ("like this one") follow it as reference images.
+      content: withReferences(
+        sections([
+          ["Request", request],
+          ["Checklist", checklistText(checklist) || "(empty)"],
+          ["Feedback", `${feedback.author}: ${feedback.text}`],
+        ]),
+        images,
+      ),
     },
   ];
 }
 
-export function verifierMessages(png: Uint8Array, question: string): MllmMessage[] {
+/** `references` go after the judged image, so it stays the first image of the call. */
+export function verifierMessages(png: Uint8Array, question: string, references: readonly Uint8Array[] = []): MllmMessage[] {
   return [
     system(
       "You are the GEMS verifier. Look at the image and answer one question about it. Begin your answer " +
@@ -176,6 +215,7 @@ export function verifierMessages(png: Uint8Array, question: string): MllmMessage
       role: "user",
       content: [
         { type: "image", png },
+        ...referenceParts(references),
         { type: "text", text: sections([["Question", question]]) },
       ],
     },
@@ -297,7 +337,7 @@ function attemptText(attempt: AttemptView): string {
  * Numbering is 1..k in this call, whatever the requirements' ids, so the model never has to
  * copy an id it was not shown in order.
  */
-export function batchVerifierMessages(png: Uint8Array, questions: readonly string[]): MllmMessage[] {
+export function batchVerifierMessages(png: Uint8Array, questions: readonly string[], references: readonly Uint8Array[] = []): MllmMessage[] {
   return [
     system(
       "You are the GEMS batch-verifier. Look at the image and answer every question in the list about it. " +
@@ -310,6 +350,7 @@ export function batchVerifierMessages(png: Uint8Array, questions: readonly strin
       content: [
         { type: "text", text: sections([["Questions", questions.map((q, i) => `${i + 1}. ${q}`).join("\n")]]) },
         { type: "image", png },
+        ...referenceParts(references),
       ],
     },
   ];
@@ -367,5 +408,54 @@ export function fastRefinerMessages(input: FastRefinerInput): MllmMessage[] {
         'Think it through, then give the final prompt on a line of its own that starts with "PROMPT:".',
     ),
     { role: "user", content: parts },
+  ];
+}
+
+export interface EditorInput {
+  request: string;
+  feedback: readonly FeedbackView[];
+  /** The image to edit (the best so far) and its results against the current checklist. */
+  png: Uint8Array;
+  n: number;
+  results: readonly ResultLine[];
+  references: readonly Uint8Array[];
+}
+
+/**
+ * GEMS_REFINE_MODE=edit: one instruction for an image-editing model that repairs only what
+ * failed. What passed is listed too, as what the edit must leave alone.
+ */
+export function editorMessages(input: EditorInput): MllmMessage[] {
+  const failed = input.results.filter((r) => !r.passed);
+  const passed = input.results.filter((r) => r.passed);
+  return [
+    system(
+      "You are the GEMS editor. An image-editing model will change an existing image following your instruction " +
+        "and keep everything else. Write one instruction that fixes every failed requirement and nothing more: " +
+        "name each change plainly (what, which colour, how many, where), and do not describe what already passed. " +
+        'Think it through, then give the instruction on a line of its own that starts with "EDIT:".',
+    ),
+    {
+      role: "user",
+      content: [
+        {
+          type: "text",
+          text: sections([
+            ["Request", input.request],
+            [FEEDBACK_HEADING, feedbackText(input.feedback)],
+            [`Image to edit (attempt ${input.n})`, "The image follows."],
+          ]),
+        },
+        { type: "image", png: input.png },
+        ...referenceParts(input.references),
+        {
+          type: "text",
+          text: sections([
+            ["Keep (passed)", resultText(passed) || "(nothing passed yet)"],
+            ["Fix (failed)", resultText(failed)],
+          ]),
+        },
+      ],
+    },
   ];
 }

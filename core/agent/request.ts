@@ -1,6 +1,6 @@
 /** Validation of what people ask for, shared by every surface so they all answer the same way. */
 import { InputError } from "../errors.ts";
-import type { JobRequest, SkillChoice } from "../memory/trajectory.ts";
+import { REFINE_MODES, type JobRequest, type RefineMode, type SkillChoice } from "../memory/trajectory.ts";
 import type { SkillLibrary } from "../skills/types.ts";
 
 export const PROMPT_MAX_CHARS = 4000;
@@ -13,6 +13,20 @@ export interface JobRequestInput {
   skill?: string | undefined;
   iterations?: number | undefined;
   seed?: number | undefined;
+  /** Hashes of reference images already in the image store (the surface checked and stored them). */
+  referenceImages?: string[] | undefined;
+  /** Per-job choice of `redraw` or `edit` (edit-to-fix); the deployment's GEMS_REFINE_MODE otherwise. */
+  refineMode?: string | undefined;
+}
+
+/** How many reference images one request (or one feedback entry) may carry. */
+export const MAX_REFERENCE_IMAGES = 4;
+
+/** Checks a per-job refine mode ("redraw" or "edit"); throws InputError naming the choices. */
+export function parseRefineMode(raw: string): RefineMode {
+  const mode = raw.trim().toLowerCase();
+  if ((REFINE_MODES as readonly string[]).includes(mode)) return mode as RefineMode;
+  throw new InputError(`Unknown refine mode "${raw}". Choose redraw (a new prompt each time) or edit (repair the best image).`);
 }
 
 /** Checks a request and fills defaults; throws InputError with a message meant for the user. */
@@ -42,6 +56,18 @@ export function validateJobRequest(
     }
     request.seed = input.seed;
   }
+  if (input.referenceImages !== undefined && input.referenceImages.length > 0) {
+    if (input.referenceImages.length > MAX_REFERENCE_IMAGES) {
+      throw new InputError(
+        `${input.referenceImages.length} reference images were sent; the limit is ${MAX_REFERENCE_IMAGES}. Send the ones that matter most.`,
+      );
+    }
+    if (!input.referenceImages.every((hash) => /^[0-9a-f]{64}$/.test(hash))) {
+      throw new InputError("A reference image is not a stored image; upload it again.");
+    }
+    request.referenceImages = [...input.referenceImages];
+  }
+  if (input.refineMode !== undefined) parseRefineMode(input.refineMode);
   return request;
 }
 

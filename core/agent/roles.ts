@@ -8,6 +8,9 @@ import type { Plan, SkillChoice } from "../memory/trajectory.ts";
 import {
   compressorMessages,
   decomposerMessages,
+  editorMessages,
+  isReferenceQuestion,
+  type EditorInput,
   feedbackMessages,
   plannerMessages,
   refinerMessages,
@@ -41,13 +44,14 @@ export async function planRequest(
   request: string,
   choice: SkillChoice,
   signal?: AbortSignal,
+  references: readonly Uint8Array[] = [],
 ): Promise<Plan & { thought: string | null }> {
   let skillId: string | null = null;
   let why: string | null = null;
   if (choice === "auto") {
     const manifest = skills.manifest();
     if (manifest.length > 0) {
-      const reply = await mllm.chat({ messages: plannerMessages(request, manifest), maxTokens: 300, signal });
+      const reply = await mllm.chat({ messages: plannerMessages(request, manifest, references), maxTokens: 300, signal });
       const route = parseSkillRoute(reply.content, manifest.map((s) => s.id));
       skillId = route.skill;
       why = route.why;
@@ -66,8 +70,13 @@ export async function planRequest(
 }
 
 /** Atomic yes/no questions about the original request. */
-export async function decomposeRequest(mllm: Mllm, request: string, signal?: AbortSignal): Promise<string[]> {
-  const reply = await mllm.chat({ messages: decomposerMessages(request), maxTokens: 800, signal });
+export async function decomposeRequest(
+  mllm: Mllm,
+  request: string,
+  signal?: AbortSignal,
+  references: readonly Uint8Array[] = [],
+): Promise<string[]> {
+  const reply = await mllm.chat({ messages: decomposerMessages(request, references), maxTokens: 800, signal });
   return parseQuestions(reply.content);
 }
 
@@ -78,8 +87,9 @@ export async function decomposeFeedback(
   checklist: readonly ChecklistLine[],
   feedback: FeedbackView,
   signal?: AbortSignal,
+  images: readonly Uint8Array[] = [],
 ): Promise<FeedbackEdit> {
-  const reply = await mllm.chat({ messages: feedbackMessages(request, checklist, feedback), maxTokens: 600, signal });
+  const reply = await mllm.chat({ messages: feedbackMessages(request, checklist, feedback, images), maxTokens: 600, signal });
   return parseFeedbackEdit(reply.content, new Set(checklist.map((line) => line.id)));
 }
 
@@ -99,9 +109,12 @@ export async function verifyQuestion(
   png: Uint8Array,
   question: string,
   signal?: AbortSignal,
+  references: readonly Uint8Array[] = [],
 ): Promise<QuestionVerdict> {
   try {
-    const reply = await mllm.chat({ messages: verifierMessages(png, question), maxTokens: 200, signal });
+    // Only questions about the references carry them: the others need not pay for the images.
+    const shown = isReferenceQuestion(question) ? references : [];
+    const reply = await mllm.chat({ messages: verifierMessages(png, question, shown), maxTokens: 200, signal });
     const answer = reply.content.trim();
     return { ...parseAnswer(answer), answer, isError: false };
   } catch (error) {
@@ -145,4 +158,29 @@ export async function refinePrompt(mllm: Mllm, input: RefinerInput, signal?: Abo
   if (!refined || limit === undefined || images <= limit) return refined;
   const note = `The model server takes at most ${limit} image(s) per request, so the refiner saw the latest ${limit} and left out ${images - limit}.`;
   return { ...refined, thought: refined.thought ? `${refined.thought}\n\n(${note})` : note };
+}
+
+/**
+ * GEMS_REFINE_MODE=edit: the instruction that repairs the failed requirements of the image to
+ * edit; null when the reply held none (the loop then redraws).
+ */
+export async function writeEditInstruction(mllm: Mllm, input: EditorInput, signal?: AbortSignal): Promise<{ instruction: string; thought: string | null } | null> {
+  const reply = await mllm.chat({ messages: editorMessages(input), maxTokens: 1000, signal });
+  const instruction = parseEditInstruction(reply.content);
+  if (instruction === null) return null;
+  const before = reply.content.slice(0, Math.max(0, reply.content.search(/^[*_\s#]*edit\s*:/im))).trim();
+  return { instruction, thought: reply.reasoning ?? (before || null) };
+}
+
+/** The text after the last "EDIT:" label (markdown emphasis allowed), or null. */
+export function parseEditInstruction(content: string): string | null {
+  const lines = content.split("\n");
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const match = /^[*_\s#]*edit\s*:[*_\s]*(.*)$/i.exec(lines[i] as string);
+    if (!match) continue;
+    const rest = (match[1] ?? "").replace(/[*_]+$/, "").trim() || (lines.slice(i + 1).find((l) => l.trim() !== "") ?? "").trim();
+    const cleaned = rest.replace(/^["'`]+|["'`]+$/g, "").trim();
+    return cleaned === "" ? null : cleaned;
+  }
+  return null;
 }

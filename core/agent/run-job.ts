@@ -6,11 +6,12 @@
  */
 import type { Logger } from "pino";
 import { createHash } from "node:crypto";
-import type { ImageGenerator, Mllm } from "../models/ports.ts";
+import { TEXT_ONLY, type GeneratorCapabilities, type ImageGenerator, type Mllm } from "../models/ports.ts";
 import type { ImageStore } from "../memory/stores.ts";
 import type { SkillLibrary } from "../skills/types.ts";
 import {
   activeRequirements,
+  referenceHashes,
   type BestImage,
   type FeedbackEntry,
   type IterationRecord,
@@ -23,7 +24,15 @@ import {
 import { regressedRequirementIds } from "../memory/checklist.ts";
 import type { AgentEvent, BestView, RequirementView } from "./events.ts";
 import { CancelledError, describeError, GemsError, InputError, isAbortError } from "../errors.ts";
-import { compressAttempt, decomposeFeedback, decomposeRequest, planRequest, refinePrompt, verifyQuestion } from "./roles.ts";
+import {
+  compressAttempt,
+  decomposeFeedback,
+  decomposeRequest,
+  planRequest,
+  refinePrompt,
+  verifyQuestion,
+  writeEditInstruction,
+} from "./roles.ts";
 import type { AttemptView, FeedbackView, ResultLine } from "./prompts.ts";
 import type { RefinedPrompt } from "./parse.ts";
 import { mapWithConcurrency } from "./concurrency.ts";
@@ -57,6 +66,8 @@ export interface AgentDeps {
 export interface FeedbackInput {
   author: string;
   text: string;
+  /** Images the person attached (hashes in the image store); they join the job's references. */
+  imageHashes?: string[];
 }
 
 export interface RunControls {
@@ -85,10 +96,15 @@ type Step =
   | { kind: "refine"; iteration: IterationRecord }
   /** GEMS_LOOP=fast: the experience and the next prompt in one call, committed together. */
   | { kind: "revise"; iteration: IterationRecord }
+  /** GEMS_REFINE_MODE=edit: an instruction that repairs the best image, instead of (or on top of) a new prompt. */
+  | { kind: "edit"; iteration: IterationRecord; source: IterationRecord }
   | { kind: "finish"; reason: StopReason };
 
-/** What the loop does next, read from memory alone. */
-export function nextStep(trajectory: Trajectory): Step {
+/**
+ * What the loop does next, read from memory alone (and from what the generator can take, which
+ * decides whether an edit is possible at all).
+ */
+export function nextStep(trajectory: Trajectory, capabilities: GeneratorCapabilities = TEXT_ONLY): Step {
   if (trajectory.plan === null || trajectory.requirements === null) return { kind: "prepare" };
   const last = trajectory.iterations.at(-1);
   const maxReached = trajectory.iterations.length >= trajectory.request.maxIterations;
@@ -102,9 +118,36 @@ export function nextStep(trajectory: Trajectory): Step {
   if (last.passed === last.total) return { kind: "finish", reason: "all-passed" };
   if (maxReached) return { kind: "finish", reason: "max-iterations" };
   if (last.experience === null) return { kind: trajectory.modes.loop === "fast" ? "revise" : "compress", iteration: last };
-  if (trajectory.nextPrompt === null) return { kind: "refine", iteration: last };
+  const source = editSource(trajectory, capabilities);
+  // The full loop's editor replaces its refiner; the fast loop's revision already wrote a prompt,
+  // which stays as the prompt a redraw would use.
+  if (trajectory.nextPrompt === null) return source ? { kind: "edit", iteration: last, source } : { kind: "refine", iteration: last };
+  if (source && trajectory.modes.loop === "fast" && trajectory.nextPrompt.edit === undefined && !isDecidedRedraw(trajectory)) {
+    return { kind: "edit", iteration: last, source };
+  }
   return { kind: "start" };
 }
+
+/**
+ * The iteration whose image the next attempt should edit, or null to redraw: edit-to-fix is on,
+ * the generator can edit, and the last attempt was not an edit that made things worse (fewer
+ * passes than the image it started from), which falls back to one full redraw.
+ */
+export function editSource(t: Trajectory, capabilities: GeneratorCapabilities): IterationRecord | null {
+  if (t.modes.refine !== "edit" || !capabilities.edit || t.best === null) return null;
+  const last = t.iterations.at(-1);
+  if (!last) return null;
+  if (last.edit) {
+    const from = t.iterations[last.edit.fromN - 1];
+    if (from && last.passed < from.passed) return null;
+  }
+  return t.iterations[t.best.n - 1] ?? null;
+}
+
+/** The fast loop's revision of a worse edit stays a redraw: its prompt carries a marker thought. */
+const isDecidedRedraw = (t: Trajectory): boolean => t.nextPrompt?.thought?.startsWith(REDRAW_NOTE) === true;
+
+const REDRAW_NOTE = "Redraw:";
 
 /**
  * Runs (or resumes) a job until it finishes, fails or is cancelled. Never throws for model or
@@ -195,7 +238,7 @@ async function advanceUntilFinished(
         log.warn({ author: feedback.author, problem: error.message }, "feedback skipped");
       }
     }
-    const step = nextStep(t);
+    const step = nextStep(t, capabilitiesOf(deps.generator));
     log.debug({ step: step.kind, iteration: t.iterations.length }, "step");
     // The step's model usage is written with the step's own commit, under the iteration it is about.
     const metered = meterMllm(deps.mllm);
@@ -226,6 +269,9 @@ async function advanceUntilFinished(
       case "revise":
         await revise(t, step.iteration, stepDeps, stepCommit, signal);
         break;
+      case "edit":
+        await planEdit(t, step.iteration, step.source, stepDeps, stepCommit, signal);
+        break;
       case "finish":
         t.status = "done";
         t.stopReason = step.reason;
@@ -245,11 +291,15 @@ type Commit = (...events: AgentEvent[]) => Promise<void>;
 
 /** Planning and decomposition do not depend on each other, so they run at the same time. */
 async function prepare(t: Trajectory, deps: AgentDeps, commit: Commit, signal?: AbortSignal): Promise<void> {
+  const references = await loadReferences(t, deps.images);
   const [plan, questions] = await Promise.all([
-    t.plan === null ? planRequest(deps.mllm, deps.skills, t.request.prompt, t.request.skill, signal) : null,
-    t.requirements === null ? decomposeRequest(deps.mllm, t.request.prompt, signal) : null,
+    t.plan === null ? planRequest(deps.mllm, deps.skills, t.request.prompt, t.request.skill, signal, references) : null,
+    t.requirements === null ? decomposeRequest(deps.mllm, t.request.prompt, signal, references) : null,
   ]);
   const events: AgentEvent[] = [];
+  // Said once, with the plan: a resumed job has its plan stored and never prepares again.
+  const notice = referencesNotice(t, capabilitiesOf(deps.generator), deps.generator.name);
+  if (notice) events.push(notice);
   if (plan) {
     const { thought, ...stored } = plan;
     t.plan = stored;
@@ -261,6 +311,32 @@ async function prepare(t: Trajectory, deps: AgentDeps, commit: Commit, signal?: 
     events.push({ type: "requirements", questions: t.requirements.map(requirementView) });
   }
   await commit(...events);
+}
+
+/** What the job's references are and what the generator does with them; null when there is nothing to say. */
+function referencesNotice(t: Trajectory, capabilities: GeneratorCapabilities, generator: string): AgentEvent | null {
+  const hashes = referenceHashes(t);
+  const notes: string[] = [];
+  if (hashes.length > 0 && !capabilities.references) {
+    notes.push(`The image generator (${generator}) takes no reference images, so it draws from text; the checks still compare with the references.`);
+  }
+  if (t.modes.refine === "edit" && !capabilities.edit) {
+    notes.push(`The image generator (${generator}) cannot edit images, so each fix is a full redraw.`);
+  }
+  if (hashes.length === 0 && notes.length === 0) return null;
+  return {
+    type: "references",
+    images: hashes.map((hash) => ({ hash })),
+    isUsedByGenerator: hashes.length > 0 && capabilities.references,
+    note: notes.length > 0 ? notes.join(" ") : null,
+  };
+}
+
+const capabilitiesOf = (generator: ImageGenerator): GeneratorCapabilities => generator.capabilities ?? TEXT_ONLY;
+
+async function loadReferences(t: Trajectory, images: ImageStore): Promise<Uint8Array[]> {
+  const hashes = referenceHashes(t);
+  return Promise.all(hashes.map((hash) => images.get(hash)));
 }
 
 async function startIteration(t: Trajectory, commit: Commit, now: () => Date): Promise<void> {
@@ -278,10 +354,17 @@ async function startIteration(t: Trajectory, commit: Commit, now: () => Date): P
     experience: null,
     startedAt: now().toISOString(),
     regressions: [],
+    ...(next.edit ? { edit: { ...next.edit } } : {}),
   };
   t.iterations.push(iteration);
   t.nextPrompt = null;
-  await commit({ type: "iteration.started", n: iteration.n, prompt: iteration.prompt, thought: iteration.thought });
+  await commit({
+    type: "iteration.started",
+    n: iteration.n,
+    prompt: iteration.prompt,
+    thought: iteration.thought,
+    ...(iteration.edit ? { edit: { ...iteration.edit } } : {}),
+  });
 }
 
 /** Throws GenerationFailedError when the generator gave up, so the loop can mark the attempt. */
@@ -294,12 +377,21 @@ async function generate(
 ): Promise<void> {
   // Previews go into the event log but not into memory; see core/agent/README.md.
   const previews = startPreviews(iteration.n, { images: deps.images, emit: (event) => commit(event), logger: deps.logger }, deps.previews);
+  const capabilities = capabilitiesOf(deps.generator);
+  const references = capabilities.references ? await loadReferences(t, deps.images) : [];
+  const sourceHash = iteration.edit ? t.iterations[iteration.edit.fromN - 1]?.imageHash : null;
+  // A generator that lost its edit support since the step was planned (a changed deployment)
+  // draws the prompt instead; the record then says it was no edit.
+  if (iteration.edit && (!capabilities.edit || !sourceHash)) delete iteration.edit;
+  const edit = iteration.edit && sourceHash ? { image: await deps.images.get(sourceHash), instruction: iteration.edit.instruction } : null;
   let png: Uint8Array;
   try {
     png = await deps.generator.generate({
       prompt: iteration.prompt,
       seed: seedFor(t, iteration.n),
       signal,
+      ...(references.length > 0 ? { images: references } : {}),
+      ...(edit ? { edit } : {}),
       ...(previews ? { onProgress: previews.onProgress } : {}),
     });
   } catch (error) {
@@ -326,11 +418,12 @@ async function verify(
   signal?: AbortSignal,
 ): Promise<void> {
   const png = await deps.images.get(iteration.imageHash as string);
+  const references = await loadReferences(t, deps.images);
   const results =
     t.modes.verify === "batch"
-      ? await verifyChecklist(deps.mllm, png, pending.map((r) => r.question), deps.verifyConcurrency, signal)
+      ? await verifyChecklist(deps.mllm, png, pending.map((r) => r.question), deps.verifyConcurrency, signal, references)
       : await mapWithConcurrency(pending, deps.verifyConcurrency, (requirement) =>
-          verifyQuestion(deps.mllm, png, requirement.question, signal),
+          verifyQuestion(deps.mllm, png, requirement.question, signal, references),
         );
   throwIfAborted(signal);
   // When no question could even be asked, the model is unreachable: that is a failure of the
@@ -476,13 +569,53 @@ async function revise(
 }
 
 /**
+ * GEMS_REFINE_MODE=edit: the editor writes an instruction for the failed requirements of the
+ * best image so far, and the next attempt edits that image. The prompt stays the one a redraw
+ * would use (the fast loop's revision, or the source's), so a fallback has one at hand. An
+ * editor that writes no instruction means a redraw, as the reference loop would do.
+ */
+async function planEdit(
+  t: Trajectory,
+  iteration: IterationRecord,
+  source: IterationRecord,
+  deps: AgentDeps,
+  commit: Commit,
+  signal?: AbortSignal,
+): Promise<void> {
+  const written = await writeEditInstruction(
+    deps.mllm,
+    {
+      request: t.request.prompt,
+      feedback: feedbackViews(t),
+      png: await deps.images.get(source.imageHash as string),
+      n: source.n,
+      results: resultLines(t, source),
+      references: await loadReferences(t, deps.images),
+    },
+    signal,
+  );
+  if (written === null) {
+    if (t.nextPrompt === null) {
+      await refine(t, iteration, deps, commit, signal);
+      return;
+    }
+    t.nextPrompt = { ...t.nextPrompt, thought: `${REDRAW_NOTE} the editor wrote no instruction. ${t.nextPrompt.thought ?? ""}`.trim() };
+    await commit({ type: "prompt.refined", n: iteration.n + 1, prompt: t.nextPrompt.prompt, thought: t.nextPrompt.thought });
+    return;
+  }
+  const edit = { fromN: source.n, instruction: written.instruction };
+  t.nextPrompt = { prompt: t.nextPrompt?.prompt ?? source.prompt, thought: written.thought, edit };
+  await commit({ type: "prompt.refined", n: iteration.n + 1, prompt: t.nextPrompt.prompt, thought: written.thought });
+}
+
+/**
  * Adds a person's feedback to the job's memory: the entry itself, the questions it adds to the
  * checklist and the ones it retires. Works on running and finished jobs alike.
  */
 export async function applyFeedback(
   t: Trajectory,
   input: FeedbackInput,
-  deps: Pick<AgentDeps, "mllm" | "commit">,
+  deps: Pick<AgentDeps, "mllm" | "commit"> & { images?: ImageStore },
   signal?: AbortSignal,
   now: () => Date = () => new Date(),
 ): Promise<FeedbackEntry> {
@@ -490,12 +623,15 @@ export async function applyFeedback(
   const author = feedbackAuthorName(input.author);
   const active = activeRequirements(t);
   const metered = meterMllm(deps.mllm);
+  const imageHashes = [...new Set(input.imageHashes ?? [])];
+  const attached = deps.images && imageHashes.length > 0 ? await Promise.all(imageHashes.map((hash) => deps.images!.get(hash))) : [];
   const edit = await decomposeFeedback(
     metered.mllm,
     t.request.prompt,
     active.map((r) => ({ id: r.id, question: r.question })),
     { author, text },
     signal,
+    attached,
   );
   const requirements = t.requirements ?? [];
   const entryId = t.feedback.length + 1;
@@ -515,6 +651,7 @@ export async function applyFeedback(
     requirementIds: added.map((r) => r.id),
     retiredRequirementIds: retired.map((r) => r.id),
     addedAt: now().toISOString(),
+    ...(imageHashes.length > 0 ? { imageHashes } : {}),
   };
   t.feedback.push(entry);
   // The refined prompt was written before this feedback existed; write it again with it.
@@ -527,6 +664,7 @@ export async function applyFeedback(
       type: "feedback.added",
       author,
       text,
+      ...(imageHashes.length > 0 ? { images: imageHashes.map((hash) => ({ hash })) } : {}),
       questions: added.map(requirementView),
       retired: retired.map(requirementView),
     },

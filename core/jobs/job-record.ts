@@ -18,6 +18,7 @@ const EVENT_TYPES = [
   "job.started",
   "plan.done",
   "requirements",
+  "references",
   "iteration.started",
   "image.preview",
   "image.ready",
@@ -53,7 +54,14 @@ const recordSchema = z.object({
   trajectory: trajectorySchema,
   events: z.array(eventSchema),
   cursors: z.record(z.string(), z.number().int().nonnegative()),
-  pendingFeedback: z.array(z.object({ author: personSchema, text: z.string(), receivedAt: z.string().min(1) })),
+  pendingFeedback: z.array(
+    z.object({
+      author: personSchema,
+      text: z.string(),
+      receivedAt: z.string().min(1),
+      imageHashes: z.array(z.string().regex(/^[0-9a-f]{64}$/)).optional(),
+    }),
+  ),
   finishedAt: z.string().nullable(),
 });
 

@@ -94,7 +94,7 @@ export function createJobRunner(host: JobRunnerHost): JobRunner {
         return false;
       }
     });
-    return record.pendingFeedback.map((p) => ({ author: p.author.name, text: p.text }));
+    return record.pendingFeedback.map((p) => ({ author: p.author.name, text: p.text, ...(p.imageHashes ? { imageHashes: p.imageHashes } : {}) }));
   }
 
   async function waitOutOutage(run: Run, jobId: string, error: GemsError): Promise<boolean> {
@@ -186,7 +186,7 @@ export function createJobRunner(host: JobRunnerHost): JobRunner {
         if (!input) return;
         const t = structuredClone(job.record.trajectory);
         try {
-          await applyFeedback(t, input, { mllm: host.mllm, commit: (next, events) => host.commit(job, next, events) }, undefined, now);
+          await applyFeedback(t, input, { mllm: host.mllm, images: host.images, commit: (next, events) => host.commit(job, next, events) }, undefined, now);
         } catch (error) {
           // It stays pending and joins the job if it is continued.
           log.warn({ err: error, jobId: job.record.jobId }, "could not apply feedback to a finished job");

@@ -9,10 +9,10 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { applyFeedback, bestView } from "../agent/run-job.ts";
-import { validateFeedbackText, validateJobRequest, type JobRequestInput } from "../agent/request.ts";
+import { MAX_REFERENCE_IMAGES, parseRefineMode, validateFeedbackText, validateJobRequest, type JobRequestInput } from "../agent/request.ts";
 import { GemsError, InputError, describeError } from "../errors.ts";
 import type { ImageStore } from "../memory/stores.ts";
-import { createTrajectory, type LoopModes, type ModelNames } from "../memory/trajectory.ts";
+import { createTrajectory, REFERENCE_MODES, type LoopModes, type ModelNames } from "../memory/trajectory.ts";
 import type { ImageGenerator, Mllm } from "../models/ports.ts";
 import { sleepUnlessAborted, type Sleep } from "../models/retry.ts";
 import type { SkillLibrary } from "../skills/types.ts";
@@ -27,7 +27,7 @@ import { limitGenerator, limitMllm } from "./limited-models.ts";
 import { MODEL_CALL_BUCKETS_SECONDS, ModelCallStats } from "./model-call-stats.ts";
 import { checkControl } from "./permissions.ts";
 import { createSweeper } from "./sweeper.ts";
-import type { FeedbackResult, JobService, JobStatus, JobSummary, Person, Refusal, RefusalReason, Result, SurfaceRef } from "./types.ts";
+import type { FeedbackResult, JobService, JobStatus, JobSummary, PendingFeedback, Person, Refusal, RefusalReason, Result, SurfaceRef } from "./types.ts";
 
 export interface JobServiceDeps {
   mllm: Mllm;
@@ -220,7 +220,11 @@ export function createJobService(deps: JobServiceDeps): JobService {
         jobId,
         requester: { id: requester.id, name: requester.name },
         surfaceRef: structuredClone(surfaceRef),
-        trajectory: createTrajectory(jobId, request, at, deps.modes),
+        trajectory: createTrajectory(jobId, request, at, {
+          ...(deps.modes ?? REFERENCE_MODES),
+          // A per-job choice (validated with the request) outranks the deployment's GEMS_REFINE_MODE.
+          ...(input.refineMode !== undefined ? { refine: parseRefineMode(input.refineMode) } : {}),
+        }),
         events: [],
         cursors: {},
         pendingFeedback: [],
@@ -332,7 +336,7 @@ export function createJobService(deps: JobServiceDeps): JobService {
       });
     },
 
-    async addFeedback(jobId, author, text): Promise<FeedbackResult> {
+    async addFeedback(jobId, author, text, images): Promise<FeedbackResult> {
       const job = find(jobId);
       if (isRefusal(job)) return job;
       if (isClosed) return refuse("unavailable", "GEMS Bot is restarting. Try again in a minute.");
@@ -343,6 +347,9 @@ export function createJobService(deps: JobServiceDeps): JobService {
       let checked: string;
       try {
         checked = validateFeedbackText(text);
+        if (images && images.length > MAX_REFERENCE_IMAGES) {
+          throw new InputError(`${images.length} images came with the feedback; the limit is ${MAX_REFERENCE_IMAGES}. Attach the ones that matter most.`);
+        }
       } catch (error) {
         if (error instanceof InputError) return refuse("input", error.message);
         throw error;
@@ -350,7 +357,12 @@ export function createJobService(deps: JobServiceDeps): JobService {
       return table.withLock(job, async (): Promise<FeedbackResult> => {
         const { record } = job;
         // Stored before it is acknowledged, so a crash cannot lose it.
-        const entry = { author: { id: author.id, name: author.name }, text: checked, receivedAt: now().toISOString() };
+        const entry: PendingFeedback = {
+          author: { id: author.id, name: author.name },
+          text: checked,
+          receivedAt: now().toISOString(),
+          ...(images && images.length > 0 ? { imageHashes: [...images] } : {}),
+        };
         record.pendingFeedback.push(entry);
         try {
           await table.persist(job);
@@ -363,7 +375,8 @@ export function createJobService(deps: JobServiceDeps): JobService {
         const t = structuredClone(record.trajectory);
         const before = record.events.length;
         try {
-          await applyFeedback(t, { author: author.name, text: checked }, { mllm, commit: (next, events) => commit(job, next, events) }, undefined, now);
+          const input = { author: author.name, text: checked, ...(entry.imageHashes ? { imageHashes: entry.imageHashes } : {}) };
+          await applyFeedback(t, input, { mllm, images: deps.images, commit: (next, events) => commit(job, next, events) }, undefined, now);
         } catch (error) {
           log.warn({ err: error, jobId }, "could not apply feedback to a finished job; kept for when it continues");
           return { ok: true, isApplied: false, questions: [] };

@@ -31,6 +31,7 @@ export function limitMllm(mllm: Mllm, slots: CallSlots, stats: ModelCallStats): 
 export function limitGenerator(generator: ImageGenerator, slots: CallSlots, stats: ModelCallStats): ImageGenerator {
   return {
     name: generator.name,
+    ...(generator.capabilities ? { capabilities: generator.capabilities } : {}),
     generate: (request) => slots.run(() => timed(stats, "generator", "generator", () => generator.generate(request)), request.signal),
   };
 }

@@ -1,5 +1,5 @@
 /** What the sweep may delete: finished jobs past the retention age, and images only they used. */
-import type { Trajectory } from "../memory/trajectory.ts";
+import { referenceHashes, type Trajectory } from "../memory/trajectory.ts";
 import type { JobRecord } from "./types.ts";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -14,5 +14,7 @@ export function isExpired(record: JobRecord, now: Date, retentionDays: number): 
 export function imageHashesOf(trajectory: Trajectory): string[] {
   const hashes = trajectory.iterations.flatMap((it) => (it.imageHash === null ? [] : [it.imageHash]));
   if (trajectory.best) hashes.push(trajectory.best.imageHash);
+  // Reference images (the request's and feedback's) live as long as the job that uses them.
+  hashes.push(...referenceHashes(trajectory));
   return [...new Set(hashes)];
 }

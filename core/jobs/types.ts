@@ -28,6 +28,8 @@ export interface PendingFeedback {
   /** Already validated and trimmed. */
   text: string;
   receivedAt: string;
+  /** Hashes of images attached to the feedback, already in the image store. */
+  imageHashes?: string[];
 }
 
 /**
@@ -161,7 +163,8 @@ export interface JobService {
   pick(jobId: string, iteration: number, by: Person): Promise<Result<{ best: BestImage }>>;
   /** Runs up to `extraIterations` more iterations of a finished job, from its memory. */
   continue(jobId: string, extraIterations: number, by: Person): Promise<Result<{ position: number }>>;
-  addFeedback(jobId: string, author: Person, text: string): Promise<FeedbackResult>;
+  /** `images`: hashes of images attached to the feedback, already checked and in the image store. */
+  addFeedback(jobId: string, author: Person, text: string, images?: string[]): Promise<FeedbackResult>;
   /** Points a job at a new place on its surface (e.g. the thread created after submit). */
   setSurfaceRef(jobId: string, surfaceRef: SurfaceRef): Promise<Result>;
   status(jobId: string): Result<{ job: JobStatus }>;

@@ -48,6 +48,7 @@ const iterationSchema = z.object({
   startedAt: isoTime,
   error: z.string().optional(),
   regressions: z.array(z.number().int()).optional(),
+  edit: z.object({ fromN: z.number().int().positive(), instruction: z.string() }).optional(),
 });
 
 const feedbackSchema = z.object({
@@ -58,6 +59,7 @@ const feedbackSchema = z.object({
   requirementIds: z.array(z.number().int()),
   retiredRequirementIds: z.array(z.number().int()),
   addedAt: isoTime,
+  imageHashes: z.array(sha256Hex).optional(),
 });
 
 // `SkillChoice` is `string` with autocomplete hints; any string is valid on disk.
@@ -68,6 +70,7 @@ const requestSchema = z.object({
   skill: skillChoiceSchema,
   maxIterations: z.number().int().positive(),
   seed: z.number().int().optional(),
+  referenceImages: z.array(sha256Hex).optional(),
 });
 
 const planSchema = z.object({
@@ -87,6 +90,8 @@ const bestSchema = z.object({
 const modesSchema = z.object({
   verify: z.enum(["per-question", "batch"]),
   loop: z.enum(["full", "fast"]),
+  // Absent in records written before edit-to-fix existed: they redrew.
+  refine: z.enum(["redraw", "edit"]).optional(),
 });
 
 const usageSchema = z.object({
@@ -107,7 +112,13 @@ export const trajectorySchema = z.object({
   requirements: z.array(requirementSchema).nullable(),
   iterations: z.array(iterationSchema),
   feedback: z.array(feedbackSchema),
-  nextPrompt: z.object({ prompt: z.string(), thought: z.string().nullable() }).nullable(),
+  nextPrompt: z
+    .object({
+      prompt: z.string(),
+      thought: z.string().nullable(),
+      edit: z.object({ fromN: z.number().int().positive(), instruction: z.string() }).optional(),
+    })
+    .nullable(),
   best: bestSchema.nullable(),
   modes: modesSchema.default({ verify: "per-question", loop: "full" }),
   usage: z.array(usageSchema).default([]),

@@ -52,6 +52,14 @@ export interface IterationRecord {
    * `regressionsOf` derives them for those.
    */
   regressions?: number[];
+  /** Set when this attempt edited an earlier image instead of drawing anew (GEMS_REFINE_MODE=edit). */
+  edit?: EditRecord;
+}
+
+/** An attempt that edits the image of iteration `fromN` with `instruction`. */
+export interface EditRecord {
+  fromN: number;
+  instruction: string;
 }
 
 export interface FeedbackEntry {
@@ -65,6 +73,8 @@ export interface FeedbackEntry {
   /** Requirements it retired. */
   retiredRequirementIds: number[];
   addedAt: string;
+  /** Hashes of images the person attached ("like this one"); they join the job's references. */
+  imageHashes?: string[];
 }
 
 /** `auto` lets the planner choose, `none` forbids skills, anything else is a skill id. */
@@ -75,6 +85,8 @@ export interface JobRequest {
   skill: SkillChoice;
   maxIterations: number;
   seed?: number;
+  /** Hashes (image store) of the reference images sent with the request; absent in older records. */
+  referenceImages?: string[];
 }
 
 export interface Plan {
@@ -100,19 +112,29 @@ export type VerifyMode = "per-question" | "batch";
 /** `full`: the compressor and the refiner are two calls; `fast`: one call writes both. */
 export type LoopMode = "full" | "fast";
 
+/** After a failed attempt: `redraw` writes a new prompt; `edit` repairs the best image so far (edit-to-fix). */
+export type RefineMode = "redraw" | "edit";
+export const REFINE_MODES: readonly RefineMode[] = ["redraw", "edit"];
+
 /** How a job runs its loop. Stored with the job, so a resumed job keeps the modes it started with. */
 export interface LoopModes {
   verify: VerifyMode;
   loop: LoopMode;
+  /** Absent means `redraw` (records and deployments from before edit-to-fix). */
+  refine?: RefineMode;
 }
 
 /** The GEMS paper's loop; also what records written before modes existed ran. */
 export const REFERENCE_MODES: Readonly<LoopModes> = Object.freeze({ verify: "per-question", loop: "full" });
 
 /** How surfaces name non-reference modes in the plan line, e.g. "batch verification, fast loop"; null for the reference loop. */
-export function describeModes(modes: LoopModes | undefined): string | null {
+export function describeModes(modes: Partial<LoopModes> | undefined): string | null {
   if (!modes) return null;
-  const parts = [modes.verify === "batch" ? "batch verification" : null, modes.loop === "fast" ? "fast loop" : null].filter(Boolean);
+  const parts = [
+    modes.verify === "batch" ? "batch verification" : null,
+    modes.loop === "fast" ? "fast loop" : null,
+    modes.refine === "edit" ? "edit-to-fix" : null,
+  ].filter(Boolean);
   return parts.length > 0 ? parts.join(", ") : null;
 }
 
@@ -149,8 +171,11 @@ export interface Trajectory {
   requirements: Requirement[] | null;
   iterations: IterationRecord[];
   feedback: FeedbackEntry[];
-  /** The prompt the next iteration will use, written by the refiner. */
-  nextPrompt: { prompt: string; thought: string | null } | null;
+  /**
+   * The prompt the next iteration will use, written by the refiner; with `edit` when the next
+   * iteration edits an earlier image instead (the prompt is then the one a redraw would use).
+   */
+  nextPrompt: { prompt: string; thought: string | null; edit?: EditRecord } | null;
   best: BestImage | null;
   modes: LoopModes;
   /** Model usage per iteration and role, for the calls of committed steps. */
@@ -200,6 +225,12 @@ export function regressionsOf(trajectory: Trajectory, iteration: IterationRecord
 /** Regressions over the whole job: the sum over its iterations. */
 export function countRegressions(trajectory: Trajectory): number {
   return trajectory.iterations.reduce((sum, it) => sum + regressionsOf(trajectory, it).length, 0);
+}
+
+/** The job's reference images: the request's, then those attached to feedback, each once. */
+export function referenceHashes(trajectory: Trajectory): string[] {
+  const all = [...(trajectory.request.referenceImages ?? []), ...trajectory.feedback.flatMap((f) => f.imageHashes ?? [])];
+  return [...new Set(all)];
 }
 
 /** Requirements the verifier still checks (feedback may have retired some). */

@@ -51,8 +51,26 @@ export interface ImageProgress {
   preview: Uint8Array | null;
 }
 
+/**
+ * An edit of an existing image: the generator changes what the instruction names and keeps the
+ * rest. `prompt` still describes the whole picture, for servers that want one with the edit.
+ */
+export interface ImageEdit {
+  /** PNG, JPEG or WebP bytes of the image to change. */
+  image: Uint8Array;
+  /** What to change, e.g. "Make the cube red. Move the cat to the left of the dog." */
+  instruction: string;
+}
+
 export interface ImageRequest {
   prompt: string;
+  /**
+   * Reference images (PNG, JPEG or WebP) the picture should follow: its objects, layout, look.
+   * Only sent to a generator whose `capabilities.references` is true.
+   */
+  images?: Uint8Array[];
+  /** Edit this image instead of drawing a new one; only sent when `capabilities.edit` is true. */
+  edit?: ImageEdit;
   seed?: number;
   width?: number;
   height?: number;
@@ -64,8 +82,21 @@ export interface ImageRequest {
   onProgress?: (progress: ImageProgress) => void;
 }
 
+/** What a generator can take besides a prompt, declared so the loop knows without trying. */
+export interface GeneratorCapabilities {
+  /** Takes `ImageRequest.images` (reference images). */
+  references: boolean;
+  /** Takes `ImageRequest.edit` (changes an existing image). */
+  edit: boolean;
+}
+
+/** A generator that takes text only; what a generator without `capabilities` is taken to be. */
+export const TEXT_ONLY: Readonly<GeneratorCapabilities> = Object.freeze({ references: false, edit: false });
+
 /** Turns a prompt into image bytes (PNG, JPEG or WebP, as the server sent them). */
 export interface ImageGenerator {
   readonly name: string;
+  /** Absent means text only (`TEXT_ONLY`). */
+  readonly capabilities?: GeneratorCapabilities;
   generate(request: ImageRequest): Promise<Uint8Array>;
 }

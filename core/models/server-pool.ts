@@ -245,6 +245,11 @@ export function createGeneratorPool(members: PoolMember<ImageGenerator>[], optio
   const pool = new ServerPool(members, { ...options, backend: "generator" });
   return {
     name: `pool[${members.map((m) => m.name).join(", ")}]`,
+    // A call may land on any member, so the pool takes only what every member takes.
+    capabilities: {
+      references: members.every((m) => m.target.capabilities?.references === true),
+      edit: members.every((m) => m.target.capabilities?.edit === true),
+    },
     generate: (request: ImageRequest): Promise<Uint8Array> => pool.run(request.signal, (generator) => generator.generate(request)),
     stats: () => pool.stats(),
     close: () => pool.close(),

@@ -38,6 +38,7 @@ const DEFAULT_SCRIPT: Required<RoleScript> = {
   verifier: () => "yes",
   compressor: (call) => `experience ${call.index + 1}`,
   refiner: (call) => `thinking about attempt ${call.attempts.at(-1)}\nPROMPT: prompt ${call.attempts.length + 1}`,
+  editor: (call) => `fix what failed in attempt ${call.attempts.at(-1)}\nEDIT: edit ${call.index + 1}`,
   "batch-verifier": () => {
     throw new Error("composed from the verifier script in startScriptedMllm");
   },

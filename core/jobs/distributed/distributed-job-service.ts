@@ -20,10 +20,10 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { Job as BullJob, Queue, Worker } from "bullmq";
 import { applyFeedback, bestView } from "../../agent/run-job.ts";
-import { validateFeedbackText, validateJobRequest, type JobRequestInput } from "../../agent/request.ts";
+import { parseRefineMode, validateFeedbackText, validateJobRequest, type JobRequestInput } from "../../agent/request.ts";
 import { GemsError, InputError, describeError } from "../../errors.ts";
 import type { ImageStore } from "../../memory/stores.ts";
-import { createTrajectory, type LoopModes, type ModelNames } from "../../memory/trajectory.ts";
+import { createTrajectory, REFERENCE_MODES, type LoopModes, type ModelNames } from "../../memory/trajectory.ts";
 import type { ImageGenerator, Mllm } from "../../models/ports.ts";
 import { sleepUnlessAborted, type Sleep } from "../../models/retry.ts";
 import type { SkillLibrary } from "../../skills/types.ts";
@@ -653,7 +653,11 @@ export function createDistributedJobService(deps: DistributedJobServiceDeps): Di
         jobId,
         requester: { id: requester.id, name: requester.name },
         surfaceRef: structuredClone(surfaceRef),
-        trajectory: createTrajectory(jobId, request, at, deps.modes),
+        trajectory: createTrajectory(jobId, request, at, {
+          ...(deps.modes ?? REFERENCE_MODES),
+          // A per-job choice (validated with the request) outranks the deployment's GEMS_REFINE_MODE.
+          ...(input.refineMode !== undefined ? { refine: parseRefineMode(input.refineMode) } : {}),
+        }),
         events: [],
         cursors: {},
         pendingFeedback: [],
@@ -767,7 +771,7 @@ export function createDistributedJobService(deps: DistributedJobServiceDeps): Di
       });
     },
 
-    async addFeedback(jobId, author, text): Promise<FeedbackResult> {
+    async addFeedback(jobId, author, text, imageHashes): Promise<FeedbackResult> {
       const job = await fresh(jobId);
       if (isRefusal(job)) return job;
       if (isClosed) return refuse("unavailable", "GEMS Bot is restarting. Try again in a minute.");
@@ -778,6 +782,10 @@ export function createDistributedJobService(deps: DistributedJobServiceDeps): Di
       let checked: string;
       try {
         checked = validateFeedbackText(text);
+        // Pending feedback lives in PostgreSQL rows without images (yet): refused, never dropped.
+        if (imageHashes && imageHashes.length > 0) {
+          throw new InputError("Images with feedback are not taken by this scaled-out GEMS Bot yet. Send the feedback as text, or start a new job with the image.");
+        }
       } catch (error) {
         if (error instanceof InputError) return refuse("input", error.message);
         throw error;
@@ -805,7 +813,7 @@ export function createDistributedJobService(deps: DistributedJobServiceDeps): Di
             const before = job.record.events.length;
             for (const input of runner.pendingInputs(job)) {
               const t = structuredClone(job.record.trajectory);
-              await applyFeedback(t, input, { mllm, commit: (next, events) => commit(job, next, events) }, undefined, now);
+              await applyFeedback(t, input, { mllm, images, commit: (next, events) => commit(job, next, events) }, undefined, now);
             }
             return job.record.events.slice(before).flatMap((e) => (e.type === "feedback.added" && e.text === checked ? e.questions : []));
           }),
