@@ -17,6 +17,26 @@ export interface RenderOptions {
   width: number;
   height: number;
   capacity: number;
+  /** A reference image's scene: its objects are kept and its left/right and above/below order too. */
+  reference?: RenderedScene | null;
+  /** Atom key → drawn right or not, overriding the salience decision (edits pin what they do not name). */
+  pinned?: ReadonlyMap<string, boolean>;
+  /** Counts of objects the prompt gave none, to keep them across an edit instead of drawing new luck. */
+  defaultCounts?: Readonly<Record<string, number>>;
+}
+
+/** PNG text keyword holding how a sim image was drawn, so the sim can edit it later. Never read by the verifier. */
+export const DRAFT_KEY = "gems-sim-draft";
+
+/** What the sim needs to edit one of its images: the prompt, the luck and what came out right. */
+export interface SimDraft {
+  prompt: string;
+  seed: number;
+  capacity: number;
+  /** Atom key → whether it was drawn as asked. */
+  rendered: Record<string, boolean>;
+  defaultCounts: Record<string, number>;
+  reference: RenderedScene | null;
 }
 
 export interface RenderResult {
@@ -40,23 +60,71 @@ export function renderPrompt(prompt: string, options: RenderOptions): RenderResu
   const { spec, atoms } = analysePrompt(prompt);
   // Mixing the prompt into the seed means a changed prompt also changes the luck, as with diffusion.
   const random = createRandom(hashText(`${options.seed}\u0000${prompt}`));
-  const outcomes = decideOutcomes(atoms, options.capacity, random);
-  const { groups, relations, positions, freeTexts } = applyOutcomes(spec, outcomes, random);
+  const pinned = options.pinned;
+  const outcomes = decideOutcomes(atoms, options.capacity, random).map((o) =>
+    pinned?.has(o.mention.key) ? { ...o, rendered: pinned.get(o.mention.key) as boolean } : o,
+  );
+  const { groups, relations, positions, freeTexts, defaultCounts } = applyOutcomes(spec, outcomes, random, options.defaultCounts ?? {});
+  if (options.reference) keepReference(options.reference, groups, relations, options.width, options.height);
   // A style the generator lost is simply not applied; the scene records only what was.
   const dropped = new Set(outcomes.flatMap((o) => (o.mention.atom.kind === "style" && !o.rendered ? [o.mention.atom.style] : [])));
-  const scene = paint(groups, relations, positions, freeTexts, spec.styles.filter((s) => !dropped.has(s)), options);
+  const draft: SimDraft = {
+    prompt,
+    seed: options.seed,
+    capacity: options.capacity,
+    rendered: Object.fromEntries(outcomes.map((o) => [o.mention.key, o.rendered])),
+    defaultCounts,
+    reference: options.reference ?? null,
+  };
+  const scene = paint(groups, relations, positions, freeTexts, spec.styles.filter((s) => !dropped.has(s)), options, draft);
   return { ...scene, outcomes };
 }
 
-function applyOutcomes(spec: SceneSpec, outcomes: readonly AtomOutcome[], random: Random) {
-  const groups: Group[] = spec.objects.map((object) => ({
-    id: object.id,
-    noun: object.noun,
-    shape: object.shape,
-    colour: object.colour ?? defaultColour(object.noun),
-    count: object.count ?? 2 + Math.floor(random() * 2),
-    text: object.text,
-  }));
+/**
+ * Drawing from a reference: its objects join the scene (those the prompt does not name as they
+ * were), and its order left to right and top to bottom comes first in the layout, so a prompt's
+ * relation that contradicts it is the one skipped.
+ */
+function keepReference(reference: RenderedScene, groups: Group[], relations: LayoutRelation[], width: number, height: number): void {
+  for (const object of reference.objects) {
+    if (object.count <= 0 || groups.some((g) => g.id === object.id)) continue;
+    const text = reference.texts.find((t) => t.on === object.id)?.text ?? null;
+    groups.push({ id: object.id, noun: object.noun, shape: object.shape, colour: object.colour, count: object.count, text });
+  }
+  const placed = reference.objects.filter((o) => o.count > 0 && o.boxes.length > 0).map((o) => ({ id: o.id, ...centreOf(o.boxes) }));
+  const ordered: LayoutRelation[] = [];
+  const byX = [...placed].sort((a, b) => a.x - b.x);
+  for (let i = 1; i < byX.length; i++) {
+    if (byX[i]!.x - byX[i - 1]!.x > width * REFERENCE_GAP) ordered.push({ subject: byX[i - 1]!.id, relation: "left of", object: byX[i]!.id });
+  }
+  const byY = [...placed].sort((a, b) => a.y - b.y);
+  for (let i = 1; i < byY.length; i++) {
+    if (byY[i]!.y - byY[i - 1]!.y > height * REFERENCE_GAP) ordered.push({ subject: byY[i - 1]!.id, relation: "above", object: byY[i]!.id });
+  }
+  relations.unshift(...ordered);
+}
+
+/** Centres closer than this share of the picture are "level"; the sim verifier uses the same. */
+export const REFERENCE_GAP = 0.1;
+
+export function centreOf(boxes: readonly Box[]): { x: number; y: number } {
+  const left = Math.min(...boxes.map((b) => b.x));
+  const right = Math.max(...boxes.map((b) => b.x + b.w));
+  const top = Math.min(...boxes.map((b) => b.y));
+  const bottom = Math.max(...boxes.map((b) => b.y + b.h));
+  return { x: (left + right) / 2, y: (top + bottom) / 2 };
+}
+
+function applyOutcomes(spec: SceneSpec, outcomes: readonly AtomOutcome[], random: Random, keptCounts: Readonly<Record<string, number>>) {
+  const defaultCounts: Record<string, number> = {};
+  const groups: Group[] = spec.objects.map((object) => {
+    let count = object.count;
+    if (count === null) {
+      count = keptCounts[object.id] ?? 2 + Math.floor(random() * 2);
+      defaultCounts[object.id] = count;
+    }
+    return { id: object.id, noun: object.noun, shape: object.shape, colour: object.colour ?? defaultColour(object.noun), count, text: object.text };
+  });
   const freeTexts = spec.texts.filter((text) => !spec.objects.some((o) => o.text === text));
   const relations: LayoutRelation[] = [];
   const positions: LayoutPosition[] = [];
@@ -84,7 +152,7 @@ function applyOutcomes(spec: SceneSpec, outcomes: readonly AtomOutcome[], random
       if (free >= 0) freeTexts[free] = misspell(atom.text, random);
     }
   }
-  return { groups: groups.filter((g) => g.count > 0), relations, positions, freeTexts };
+  return { groups: groups.filter((g) => g.count > 0), relations, positions, freeTexts, defaultCounts };
 }
 
 /** Objects named without a colour still get one, the same every time, so images are stable. */
@@ -99,6 +167,7 @@ function paint(
   freeTexts: string[],
   styles: string[],
   options: RenderOptions,
+  draft: SimDraft,
 ) {
   const { width, height } = options;
   const background = styles.map((s) => STYLE_BACKGROUNDS[s]).find((b) => b !== undefined) ?? [236, 232, 224];
@@ -140,7 +209,7 @@ function paint(
     width,
     height,
     rgba: canvas.rgba,
-    text: { [SCENE_KEY]: JSON.stringify(scene), Software: "GEMS Bot sim generator (a simulation, not an image model)" },
+    text: { [SCENE_KEY]: JSON.stringify(scene), [DRAFT_KEY]: JSON.stringify(draft), Software: "GEMS Bot sim generator (a simulation, not an image model)" },
   });
   return { png, scene };
 }

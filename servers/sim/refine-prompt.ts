@@ -162,3 +162,23 @@ function phraseFor(atom: Atom, countOf: CountLookup, carrierOf: (text: string) =
       return `in ${atom.style} style`;
   }
 }
+
+/**
+ * The sim editor's instruction: the failed checklist questions as phrases the generator reads
+ * ("exactly two red cubes, the cat left of the dog"), in checklist order; what it cannot turn
+ * into a phrase is passed on as asked.
+ */
+export function editInstructionFor(request: string, failedQuestions: readonly string[]): string {
+  const spec = analysePrompt(request).spec;
+  const parsed = failedQuestions.map((question) => ({ question, atom: parseQuestion(question) }));
+  const atoms = parsed.flatMap((p) => (p.atom ? [p.atom] : []));
+  const counts = new Map<string, number | null>();
+  for (const atom of atoms) if (atom.kind === "count") counts.set(atom.object, atom.count);
+  const countOf: CountLookup = (object) => (counts.has(object) ? counts.get(object) : spec.objects.find((o) => o.id === object)?.count);
+  const carrierOf = (text: string) => spec.objects.find((o) => o.text?.toLowerCase() === text.toLowerCase())?.noun ?? null;
+  const phrases = phrasesFor(atoms, countOf, carrierOf);
+  const rest = parsed.filter((p) => p.atom === null).map((p) => p.question.replace(/\?$/, ""));
+  return [phrases.length ? `Change only this: ${phrases.join(", ")}` : "", rest.length ? `Also: ${rest.join("; ")}` : ""]
+    .filter(Boolean)
+    .join(". ");
+}

@@ -10,9 +10,9 @@ import { parseChecklist } from "./sim-text-roles.ts";
 import { verifierReply } from "./sim-verifier.ts";
 
 /** "1. yes, …" / "2. no, …": one line per numbered question, as the batch verifier prompt asks. */
-export function batchVerifierReply(png: Uint8Array | null, questionsText: string): string {
+export function batchVerifierReply(png: Uint8Array | null, questionsText: string, references: readonly Uint8Array[] = []): string {
   return parseChecklist(questionsText)
-    .map((line) => `${line.id}. ${verifierReply(png, line.question)}`)
+    .map((line) => `${line.id}. ${verifierReply(png, line.question, references)}`)
     .join("\n");
 }
 

@@ -3,12 +3,13 @@
  * simulation (every image carries a "SIM" marker and its scene as JSON).
  */
 import { InputError } from "../../core/errors.ts";
-import type { ImageGenerator, ImageRequest } from "../../core/models/ports.ts";
+import type { GeneratorCapabilities, ImageGenerator, ImageRequest } from "../../core/models/ports.ts";
 import { renderPrompt } from "./draw-scene.ts";
 import { simulateLatency } from "./latency.ts";
 import { hashText } from "./random.ts";
 import { DEFAULT_CAPACITY } from "./salience.ts";
 import { DEFAULT_PARTIAL_IMAGES, partialDrawings } from "./partial-drawings.ts";
+import { draftOfPng, editDrawing, sceneOfPng } from "./edit-drawing.ts";
 
 export interface SimGeneratorOptions {
   latencyMs?: number;
@@ -21,6 +22,8 @@ export interface SimGeneratorOptions {
    * (default 3). With no latency there is nothing to watch, so none are made.
    */
   partialImages?: number;
+  /** What it takes besides a prompt; both by default. A test turns them off to play a text-only generator. */
+  capabilities?: GeneratorCapabilities;
 }
 
 const MIN_SIDE = 32;
@@ -28,8 +31,10 @@ const MAX_SIDE = 2048;
 
 /** Creates the sim generator; see servers/sim/README.md for how it decides what to get wrong. */
 export function createSimGenerator(options: SimGeneratorOptions = {}): ImageGenerator {
+  const capabilities = options.capabilities ?? { references: true, edit: true };
   return {
     name: "sim",
+    capabilities,
     async generate(request: ImageRequest): Promise<Uint8Array> {
       const prompt = request.prompt.trim();
       if (prompt === "") throw new InputError("The image prompt is empty; describe what to draw.");
@@ -37,7 +42,17 @@ export function createSimGenerator(options: SimGeneratorOptions = {}): ImageGene
       const height = side("height", request.height ?? options.height ?? 512);
       const seed = request.seed ?? hashText(prompt);
       const latencyMs = options.latencyMs ?? 0;
-      const render = () => renderPrompt(prompt, { seed, width, height, capacity: options.capacity ?? DEFAULT_CAPACITY }).png;
+      const capacity = options.capacity ?? DEFAULT_CAPACITY;
+      const draft = request.edit && capabilities.edit ? draftOfPng(request.edit.image) : null;
+      if (request.edit && capabilities.edit && draft === null) {
+        throw new InputError("The sim can only edit images it drew itself; this image carries no sim drawing to change.");
+      }
+      // The first reference the sim can read gives the scene its objects and layout; others it cannot see.
+      const reference = capabilities.references ? ((request.images ?? []).map(sceneOfPng).find((s) => s !== null) ?? null) : null;
+      const render = () =>
+        draft && request.edit
+          ? editDrawing(draft, request.edit.instruction, { seed, width, height }).png
+          : renderPrompt(prompt, { seed, width, height, capacity, reference }).png;
       const partials = options.partialImages ?? DEFAULT_PARTIAL_IMAGES;
       if (!request.onProgress || latencyMs <= 0 || partials <= 0) {
         await simulateLatency(latencyMs, request.signal);

@@ -9,7 +9,7 @@ import { simulateLatency } from "./latency.ts";
 import { batchVerifierReply, fastRefinerReply } from "./sim-batch-roles.ts";
 import { estimateUsage, SimPrefixCache } from "./sim-usage.ts";
 import { compressorReply, refinerReply } from "./sim-memory-roles.ts";
-import { decomposerReply, feedbackReply, plannerReply, rewriterReply } from "./sim-text-roles.ts";
+import { decomposerReply, editorReply, feedbackReply, plannerReply, rewriterReply } from "./sim-text-roles.ts";
 import { verifierReply } from "./sim-verifier.ts";
 
 export interface SimMllmOptions {
@@ -39,17 +39,19 @@ export function answer(messages: readonly MllmMessage[]): MllmReply {
     case "rewriter":
       return plain(rewriterReply(section("Request"), section("Skill instructions")));
     case "decomposer":
-      return plain(decomposerReply(section("Request")));
+      return plain(decomposerReply(section("Request"), userImages(messages).length));
     case "feedback":
       return plain(feedbackReply(section("Request"), section("Checklist"), section("Feedback")));
     case "verifier":
-      return plain(verifierReply(userImages(messages)[0] ?? null, section("Question")));
+      return plain(verifierReply(userImages(messages)[0] ?? null, section("Question"), userImages(messages).slice(1)));
     case "compressor":
       return plain(compressorReply(text));
     case "refiner":
       return refinerReply(text);
     case "batch-verifier":
-      return plain(batchVerifierReply(userImages(messages)[0] ?? null, section("Questions")));
+      return plain(batchVerifierReply(userImages(messages)[0] ?? null, section("Questions"), userImages(messages).slice(1)));
+    case "editor":
+      return plain(editorReply(section("Request"), section("Fix (failed)")));
     case "fast-refiner":
       return fastRefinerReply(text);
     default:

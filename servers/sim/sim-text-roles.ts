@@ -5,6 +5,7 @@ import type { ChecklistLine } from "../../core/agent/prompts.ts";
 import { questionsForFeedback } from "./feedback.ts";
 import { countsOfSpec, questionFor } from "./questions.ts";
 import { analysePrompt } from "./scene.ts";
+import { editInstructionFor } from "./refine-prompt.ts";
 
 type Need = "text" | "layout" | "aesthetic" | "creative";
 
@@ -79,10 +80,22 @@ export function rewriterReply(request: string, instructions: string): string {
   return `${lead}${request.trim().replace(/[\s.]+$/, "")}, ${clause}`;
 }
 
-export function decomposerReply(request: string): string {
+/** `references`: how many reference images came with the request; each gets a question of its own. */
+export function decomposerReply(request: string, references = 0): string {
   const { spec, atoms } = analysePrompt(request);
   const questions = atoms.map((mention) => questionFor(mention.atom, countsOfSpec(spec)));
+  for (let k = 1; k <= references; k++) questions.push(`Does the image keep the objects and layout of reference image ${k}?`);
   return JSON.stringify({ questions });
+}
+
+/** The editor: the failed lines of "## Fix (failed)" as one instruction, after a line of reasoning. */
+export function editorReply(request: string, fixText: string): string {
+  const failed = fixText.split("\n").flatMap((line) => {
+    const match = /^\[fail\]\s*\d+\.\s+(.+?)(?:\s+\([^()]*\))?$/.exec(line.trim());
+    return match ? [match[1]!] : [];
+  });
+  if (failed.length === 0) return "Nothing failed, so there is nothing to edit.";
+  return `Only ${failed.length} requirement(s) failed; the rest of the image stays as it is.\nEDIT: ${editInstructionFor(request, failed)}`;
 }
 
 export function feedbackReply(request: string, checklistText: string, feedback: string): string {
