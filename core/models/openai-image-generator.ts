@@ -1,4 +1,5 @@
-import type { ImageGenerateParamsNonStreaming } from "openai/resources/images";
+import { toFile } from "openai";
+import type { ImageEditParamsNonStreaming, ImageGenerateParamsNonStreaming } from "openai/resources/images";
 import { BackendError } from "../errors.ts";
 import { rememberSecrets } from "../secrets.ts";
 import { callBackend, hostOf, type RetryTuning } from "./backend-call.ts";
@@ -8,7 +9,7 @@ import { DEFAULT_MAX_IMAGE_BYTES, downloadImage } from "./http-image.ts";
 import { createOpenAiClient, OPENAI_BASE_URL } from "./openai-client.ts";
 import { classifyOpenAiError } from "./openai-errors.ts";
 import { canStreamImages, generateStreamed } from "./openai-image-stream.ts";
-import type { ImageGenerator, ImageRequest } from "./ports.ts";
+import type { GeneratorCapabilities, ImageGenerator, ImageRequest } from "./ports.ts";
 
 export interface OpenAiImageGeneratorConfig {
   baseUrl?: string;
@@ -45,10 +46,19 @@ export function createOpenAiImageGenerator(config: OpenAiImageGeneratorConfig): 
   const client = createOpenAiClient({ baseUrl, apiKey: config.apiKey, timeoutMs, fetch: config.fetch });
   const label = `The image generator at ${hostOf(baseUrl)}`;
 
+  const capabilities = openAiImageCapabilities(model);
   return {
     name: `openai:${model}`,
+    capabilities,
     async generate(request: ImageRequest): Promise<Uint8Array> {
+      const inputs = [
+        ...(request.edit && capabilities.edit ? [request.edit.image] : []),
+        ...(capabilities.references ? (request.images ?? []) : []),
+      ];
       const body = imageParams(model, request, config.size);
+      // With images the call goes to /images/edits (multipart), which is how the API takes
+      // reference images too: the first image is the one changed, the rest guide it.
+      const edit = inputs.length > 0 ? await editParams(body, inputs, request.edit && capabilities.edit ? request.edit.instruction : request.prompt) : null;
       const response = await callBackend(
         {
           backend: "generator",
@@ -61,9 +71,11 @@ export function createOpenAiImageGenerator(config: OpenAiImageGeneratorConfig): 
           classify: (error) => classifyOpenAiError(error, { label, backend: "generator", apiKey: config.apiKey }),
         },
         (signal) =>
-          request.onProgress && canStreamImages(model)
-            ? generateStreamed(client, body, signal, request.onProgress)
-            : client.images.generate(body, { signal }),
+          edit
+            ? client.images.edit(edit, { signal })
+            : request.onProgress && canStreamImages(model)
+              ? generateStreamed(client, body, signal, request.onProgress)
+              : client.images.generate(body, { signal }),
       );
       const maxBytes = config.maxImageBytes ?? DEFAULT_MAX_IMAGE_BYTES;
       const first = response.data?.[0];
@@ -100,6 +112,38 @@ function imageParams(
       ? { output_format: "png" as const }
       : {};
   return { model, prompt: request.prompt, n: 1, ...(size ? { size } : {}), ...format };
+}
+
+/**
+ * What the model takes, from the OpenAI image guide: gpt-image models edit and take several
+ * input images (up to 16); dall-e-2 edits one square PNG and takes no references; dall-e-3 has
+ * no edits. Other servers speaking this API (the sim among them) are taken to follow gpt-image.
+ */
+export function openAiImageCapabilities(model: string): GeneratorCapabilities {
+  if (model.startsWith("dall-e-3")) return { references: false, edit: false };
+  if (model.startsWith("dall-e-2")) return { references: false, edit: true };
+  return { references: true, edit: true };
+}
+
+/** `images.edit` parameters: the generation's, with the images as files and the given prompt. */
+async function editParams(body: ImageGenerateParamsNonStreaming, images: readonly Uint8Array[], prompt: string): Promise<ImageEditParamsNonStreaming> {
+  const files = await Promise.all(
+    images.map((bytes, i) => {
+      const type = sniffImageType(bytes) ?? "image/png";
+      return toFile(bytes, `image-${i + 1}.${type === "image/jpeg" ? "jpg" : type.slice("image/".length)}`, { type });
+    }),
+  );
+  const { model, n, size, output_format, response_format } = body as ImageGenerateParamsNonStreaming & { output_format?: "png" };
+  return {
+    // One image goes as `image`, several as `image[]` (the SDK's multipart encoding), as the API reference shows.
+    image: files.length === 1 ? files[0]! : files,
+    prompt,
+    ...(model ? { model } : {}),
+    ...(n ? { n } : {}),
+    ...(size ? { size: size as ImageEditParamsNonStreaming["size"] } : {}),
+    ...(output_format ? { output_format } : {}),
+    ...(response_format ? { response_format } : {}),
+  };
 }
 
 function decodeImage(b64: string, label: string, maxBytes: number): Uint8Array {

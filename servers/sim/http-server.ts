@@ -8,6 +8,8 @@ import { describeError, InputError } from "../../core/errors.ts";
 import type { ImageGenerator, ImageRequest, Mllm } from "../../core/models/ports.ts";
 import { chatBody, chatCompletion, describeIssues, errorBody, imagesBody, imageStreamEvent, toMllmMessages, WireError, type ImagesBody } from "./openai-wire.ts";
 import { hashText } from "./random.ts";
+import { draftOfPng } from "./edit-drawing.ts";
+import { sniffImageType } from "../../core/images/image-type.ts";
 import { createSimGenerator } from "./sim-generator.ts";
 import { createSimMllm } from "./sim-mllm.ts";
 
@@ -83,6 +85,7 @@ async function route(req: IncomingMessage, res: ServerResponse, context: Context
     "/v1/models": { method: "GET", handle: async () => sendJson(res, 200, modelList()) },
     "/v1/chat/completions": { method: "POST", handle: () => handleChat(req, res, context) },
     "/v1/images/generations": { method: "POST", handle: () => handleImages(req, res, context) },
+    "/v1/images/edits": { method: "POST", handle: () => handleEdits(req, res, context) },
     "/generate": { method: "POST", handle: () => handleGenerate(req, res, url, context) },
   };
   const match = routes[path];
@@ -139,6 +142,43 @@ async function handleImages(req: IncomingMessage, res: ServerResponse, context: 
     data.push({ b64_json: Buffer.from(png).toString("base64") });
   }
   sendJson(res, 200, { created: Math.floor(Date.now() / 1000), data });
+}
+
+/**
+ * POST /v1/images/edits, multipart as OpenAI takes it: `image` (or `image[]`, several), `prompt`,
+ * optional `n` and `size`. The first image is the one changed with the prompt: a sim drawing is
+ * edited (only what the prompt names changes), any other image is drawn from the prompt with the
+ * remaining images as references. Answers b64_json, as gpt-image models do.
+ */
+async function handleEdits(req: IncomingMessage, res: ServerResponse, context: Context): Promise<void> {
+  const contentType = String(req.headers["content-type"] ?? "");
+  if (!contentType.startsWith("multipart/form-data")) {
+    req.resume();
+    throw new WireError(`Invalid Content-Type header (${contentType || "none"}), expected multipart/form-data.`, 400, "invalid_content_type");
+  }
+  const raw = await readBody(req, context.maxBodyBytes);
+  let form: FormData;
+  try {
+    form = await new Response(raw, { headers: { "content-type": contentType } }).formData();
+  } catch (error) {
+    throw new WireError(`The multipart body could not be read (${describeError(error)}).`, 400, "invalid_body");
+  }
+  const prompt = form.get("prompt");
+  if (typeof prompt !== "string" || prompt.trim() === "") throw new WireError("Missing required parameter: 'prompt'.", 400, "missing_required_parameter");
+  const files = [...form.getAll("image"), ...form.getAll("image[]")].flatMap((v) => (typeof v === "string" ? [] : [v]));
+  if (files.length === 0) throw new WireError("Missing required parameter: 'image'.", 400, "missing_required_parameter");
+  const images = await Promise.all(files.map(async (f) => new Uint8Array(await f.arrayBuffer())));
+  if (images.some((bytes) => sniffImageType(bytes) === null)) {
+    throw new WireError("Invalid image file: supported file formats are 'image/jpeg', 'image/png', and 'image/webp'.", 400, "invalid_image_file");
+  }
+  const size = form.get("size");
+  const [width, height] = typeof size === "string" && /^\d+x\d+$/.test(size) ? size.split("x").map(Number) : [undefined, undefined];
+  const [first, ...rest] = images as [Uint8Array, ...Uint8Array[]];
+  const request: ImageRequest = draftOfPng(first)
+    ? { prompt, edit: { image: first, instruction: prompt }, images: rest, seed: hashText(prompt), width, height }
+    : { prompt, images, seed: hashText(prompt), width, height };
+  const png = await generate(context.generator, request);
+  sendJson(res, 200, { created: Math.floor(Date.now() / 1000), data: [{ b64_json: Buffer.from(png).toString("base64") }] });
 }
 
 /**

@@ -15,6 +15,7 @@
  */
 import { startLoopbackServer, type FakeReply, type RecordedRequest } from "./loopback-server.ts";
 import { TINY_PNG_BASE64 } from "./png-fixture.ts";
+import { readMultipart, type MultipartForm } from "./multipart.ts";
 
 export type { FakeReply, RecordedRequest } from "./loopback-server.ts";
 
@@ -24,6 +25,8 @@ export type FakeEndpoint = (body: any, index: number, request: RecordedRequest) 
 export interface FakeOpenAiScript {
   chat?: FakeEndpoint;
   images?: FakeEndpoint;
+  /** POST /v1/images/edits, given the multipart form; by default a 1×1 PNG. */
+  edits?: (form: MultipartForm, index: number, request: RecordedRequest) => FakeReply | Promise<FakeReply>;
 }
 
 export interface FakeOpenAi {
@@ -35,16 +38,39 @@ export interface FakeOpenAi {
 }
 
 export async function startFakeOpenAi(script: FakeOpenAiScript = {}): Promise<FakeOpenAi> {
-  const counts = { chat: 0, images: 0 };
+  const counts = { chat: 0, images: 0, edits: 0 };
+  const edits = script.edits ?? (() => imagesResponse([TINY_PNG_BASE64]));
   const chat = script.chat ?? (() => chatCompletion("ok"));
   const images = script.images ?? (() => imagesResponse([TINY_PNG_BASE64]));
   const server = await startLoopbackServer((request) => {
     const route = `${request.method} ${request.path}`;
     if (route === "POST /v1/chat/completions") return chat(request.body, counts.chat++, request);
     if (route === "POST /v1/images/generations") return images(request.body, counts.images++, request);
+    if (route === "POST /v1/images/edits") return editImage(request, (form) => edits(form, counts.edits++, request));
     return openAiError(404, `Invalid URL (${route})`, { code: null });
   });
   return { url: `${server.origin}/v1`, requests: server.requests, close: server.close };
+}
+
+/**
+ * The checks OpenAI makes on an edit before running it, with its error wording: a multipart
+ * body, a prompt, at least one image (as `image` or `image[]`), and only PNG, JPEG or WebP files.
+ */
+async function editImage(request: RecordedRequest, answer: (form: MultipartForm) => FakeReply | Promise<FakeReply>): Promise<FakeReply> {
+  const form = await readMultipart(request);
+  if (!form) return openAiError(400, "Invalid Content-Type header (application/json), expected multipart/form-data.", { code: null });
+  if (!form.fields.prompt) return openAiError(400, "Missing required parameter: 'prompt'.", { code: "missing_required_parameter" });
+  const images = form.files.filter((f) => f.field === "image" || f.field === "image[]");
+  if (images.length === 0) return openAiError(400, "Missing required parameter: 'image'.", { code: "missing_required_parameter" });
+  const unsupported = images.find((f) => !["image/png", "image/jpeg", "image/webp"].includes(f.type));
+  if (unsupported) {
+    return openAiError(
+      400,
+      `Invalid file 'image': unsupported mimetype ('${unsupported.type}'). Supported file formats are 'image/jpeg', 'image/png', and 'image/webp'.`,
+      { code: "unsupported_file_mimetype" },
+    );
+  }
+  return answer(form);
 }
 
 /** A chat.completion as OpenAI sends it; `message` adds fields such as `reasoning_content`. */
