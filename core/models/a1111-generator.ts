@@ -1,6 +1,7 @@
 /**
  * An ImageGenerator for AUTOMATIC1111's stable-diffusion-webui and its forks (Forge, reForge),
- * started with `--api`. `POST /sdapi/v1/txt2img` blocks until the image is done; while it runs,
+ * started with `--api`. `POST /sdapi/v1/txt2img` (or `img2img`, with `init_images` and
+ * `denoising_strength`, for an edit or a reference) blocks until the image is done; while it runs,
  * `GET /sdapi/v1/progress` reports the fraction done and the newest preview (`current_image`).
  * The server draws one image at a time (it holds a queue lock), so its progress is ours as long
  * as the server is not shared; a pool gives each A1111 server a capacity of 1 by default.
@@ -25,7 +26,16 @@ export interface A1111GeneratorConfig {
   progressIntervalMs?: number;
   fetch?: typeof fetch;
   retry?: RetryTuning;
+  /**
+   * img2img `denoising_strength` for an edit (low keeps more of the image) and for drawing from a
+   * reference (higher follows the prompt more); defaults 0.5 and 0.75 (A1111's own default).
+   */
+  editStrength?: number;
+  referenceStrength?: number;
 }
+
+const DEFAULT_EDIT_STRENGTH = 0.5;
+const DEFAULT_REFERENCE_STRENGTH = 0.75;
 
 const DEFAULT_TIMEOUT_MS = 300_000;
 const DEFAULT_MAX_RETRIES = 2;
@@ -56,8 +66,21 @@ export function createA1111Generator(config: A1111GeneratorConfig): ImageGenerat
   async function txt2img(request: ImageRequest, signal: AbortSignal): Promise<Uint8Array> {
     const width = request.width ?? config.size?.width;
     const height = request.height ?? config.size?.height;
+    // img2img starts from an image: the one to edit, else the first reference. Stable Diffusion
+    // reads prompts, not instructions, so an edit's instruction goes first in the whole prompt,
+    // where the model weighs words most.
+    const init = request.edit?.image ?? request.images?.[0];
+    const prompt = request.edit ? `${request.edit.instruction}, ${request.prompt}` : request.prompt;
+    const img2img =
+      init === undefined
+        ? {}
+        : {
+            init_images: [Buffer.from(init).toString("base64")],
+            denoising_strength: request.edit ? (config.editStrength ?? DEFAULT_EDIT_STRENGTH) : (config.referenceStrength ?? DEFAULT_REFERENCE_STRENGTH),
+          };
     const body = {
-      prompt: request.prompt,
+      ...img2img,
+      prompt,
       negative_prompt: config.negativePrompt ?? "",
       // -1 asks the server for a random seed, which is what an unseeded request means.
       seed: request.seed ?? -1,
@@ -68,7 +91,8 @@ export function createA1111Generator(config: A1111GeneratorConfig): ImageGenerat
       send_images: true,
       save_images: false,
     };
-    const answer = (await requestJson(fetchImpl, `${root}/sdapi/v1/txt2img`, { body, signal }, label, a1111Detail)) as {
+    const route = init === undefined ? "txt2img" : "img2img";
+    const answer = (await requestJson(fetchImpl, `${root}/sdapi/v1/${route}`, { body, signal }, label, a1111Detail)) as {
       images?: unknown;
     };
     const first = Array.isArray(answer.images) ? answer.images[0] : undefined;
@@ -80,6 +104,8 @@ export function createA1111Generator(config: A1111GeneratorConfig): ImageGenerat
 
   return {
     name: `a1111:${hostOf(root)}`,
+    // img2img takes one init image: an edit's, or the first reference.
+    capabilities: { references: true, edit: true },
     async generate(request: ImageRequest): Promise<Uint8Array> {
       return callBackend(
         {

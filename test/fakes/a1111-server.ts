@@ -29,6 +29,8 @@ export interface FakeA1111 {
   requests: RecordedRequest[];
   /** The txt2img bodies, in arrival order. */
   txt2img: any[];
+  /** The img2img bodies, in arrival order. */
+  img2img: any[];
   /** How many progress answers carried a preview image. */
   previewsServed: number;
   close(): Promise<void>;
@@ -48,12 +50,13 @@ const solid = async (rgb: [number, number, number], format: "png" | "jpeg", size
 export async function startFakeA1111(options: FakeA1111Options = {}): Promise<FakeA1111> {
   const stepMs = options.stepMs ?? 2;
   const txt2img: any[] = [];
+  const img2img: any[] = [];
   const idle = { job: "", job_count: 0, job_no: 0, sampling_step: 0, sampling_steps: 0, skipped: false, interrupted: false, job_timestamp: "0" };
   let state = { ...idle };
   let startedAt = 0;
   let preview: string | null = null;
   let lock: Promise<void> = Promise.resolve();
-  const fake: FakeA1111 = { url: "", requests: [], txt2img, previewsServed: 0, close: async () => {} };
+  const fake: FakeA1111 = { url: "", requests: [], txt2img, img2img, previewsServed: 0, close: async () => {} };
 
   const server = await startLoopbackServer(async (request) => {
     if (request.method === "GET" && request.path === "/sdapi/v1/progress") {
@@ -75,14 +78,27 @@ export async function startFakeA1111(options: FakeA1111Options = {}): Promise<Fa
     if (request.method === "GET" && request.path === "/sdapi/v1/options") {
       return { json: { sd_model_checkpoint: options.checkpoint ?? "sd_xl_base_1.0.safetensors [31e35c80fc]", samples_format: "png" } };
     }
-    if (request.path !== "/sdapi/v1/txt2img") return { status: 404, json: { detail: "Not Found" } };
+    const isImg2img = request.path === "/sdapi/v1/img2img";
+    if (request.path !== "/sdapi/v1/txt2img" && !isImg2img) return { status: 404, json: { detail: "Not Found" } };
     if (request.method !== "POST") return { status: 405, json: { detail: "Method Not Allowed" } };
     const body = request.body;
     if (!body || typeof body !== "object" || (body.prompt !== undefined && typeof body.prompt !== "string")) {
       return { status: 422, json: { detail: [{ loc: ["body", "prompt"], msg: "str type expected", type: "type_error.str" }] } };
     }
-    const index = txt2img.length;
-    txt2img.push(body);
+    if (isImg2img) {
+      // api.py: no init_images is a 404; an image that does not decode is a 500 from decode_base64_to_image.
+      if (!Array.isArray(body.init_images)) return a1111Error(404, "HTTPException", "", "Init image not found");
+      for (const encoded of body.init_images) {
+        try {
+          await sharp(Buffer.from(String(encoded).replace(/^data:image\/\w+;base64,/, ""), "base64")).metadata();
+        } catch {
+          return a1111Error(500, "HTTPException", "", "Invalid encoded image");
+        }
+      }
+      img2img.push(body);
+    }
+    const index = txt2img.length + img2img.length - (isImg2img ? 1 : 0);
+    if (!isImg2img) txt2img.push(body);
     const failure = options.fail?.(body, index);
     if (failure) return failure;
 

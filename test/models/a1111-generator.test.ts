@@ -5,6 +5,7 @@ import { createA1111Generator, type A1111GeneratorConfig } from "../../core/mode
 import type { ImageProgress } from "../../core/models/ports.ts";
 import { a1111Error, startFakeA1111, type FakeA1111, type FakeA1111Options } from "../fakes/a1111-server.ts";
 import { recordingSleep, rejectionOf } from "./rejection.ts";
+import { createSimGenerator } from "../../servers/sim/sim-generator.ts";
 
 let fake: FakeA1111 | undefined;
 afterEach(async () => {
@@ -106,5 +107,29 @@ describe("AUTOMATIC1111 generator", () => {
     const { generator } = await against({ fail: () => ({ json: { images: [Buffer.from("<html>").toString("base64")], parameters: {}, info: "{}" } }) });
     const error = await rejectionOf(generator.generate({ prompt: "a cat" }));
     expect(error.message).toMatch(/sent an image that is not a PNG, JPEG or WebP image/);
+  });
+
+  it("edits through img2img: the image as init_images base64, a low denoising strength, the instruction first", async () => {
+    const { generator, fake } = await against();
+    const source = await createSimGenerator({ width: 64, height: 64 }).generate({ prompt: "a red cube", seed: 1 });
+    await generator.generate({ prompt: "a red cube, a blue sphere", seed: 3, edit: { image: source, instruction: "add a blue sphere" } });
+    expect(fake.txt2img).toHaveLength(0);
+    expect(fake.img2img[0]).toMatchObject({ prompt: "add a blue sphere, a red cube, a blue sphere", denoising_strength: 0.5, seed: 3 });
+    expect(Buffer.from(fake.img2img[0].init_images[0], "base64")).toEqual(Buffer.from(source));
+  });
+
+  it("draws from a reference through img2img at A1111's default strength", async () => {
+    const { generator, fake } = await against({}, { referenceStrength: 0.6 });
+    const reference = await createSimGenerator({ width: 64, height: 64 }).generate({ prompt: "a cat", seed: 1 });
+    await generator.generate({ prompt: "a cat on a sofa", images: [reference] });
+    expect(fake.img2img[0]).toMatchObject({ prompt: "a cat on a sofa", denoising_strength: 0.6 });
+    expect(fake.img2img[0].init_images).toHaveLength(1);
+  });
+
+  it("reports the server's answer to an image it cannot decode, as A1111 words it", async () => {
+    const { generator } = await against({}, { maxRetries: 0 });
+    const error = await rejectionOf(generator.generate({ prompt: "x", images: [new TextEncoder().encode("not an image")] }));
+    expect(error).toBeInstanceOf(BackendError);
+    expect((error as Error).message).toContain("Invalid encoded image");
   });
 });
