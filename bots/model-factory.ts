@@ -83,6 +83,7 @@ function generatorFor(config: Exclude<GeneratorConfig, { kind: "sim" }>, url: st
       return createComfyUiGenerator({
         url: url as string,
         workflow: (config.workflow as NonNullable<typeof config.workflow>).nodes,
+        ...(config.imageWorkflow ? { imageWorkflow: config.imageWorkflow.nodes } : {}),
         negativePrompt: config.negativePrompt,
         steps: config.steps,
         size: config.size,

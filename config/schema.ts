@@ -25,6 +25,7 @@ const EXAMPLES: Record<string, string> = {
   GEMS_GENERATOR_MAX_RETRIES: "2",
   GEMS_GENERATOR_SIZE: "1024x1024",
   GEMS_COMFYUI_WORKFLOW: "./workflows/sdxl-api.json",
+  GEMS_COMFYUI_IMAGE_WORKFLOW: "./workflows/sdxl-img2img-api.json",
   GEMS_GENERATOR_STEPS: "25",
   GEMS_GENERATOR_SERVER_CAPACITY: "1",
   GEMS_MLLM_SERVER_CAPACITY: "16",
@@ -272,6 +273,7 @@ const envSchema = z.object({
   GEMS_GENERATOR_URL: serverList,
   GEMS_GENERATOR_SERVER_CAPACITY: integer(1, 256, 1),
   GEMS_COMFYUI_WORKFLOW: optionalText,
+  GEMS_COMFYUI_IMAGE_WORKFLOW: optionalText,
   GEMS_GENERATOR_NEGATIVE_PROMPT: optionalText,
   GEMS_GENERATOR_STEPS: integer(1, 500, 20),
   GEMS_GENERATOR_MODEL: optionalText,
@@ -356,6 +358,8 @@ export type GeneratorConfig =
       isPooled: boolean;
       /** comfyui only: the API-format workflow, checked at start-up, and where it was read from. */
       workflow: { path: string; nodes: ComfyWorkflow } | null;
+      /** comfyui only: the workflow with a LoadImage node marked {{image}}, for edits and references; null for text only. */
+      imageWorkflow: { path: string; nodes: ComfyWorkflow } | null;
       negativePrompt: string;
       steps: number;
       size: { width: number; height: number };
@@ -526,15 +530,22 @@ export function loadConfig(env: Env, options: { envFile?: string | null; cwd?: s
     generator = { kind: "gems-http", url: generatorServers[0]?.url ?? "", ...generatorPool, timeoutMs: e.GEMS_GENERATOR_TIMEOUT_MS, maxRetries: e.GEMS_GENERATOR_MAX_RETRIES };
   } else if (generatorKind === "comfyui" || generatorKind === "a1111") {
     let workflow: { path: string; nodes: ComfyWorkflow } | null = null;
+    let imageWorkflow: { path: string; nodes: ComfyWorkflow } | null = null;
     if (generatorKind === "comfyui") {
       const loaded = loadWorkflow(e.GEMS_COMFYUI_WORKFLOW, cwd);
       if (Array.isArray(loaded)) problems.push(...loaded);
       else workflow = loaded;
+      if (e.GEMS_COMFYUI_IMAGE_WORKFLOW) {
+        const image = loadWorkflow(e.GEMS_COMFYUI_IMAGE_WORKFLOW, cwd, "GEMS_COMFYUI_IMAGE_WORKFLOW");
+        if (Array.isArray(image)) problems.push(...image);
+        else imageWorkflow = image;
+      }
     }
     generator = {
       kind: generatorKind,
       ...generatorPool,
       workflow,
+      imageWorkflow,
       negativePrompt: e.GEMS_GENERATOR_NEGATIVE_PROMPT ?? "",
       steps: e.GEMS_GENERATOR_STEPS,
       size: e.GEMS_GENERATOR_SIZE ?? { width: 1024, height: 1024 },
@@ -656,19 +667,31 @@ function poolOf(specs: ServerSpec[], capacity: number, capacityGiven: string | u
 }
 
 /** Reads and checks the ComfyUI workflow; a list of one-line problems when it will not do. */
-function loadWorkflow(path: string | undefined, cwd: string): { path: string; nodes: ComfyWorkflow } | string[] {
-  const example = `Example: GEMS_COMFYUI_WORKFLOW=${EXAMPLES["GEMS_COMFYUI_WORKFLOW"]}`;
-  if (!path) return [`GEMS_COMFYUI_WORKFLOW: required when GEMS_GENERATOR=comfyui (got nothing): your workflow saved with Workflow → Export (API). ${example}`];
+function loadWorkflow(
+  path: string | undefined,
+  cwd: string,
+  variable: "GEMS_COMFYUI_WORKFLOW" | "GEMS_COMFYUI_IMAGE_WORKFLOW" = "GEMS_COMFYUI_WORKFLOW",
+): { path: string; nodes: ComfyWorkflow } | string[] {
+  const example = `Example: ${variable}=${EXAMPLES[variable]}`;
+  if (!path) return [`${variable}: required when GEMS_GENERATOR=comfyui (got nothing): your workflow saved with Workflow → Export (API). ${example}`];
   const full = resolve(cwd, path);
   let text: string;
   try {
     text = readFileSync(full, "utf8");
   } catch (error) {
     const code = (error as { code?: string }).code ?? "unreadable";
-    return [`GEMS_COMFYUI_WORKFLOW: cannot read ${full} (${code}). ${example}`];
+    return [`${variable}: cannot read ${full} (${code}). ${example}`];
   }
   const parsed = parseComfyWorkflow(text);
-  if (!parsed.ok) return parsed.problems.map((problem) => `GEMS_COMFYUI_WORKFLOW: ${full} ${problem}`);
+  if (!parsed.ok) return parsed.problems.map((problem) => `${variable}: ${full} ${problem}`);
+  // The text workflow runs without an image; the image workflow is useless without one.
+  const hasImage = parsed.value.placeholders.has("image");
+  if (variable === "GEMS_COMFYUI_WORKFLOW" && hasImage) {
+    return [`${variable}: ${full} uses {{image}}, but this workflow runs without an image; put the LoadImage workflow in GEMS_COMFYUI_IMAGE_WORKFLOW`];
+  }
+  if (variable === "GEMS_COMFYUI_IMAGE_WORKFLOW" && !hasImage) {
+    return [`${variable}: ${full} has no {{image}} placeholder; write "{{image}}" as the image input of its LoadImage node. ${example}`];
+  }
   return { path: full, nodes: parsed.value.workflow };
 }
 

@@ -10,7 +10,7 @@
  * When the socket drops mid-run the prompt keeps running on the server, so the call falls back
  * to polling `/history` instead of queueing the work twice.
  */
-import { randomInt, randomUUID } from "node:crypto";
+import { createHash, randomInt, randomUUID } from "node:crypto";
 import WebSocket from "ws";
 import { BackendError } from "../errors.ts";
 import { sniffImageType } from "../images/image-type.ts";
@@ -23,6 +23,15 @@ export interface ComfyUiGeneratorConfig {
   /** The server's root, e.g. "http://gpu-box:8188". */
   url: string;
   workflow: ComfyWorkflow;
+  /**
+   * A workflow with a LoadImage node whose `image` input is "{{image}}" (and a sampler's denoise,
+   * "{{denoise}}"): used to edit an image or draw from a reference. Without it the generator
+   * takes text only.
+   */
+  imageWorkflow?: ComfyWorkflow;
+  /** `{{denoise}}` for an edit and for drawing from a reference; defaults 0.5 and 0.75. */
+  editDenoise?: number;
+  referenceDenoise?: number;
   negativePrompt?: string;
   steps?: number;
   /** Used when a request gives no width and height. */
@@ -79,10 +88,35 @@ export function createComfyUiGenerator(config: ComfyUiGeneratorConfig): ImageGen
   const label = `The ComfyUI server at ${hostOf(root)}`;
   const historyPollMs = config.historyPollMs ?? 1_000;
 
+  /**
+   * `POST /upload/image` (multipart: `image` file, `type` "input", `overwrite`), as server.py
+   * takes it; the answer `{name, subfolder, type}` names the file as LoadImage reads it. The file
+   * is named by its hash and overwritten, so the same image sent twice is one file.
+   */
+  async function uploadImage(bytes: Uint8Array, signal: AbortSignal): Promise<string> {
+    const type = sniffImageType(bytes) ?? "image/png";
+    const name = `gems-${createHash("sha256").update(bytes).digest("hex").slice(0, 16)}.${type === "image/jpeg" ? "jpg" : type.slice("image/".length)}`;
+    const form = new FormData();
+    form.append("image", new Blob([bytes], { type }), name);
+    form.append("type", "input");
+    form.append("overwrite", "true");
+    const response = await fetchImpl(`${root}/upload/image`, { method: "POST", body: form, signal });
+    if (!response.ok) throw await statusError(response, label, comfyDetail);
+    const answer = (await response.json().catch(() => null)) as { name?: unknown; subfolder?: unknown } | null;
+    if (!answer || typeof answer.name !== "string" || answer.name === "") {
+      throw new BackendError(`${label} took the image upload but did not name the file (no "name" in its answer).`, "generator");
+    }
+    return typeof answer.subfolder === "string" && answer.subfolder !== "" ? `${answer.subfolder}/${answer.name}` : answer.name;
+  }
+
   async function run(request: ImageRequest, signal: AbortSignal): Promise<Uint8Array> {
     const size = request.width && request.height ? { width: request.width, height: request.height } : (config.size ?? DEFAULT_SIZE);
-    const prompt = fillWorkflow(config.workflow, {
-      prompt: request.prompt,
+    const init = config.imageWorkflow ? (request.edit?.image ?? request.images?.[0]) : undefined;
+    const image = init ? await uploadImage(init, signal) : undefined;
+    const prompt = fillWorkflow(image && config.imageWorkflow ? config.imageWorkflow : config.workflow, {
+      ...(image ? { image, denoise: request.edit ? (config.editDenoise ?? 0.5) : (config.referenceDenoise ?? 0.75) } : {}),
+      // A diffusion model reads prompts, not instructions: an edit's instruction goes first.
+      prompt: image && request.edit ? `${request.edit.instruction}, ${request.prompt}` : request.prompt,
       negativePrompt: config.negativePrompt ?? "",
       // ComfyUI samplers take any 64-bit seed; an unseeded request gets a fresh one, as in its UI.
       seed: request.seed ?? randomInt(0, 2 ** 32),
@@ -164,6 +198,7 @@ export function createComfyUiGenerator(config: ComfyUiGeneratorConfig): ImageGen
 
   return {
     name: `comfyui:${hostOf(root)}`,
+    capabilities: { references: config.imageWorkflow !== undefined, edit: config.imageWorkflow !== undefined },
     generate(request: ImageRequest): Promise<Uint8Array> {
       return callBackend(
         {

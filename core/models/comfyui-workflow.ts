@@ -5,6 +5,11 @@
  *
  *   "{{prompt}}", "{{negative_prompt}}"   text; may sit inside a longer string ("photo, {{prompt}}")
  *   "{{seed}}", "{{width}}", "{{height}}", "{{steps}}"   numbers; must be the whole value
+ *   "{{image}}"   the uploaded image's name, for a LoadImage node's `image` input; whole value
+ *   "{{denoise}}"   a number from 0 to 1, for a sampler's `denoise`: how much of the image changes
+ *
+ * `{{image}}` marks an image workflow (GEMS_COMFYUI_IMAGE_WORKFLOW): the one used to edit an image
+ * or to draw from a reference.
  *
  * Placeholders beat node ids in config: they survive re-exporting the workflow (node ids are
  * renumbered when nodes are added) and a reader of the JSON sees what is filled in.
@@ -13,8 +18,8 @@
 export type ComfyNode = { class_type: string; inputs: Record<string, unknown>; _meta?: unknown };
 export type ComfyWorkflow = Record<string, ComfyNode>;
 
-export const TEXT_PLACEHOLDERS = ["prompt", "negative_prompt"] as const;
-export const NUMBER_PLACEHOLDERS = ["seed", "width", "height", "steps"] as const;
+export const TEXT_PLACEHOLDERS = ["prompt", "negative_prompt", "image"] as const;
+export const NUMBER_PLACEHOLDERS = ["seed", "width", "height", "steps", "denoise"] as const;
 type Placeholder = (typeof TEXT_PLACEHOLDERS)[number] | (typeof NUMBER_PLACEHOLDERS)[number];
 
 export interface ParsedWorkflow {
@@ -30,6 +35,9 @@ export interface WorkflowValues {
   width: number;
   height: number;
   steps: number;
+  /** The uploaded image's name as LoadImage takes it; image workflows only. */
+  image?: string;
+  denoise?: number;
 }
 
 const PLACEHOLDER = /\{\{\s*([a-zA-Z_]+)\s*\}\}/g;
@@ -74,7 +82,8 @@ export function parseComfyWorkflow(text: string): { ok: true; value: ParsedWorkf
       for (const match of value.matchAll(PLACEHOLDER)) {
         const name = match[1] as string;
         const where = `node "${id}" (${(node as ComfyNode).class_type}) input "${input}"`;
-        if (isText(name)) placeholders.add(name);
+        if (name === "image" && value.trim() !== match[0]) problems.push(`${where}: {{image}} must be the whole value (a LoadImage node's image input), got "${value}"`);
+        else if (isText(name)) placeholders.add(name);
         else if (isNumber(name)) {
           if (value.trim() !== match[0]) problems.push(`${where}: {{${name}}} must be the whole value (it is a number), got "${value}"`);
           else placeholders.add(name);
@@ -104,6 +113,8 @@ export function fillWorkflow(workflow: ComfyWorkflow, values: WorkflowValues): C
     width: values.width,
     height: values.height,
     steps: values.steps,
+    image: values.image ?? "",
+    denoise: values.denoise ?? 1,
   };
   const filled: ComfyWorkflow = {};
   for (const [id, node] of Object.entries(workflow)) {

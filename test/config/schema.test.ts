@@ -160,9 +160,13 @@ describe("loadConfig", () => {
     expect(load({ GEMS_SKILLS_DIR: "my-skills" }).skillsDir).toBe("/srv/gems/my-skills");
   });
 
-  it("runs the reference loop unless GEMS_VERIFY_MODE or GEMS_LOOP say otherwise", () => {
-    expect(load({}).modes).toEqual({ verify: "per-question", loop: "full" });
-    expect(load({ GEMS_VERIFY_MODE: "Batch", GEMS_LOOP: " fast " }).modes).toEqual({ verify: "batch", loop: "fast" });
+  it("runs the reference loop unless GEMS_VERIFY_MODE, GEMS_LOOP or GEMS_REFINE_MODE say otherwise", () => {
+    expect(load({}).modes).toEqual({ verify: "per-question", loop: "full", refine: "redraw" });
+    expect(load({ GEMS_VERIFY_MODE: "Batch", GEMS_LOOP: " fast ", GEMS_REFINE_MODE: "EDIT" }).modes).toEqual({ verify: "batch", loop: "fast", refine: "edit" });
+  });
+
+  it("names the refine modes it accepts", () => {
+    expect(configError({ GEMS_REFINE_MODE: "inpaint" })).toBe('GEMS_REFINE_MODE: must be one of redraw, edit (got "inpaint"). Example: GEMS_REFINE_MODE=edit');
   });
 
   it("names the loop modes it accepts", () => {

@@ -10,6 +10,9 @@
  *   null}` and `execution_success`; or `execution_error` / `execution_interrupted`;
  * - `GET /history/{id}` → `{id: {prompt, outputs, status: {status_str, completed, messages}}}`,
  *   `{}` while unknown; `GET /view?filename&subfolder&type` → the image bytes;
+ * - `POST /upload/image` (multipart: `image` file, `type`, `subfolder`, `overwrite`) → `{name,
+ *   subfolder, type}`, an empty 400 without a file or file name; a LoadImage node naming a file
+ *   never uploaded fails validation as its VALIDATE_INPUTS does ("Invalid image file: …");
  * - `GET /system_stats`, `POST /queue`, `POST /interrupt`.
  */
 import { randomUUID } from "node:crypto";
@@ -19,7 +22,7 @@ import sharp from "sharp";
 import { WebSocketServer, type WebSocket } from "ws";
 
 export const FAKE_CHECKPOINTS = ["sd_xl_base_1.0.safetensors", "flux1-dev-fp8.safetensors"];
-const KNOWN_NODES = new Set(["CheckpointLoaderSimple", "CLIPTextEncode", "EmptyLatentImage", "KSampler", "VAEDecode", "SaveImage", "PreviewImage"]);
+const KNOWN_NODES = new Set(["CheckpointLoaderSimple", "CLIPTextEncode", "EmptyLatentImage", "KSampler", "VAEDecode", "SaveImage", "PreviewImage", "LoadImage", "VAEEncode"]);
 const OUTPUT_NODES = new Set(["SaveImage", "PreviewImage"]);
 
 export interface FakeComfyOptions {
@@ -44,6 +47,8 @@ export interface FakeComfy {
   requests: Array<{ method: string; path: string; query: URLSearchParams }>;
   /** Binary preview frames sent. */
   previewFrames: Buffer[];
+  /** Files uploaded to /upload/image, by the name LoadImage takes ("subfolder/name" or "name"). */
+  uploads: Map<string, { bytes: Uint8Array; type: string; fields: Record<string, string> }>;
   close(): Promise<void>;
 }
 
@@ -66,6 +71,7 @@ export async function startFakeComfyUi(options: FakeComfyOptions = {}): Promise<
   const prompts: FakeComfy["prompts"] = [];
   const requests: FakeComfy["requests"] = [];
   const previewFrames: Buffer[] = [];
+  const uploads: FakeComfy["uploads"] = new Map();
   let queue: Promise<void> = Promise.resolve();
   let number = 0;
 
@@ -162,6 +168,20 @@ export async function startFakeComfyUi(options: FakeComfyOptions = {}): Promise<
           },
         };
       }
+      if (node.class_type === "LoadImage" && !uploads.has(String(node.inputs?.image))) {
+        nodeErrors[id] = {
+          errors: [
+            {
+              type: "custom_validation_failed",
+              message: "Custom validation failed for node",
+              details: `image - Invalid image file: ${node.inputs?.image}`,
+              extra_info: { input_name: "image" },
+            },
+          ],
+          dependent_outputs: Object.keys(prompt).filter((key) => OUTPUT_NODES.has(prompt[key].class_type)),
+          class_type: node.class_type,
+        };
+      }
       if (node.class_type === "CheckpointLoaderSimple" && !FAKE_CHECKPOINTS.includes(node.inputs?.ckpt_name)) {
         nodeErrors[id] = {
           errors: [
@@ -206,6 +226,27 @@ export async function startFakeComfyUi(options: FakeComfyOptions = {}): Promise<
       res.writeHead(status, { "content-type": "application/json" });
       res.end(JSON.stringify(body));
     };
+    if (req.method === "POST" && url.pathname === "/upload/image") {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      let form: FormData | null = null;
+      try {
+        form = await new Response(Buffer.concat(chunks), { headers: { "content-type": String(req.headers["content-type"] ?? "") } }).formData();
+      } catch {
+        form = null;
+      }
+      const image = form?.get("image");
+      if (!form || !image || typeof image === "string" || !image.name) {
+        res.writeHead(400);
+        return res.end();
+      }
+      const fields: Record<string, string> = {};
+      for (const [key, value] of form.entries()) if (typeof value === "string") fields[key] = value;
+      const subfolder = fields.subfolder ?? "";
+      const name = subfolder ? `${subfolder}/${image.name}` : image.name;
+      uploads.set(name, { bytes: new Uint8Array(await image.arrayBuffer()), type: image.type, fields });
+      return json(200, { name: image.name, subfolder, type: fields.type ?? "input" });
+    }
     if (req.method === "POST" && url.pathname === "/prompt") {
       const body = await readBody(req);
       if (!body || typeof body.prompt !== "object") {
@@ -268,6 +309,7 @@ export async function startFakeComfyUi(options: FakeComfyOptions = {}): Promise<
     prompts,
     requests,
     previewFrames,
+    uploads,
     close: () =>
       new Promise<void>((resolve) => {
         for (const ws of wss.clients) ws.terminate();
@@ -288,6 +330,23 @@ export function markedWorkflow(checkpoint = FAKE_CHECKPOINTS[0]): Record<string,
     "3": {
       class_type: "KSampler",
       inputs: { seed: "{{seed}}", steps: "{{steps}}", cfg: 7, sampler_name: "euler", scheduler: "normal", denoise: 1, model: ["4", 0], positive: ["6", 0], negative: ["7", 0], latent_image: ["5", 0] },
+    },
+    "8": { class_type: "VAEDecode", inputs: { samples: ["3", 0], vae: ["4", 2] } },
+    "9": { class_type: "SaveImage", inputs: { filename_prefix: "gems", images: ["8", 0] } },
+  };
+}
+
+/** An img2img workflow in API format: LoadImage marked {{image}}, the sampler's denoise {{denoise}}. */
+export function markedImageWorkflow(checkpoint = FAKE_CHECKPOINTS[0]): Record<string, unknown> {
+  return {
+    "4": { class_type: "CheckpointLoaderSimple", inputs: { ckpt_name: checkpoint } },
+    "10": { class_type: "LoadImage", inputs: { image: "{{image}}", upload: "image" } },
+    "11": { class_type: "VAEEncode", inputs: { pixels: ["10", 0], vae: ["4", 2] } },
+    "6": { class_type: "CLIPTextEncode", inputs: { text: "{{prompt}}", clip: ["4", 1] } },
+    "7": { class_type: "CLIPTextEncode", inputs: { text: "{{negative_prompt}}", clip: ["4", 1] } },
+    "3": {
+      class_type: "KSampler",
+      inputs: { seed: "{{seed}}", steps: "{{steps}}", cfg: 7, sampler_name: "euler", scheduler: "normal", denoise: "{{denoise}}", model: ["4", 0], positive: ["6", 0], negative: ["7", 0], latent_image: ["11", 0] },
     },
     "8": { class_type: "VAEDecode", inputs: { samples: ["3", 0], vae: ["4", 2] } },
     "9": { class_type: "SaveImage", inputs: { filename_prefix: "gems", images: ["8", 0] } },

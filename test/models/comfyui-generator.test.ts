@@ -57,7 +57,7 @@ describe("ComfyUI workflow placeholders", () => {
     const problems = parsed.ok ? [] : parsed.problems;
     expect(problems).toEqual([
       'node "3" (KSampler) input "seed": {{seed}} must be the whole value (it is a number), got "seed {{seed}}"',
-      'node "6" (CLIPTextEncode) input "text": unknown placeholder {{subject}}; use one of {{prompt}}, {{negative_prompt}}, {{seed}}, {{width}}, {{height}}, {{steps}}',
+      'node "6" (CLIPTextEncode) input "text": unknown placeholder {{subject}}; use one of {{prompt}}, {{negative_prompt}}, {{image}}, {{seed}}, {{width}}, {{height}}, {{steps}}, {{denoise}}',
       'has no {{prompt}} placeholder; write "{{prompt}}" as the text of your positive prompt node (e.g. CLIPTextEncode)',
       "uses only one of {{width}} and {{height}}; mark both, or neither",
     ]);
