@@ -16,6 +16,7 @@ import { terminalLogDestination } from "./log-lines.ts";
 
 const USAGE = `Usage:
   gems run "<prompt>" [--skill <id|auto|none>] [--iterations N] [--out DIR] [--seed N] [--json]
+           [--image PATH]... [--refine redraw|edit]
   gems skills
   gems backends
   gems inspect <image> [--json]
@@ -59,6 +60,8 @@ export async function main(io: Io): Promise<number> {
         iterations: { type: "string" },
         out: { type: "string" },
         seed: { type: "string" },
+        image: { type: "string", multiple: true },
+        refine: { type: "string" },
         json: { type: "boolean", default: false },
         role: { type: "string" },
         to: { type: "string" },
@@ -119,6 +122,8 @@ export async function main(io: Io): Promise<number> {
         skill: parsed.values.skill,
         iterations,
         seed,
+        images: parsed.values.image ?? [],
+        refineMode: parsed.values.refine,
         outDir: parsed.values.out,
         json: parsed.values.json ?? false,
         ...(io.signal ? { signal: io.signal } : {}),

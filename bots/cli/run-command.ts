@@ -1,13 +1,15 @@
 /** `gems run`: one job in the terminal, written to a folder as it goes. */
 import { withImageExtension } from "../../core/images/image-type.ts";
 import { provenanceFor, withProvenance } from "../../core/images/provenance.ts";
-import { mkdir, rename, writeFile } from "node:fs/promises";
-import { join, relative } from "node:path";
+import { mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
+import { basename, join, relative, resolve } from "node:path";
 import { randomUUID } from "node:crypto";
 import type { Runtime } from "../runtime.ts";
 import type { AgentEvent, JobEvent } from "../../core/agent/events.ts";
 import { runJob } from "../../core/agent/run-job.ts";
-import { validateJobRequest } from "../../core/agent/request.ts";
+import { parseRefineMode, validateJobRequest } from "../../core/agent/request.ts";
+import { checkReferenceCount, checkReferenceImages, checkReferenceSize, type CheckedImage } from "../../core/images/reference-images.ts";
+import { InputError } from "../../core/errors.ts";
 import { activeRequirements, createTrajectory, type Trajectory } from "../../core/memory/trajectory.ts";
 import { createInMemoryImageStore } from "../../core/memory/image-store.ts";
 import { activityAfter, renderEvent, type RenderContext } from "./render.ts";
@@ -18,6 +20,10 @@ export interface RunOptions {
   skill?: string | undefined;
   iterations?: number | undefined;
   seed?: number | undefined;
+  /** Paths of reference images (`--image`, repeatable). */
+  images?: string[] | undefined;
+  /** `--refine redraw|edit`; the deployment's GEMS_REFINE_MODE otherwise. */
+  refineMode?: string | undefined;
   outDir?: string | undefined;
   json: boolean;
   signal?: AbortSignal;
@@ -27,16 +33,29 @@ export type RunOutcome = "done" | "failed" | "cancelled";
 
 /** Runs one job to its end. Throws InputError before anything starts when the request is bad. */
 export async function runInTerminal(runtime: Runtime, options: RunOptions, stdout: Output, cwd: string): Promise<RunOutcome> {
+  const images = createInMemoryImageStore();
+  // Every image is read and checked before the job starts: a bad one stops the run with one line.
+  const references = await readReferenceImages(options.images ?? [], cwd);
+  const referenceHashes = await Promise.all(references.map((image) => images.put(image.bytes)));
   const request = validateJobRequest(
-    { prompt: options.prompt, skill: options.skill, iterations: options.iterations, seed: options.seed },
+    {
+      prompt: options.prompt,
+      skill: options.skill,
+      iterations: options.iterations,
+      seed: options.seed,
+      referenceImages: referenceHashes,
+      refineMode: options.refineMode,
+    },
     runtime.skills,
     runtime.config.maxIterations,
   );
+  const modes = { ...runtime.config.modes, ...(options.refineMode !== undefined ? { refine: parseRefineMode(options.refineMode) } : {}) };
   const jobId = randomUUID().slice(0, 8);
   const outDir = options.outDir ?? join("out", jobId);
   await mkdir(outDir, { recursive: true });
   const shown = (path: string): string => relative(cwd, path) || path;
-  const images = createInMemoryImageStore();
+  // The references sit next to the iterations, so the folder shows what the job started from.
+  for (const [i, image] of references.entries()) await writeFile(join(outDir, withImageExtension(`reference-${i + 1}.png`, image.bytes)), image.bytes);
   const printer = new ProgressPrinter(stdout, !options.json && stdout.isTTY === true);
   // Generators may send JPEG or WebP; each file is named for what it holds (iter-2.webp).
   const fileNames = new Map<string, string>();
@@ -91,7 +110,7 @@ export async function runInTerminal(runtime: Runtime, options: RunOptions, stdou
   };
 
   if (!options.json) printer.line(`job ${jobId} → ${shown(outDir)}`);
-  const trajectory = createTrajectory(jobId, request, new Date(), runtime.config.modes);
+  const trajectory = createTrajectory(jobId, request, new Date(), modes);
   try {
     const finished = await runJob(
       trajectory,
@@ -112,6 +131,31 @@ export async function runInTerminal(runtime: Runtime, options: RunOptions, stdou
   } finally {
     printer.stop();
   }
+}
+
+/** `--image` files, read and checked (count, size before reading, type); InputError names the file and the problem. */
+async function readReferenceImages(paths: readonly string[], cwd: string): Promise<CheckedImage[]> {
+  const tooMany = checkReferenceCount(paths.length);
+  if (tooMany) throw new InputError(`--image: ${tooMany}`);
+  const sent = [];
+  for (const path of paths) {
+    const full = resolve(cwd, path);
+    let size: number;
+    try {
+      const info = await stat(full);
+      if (!info.isFile()) throw new InputError(`--image: ${path} is not a file. Give the path of a PNG, JPEG or WebP image.`);
+      size = info.size;
+    } catch (error) {
+      if (error instanceof InputError) throw error;
+      throw new InputError(`--image: cannot read ${path} (${(error as { code?: string }).code ?? "unreadable"}). Check the path.`);
+    }
+    const tooLarge = checkReferenceSize(basename(path), size);
+    if (tooLarge) throw new InputError(`--image: ${tooLarge}`);
+    sent.push({ name: basename(path), bytes: new Uint8Array(await readFile(full)) });
+  }
+  const checked = checkReferenceImages(sent);
+  if (!checked.ok) throw new InputError(`--image: ${checked.message}`);
+  return checked.images;
 }
 
 async function writeJsonAtomically(path: string, value: unknown): Promise<void> {

@@ -19,7 +19,7 @@ export interface JobRequestInput {
   refineMode?: string | undefined;
 }
 
-/** How many reference images one request (or one feedback entry) may carry. */
+/** How many reference images one request (or one feedback entry) may carry; surfaces check it first (core/images/reference-images.ts). */
 export const MAX_REFERENCE_IMAGES = 4;
 
 /** Checks a per-job refine mode ("redraw" or "edit"); throws InputError naming the choices. */
