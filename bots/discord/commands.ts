@@ -25,7 +25,7 @@ export const SUBCOMMANDS = {
   feedback: "feedback",
 } as const;
 
-export const OPTIONS = { prompt: "prompt", skill: "skill", iterations: "iterations", text: "text" } as const;
+export const OPTIONS = { prompt: "prompt", skill: "skill", iterations: "iterations", text: "text", image: "image", refine: "refine" } as const;
 
 export const gemsCommand: RESTPostAPIChatInputApplicationCommandsJSONBody = {
   name: COMMAND,
@@ -59,6 +59,20 @@ export const gemsCommand: RESTPostAPIChatInputApplicationCommandsJSONBody = {
           description: `Most attempts (${MIN_ITERATIONS}-${MAX_ITERATIONS}).`,
           min_value: MIN_ITERATIONS,
           max_value: MAX_ITERATIONS,
+        },
+        {
+          type: ApplicationCommandOptionType.Attachment,
+          name: OPTIONS.image,
+          description: "A reference image (PNG, JPEG or WebP): its objects and layout guide the job.",
+        },
+        {
+          type: ApplicationCommandOptionType.String,
+          name: OPTIONS.refine,
+          description: "After a failed check: redraw from a new prompt, or edit the best image.",
+          choices: [
+            { name: "redraw", value: "redraw" },
+            { name: "edit", value: "edit" },
+          ],
         },
       ],
     },

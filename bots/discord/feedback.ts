@@ -12,6 +12,11 @@ import { DISCORD_LIMITS, truncate } from "./limits.ts";
 import { isPermanentRefusal, safeError } from "./log-safe.ts";
 import { personOf } from "./person.ts";
 import type { ThreadIndex } from "./thread-index.ts";
+import type { ImageStore } from "../../core/memory/stores.ts";
+import { takeAttachments } from "./attachments.ts";
+
+/** What a reply with only an image says: the image is the feedback. */
+export const IMAGE_ONLY_FEEDBACK = "Like the attached image.";
 
 export const SEEN = "👀";
 export const APPLIED = "✅";
@@ -73,6 +78,8 @@ const keyOf = (jobId: string, author: string, text: string): string => `${jobId}
 
 export interface FeedbackDeps {
   jobs: JobService;
+  /** Where images attached to replies are stored; without it they are ignored. */
+  images?: ImageStore;
   rest: DiscordRest;
   threads: ThreadIndex;
   inbox: FeedbackInbox;
@@ -86,7 +93,8 @@ export async function handleThreadMessage(deps: FeedbackDeps, message: GatewayMe
   if (!message.guild_id) return;
   const jobId = deps.threads.jobIdOf(message.channel_id);
   if (!jobId) return;
-  const text = message.content.trim();
+  const attached = deps.images ? message.attachments : [];
+  const text = message.content.trim() || (attached.length > 0 ? IMAGE_ONLY_FEEDBACK : "");
   const log = deps.logger.child({ jobId, user: message.author.id });
   if (text === "") {
     // Without the Message Content intent every message arrives empty; the log is the only place
@@ -96,22 +104,37 @@ export async function handleThreadMessage(deps: FeedbackDeps, message: GatewayMe
   }
   const person = personOf(message.author, message.member?.nick);
   const where = { channelId: message.channel_id, messageId: message.id };
-  // Remembered before the call: the note may be rendered before addFeedback returns.
-  const forget = deps.inbox.remember(jobId, person.name, text, where);
-  const result = await deps.jobs.addFeedback(jobId, person, text);
-  if (!result.ok) {
-    forget();
-    log.info({ reason: result.reason }, "feedback refused");
-    await answer(log, () =>
+  const refuse = (text: string) =>
+    answer(log, () =>
       deps.rest.post(message.channel_id, {
         body: {
-          content: truncate(`⚠️ ${result.message}`, DISCORD_LIMITS.messageContent),
+          content: truncate(`⚠️ ${text}`, DISCORD_LIMITS.messageContent),
           message_reference: { message_id: message.id, fail_if_not_exists: false },
           allowed_mentions: { parse: [] },
         },
         images: [],
       }),
     );
+  let imageHashes: string[] = [];
+  if (attached.length > 0 && deps.images) {
+    const taken = await takeAttachments(
+      attached.map((a) => ({ name: a.filename, size: a.size, url: a.url })),
+      deps.images,
+    );
+    if (!taken.ok) {
+      log.info("feedback images refused");
+      await refuse(taken.message);
+      return;
+    }
+    imageHashes = taken.hashes;
+  }
+  // Remembered before the call: the note may be rendered before addFeedback returns.
+  const forget = deps.inbox.remember(jobId, person.name, text, where);
+  const result = await deps.jobs.addFeedback(jobId, person, text, imageHashes);
+  if (!result.ok) {
+    forget();
+    log.info({ reason: result.reason }, "feedback refused");
+    await refuse(result.message);
     return;
   }
   log.info({ isApplied: result.isApplied }, "feedback taken");

@@ -65,12 +65,12 @@ export function createDiscordBot(deps: DiscordBotDeps): DiscordBot {
     void work.finally(() => handlers.delete(work));
   };
 
-  client.on(Events.InteractionCreate, (interaction) => track(handleInteraction({ jobs, skills: deps.skills, threads, logger }, interaction)));
+  client.on(Events.InteractionCreate, (interaction) => track(handleInteraction({ jobs, skills: deps.skills, threads, logger, images: deps.images }, interaction)));
   // Raw MESSAGE_CREATE rather than messageCreate: discord.js drops messages in channels missing
   // from its cache, such as a job thread from before a restart that Discord has archived.
   client.ws.on(GatewayDispatchEvents.MessageCreate, (message: GatewayMessageCreateDispatchData) =>
     track(
-      handleThreadMessage({ jobs, rest, threads, inbox, logger }, message).catch((error: unknown) =>
+      handleThreadMessage({ jobs, rest, threads, inbox, logger, images: deps.images }, message).catch((error: unknown) =>
         logger.error({ err: safeError(error) }, "could not handle a message"),
       ),
     ),

@@ -27,6 +27,9 @@ import { safeError } from "./log-safe.ts";
 import { personOf } from "./person.ts";
 import { newDiscordRef, readDiscordRef, toSurfaceRef } from "./surface-ref.ts";
 import type { ThreadIndex } from "./thread-index.ts";
+import type { ImageStore } from "../../core/memory/stores.ts";
+import { takeAttachments } from "./attachments.ts";
+import { checkReferenceSize } from "../../core/images/reference-images.ts";
 
 /** Attempts added by Refine more. */
 export const REFINE_MORE_ITERATIONS = 2;
@@ -36,6 +39,8 @@ const STATUS_LIST_SIZE = 10;
 
 export interface InteractionDeps {
   jobs: JobService;
+  /** Where attached reference images are stored; without it attachments are refused. */
+  images?: ImageStore;
   skills: SkillLibrary;
   threads: ThreadIndex;
   logger: Logger;
@@ -123,7 +128,9 @@ async function create(deps: InteractionDeps, interaction: ChatInputCommandIntera
     prompt: interaction.options.getString(OPTIONS.prompt, true),
     skill: interaction.options.getString(OPTIONS.skill) ?? undefined,
     iterations: interaction.options.getInteger(OPTIONS.iterations) ?? undefined,
+    refineMode: interaction.options.getString(OPTIONS.refine) ?? undefined,
   };
+  const attachment = interaction.options.getAttachment(OPTIONS.image);
   try {
     // Checked here as well as by submit: an input problem is answered at once, without a defer.
     validateJobRequest(input, deps.skills, MIN_ITERATIONS);
@@ -131,12 +138,22 @@ async function create(deps: InteractionDeps, interaction: ChatInputCommandIntera
     if (error instanceof InputError) return answerPrivately(interaction, error.message);
     throw error;
   }
+  // The declared size is known without downloading: a file too large is refused at once.
+  const tooLarge = attachment ? checkReferenceSize(attachment.name, attachment.size) : null;
+  if (tooLarge) return answerPrivately(interaction, tooLarge);
   await interaction.deferReply({ flags: MessageFlags.Ephemeral });
+  let referenceImages: string[] = [];
+  if (attachment) {
+    if (!deps.images) return answerPrivately(interaction, "This GEMS Bot takes no images yet. Start the job without one.");
+    const taken = await takeAttachments([{ name: attachment.name, size: attachment.size, url: attachment.url }], deps.images);
+    if (!taken.ok) return answerPrivately(interaction, taken.message);
+    referenceImages = taken.hashes;
+  }
   // A job started inside a thread gets its own thread in the parent channel.
   const channel = interaction.channel;
   const channelId = channel?.isThread() ? (channel.parentId ?? interaction.channelId) : interaction.channelId;
   const ref = newDiscordRef(interaction.guildId, channelId);
-  const result = await deps.jobs.submit(input, personOfInteraction(interaction), toSurfaceRef(ref));
+  const result = await deps.jobs.submit({ ...input, referenceImages }, personOfInteraction(interaction), toSurfaceRef(ref));
   if (!result.ok) return answerPrivately(interaction, result.message);
   log.info({ jobId: result.jobId, position: result.position }, "job submitted from Discord");
   const place = result.position === 0 ? "It starts now." : `It is number ${result.position} in line.`;

@@ -8,6 +8,7 @@
  * GET /gateway/bot there. Tests wait for recorded calls with waitFor, never by sleeping.
  */
 import { EventEmitter } from "node:events";
+import { createHash } from "node:crypto";
 import { ChannelType, InteractionResponseType, MessageFlags, type APIUser } from "discord.js";
 import { startLoopbackServer, type FakeReply, type LoopbackServer, type RecordedRequest } from "../loopback-server.ts";
 import { startFakeGateway, type FakeGateway } from "./gateway.ts";
@@ -26,6 +27,16 @@ import {
 import { FakeRateLimiter, type RateLimitRule } from "./rate-limiter.ts";
 import { matchRoute } from "./rest-routes.ts";
 import { FakeDiscordState, type FakeChannel, type FakeInteraction, type FakeMessage, type UploadedFile } from "./rest-state.ts";
+
+/** An uploaded file as Discord describes it in message and interaction payloads. */
+export interface FakeAttachment {
+  id: string;
+  filename: string;
+  size: number;
+  content_type: string;
+  url: string;
+  proxy_url: string;
+}
 
 export type { FakeChannel, FakeInteraction, FakeMessage, UploadedFile };
 
@@ -88,11 +99,19 @@ export interface FakeDiscord {
   waitFor<T>(check: () => T | null | undefined | false, what: string, timeoutMs?: number): Promise<T>;
   /** Resolves when discord.js has identified and the guild was sent. */
   connected(): Promise<void>;
-  command(user: APIUser, subcommand: string, options?: Record<string, OptionValue>, channelId?: string): FakeInteraction;
+  command(user: APIUser, subcommand: string, options?: Record<string, OptionValue>, channelId?: string, attachments?: Record<string, FakeAttachment>): FakeInteraction;
+  /**
+   * A file on the fake CDN, as a person's upload: its payload carries a signed URL (`ex`, `is`,
+   * `hm`) served at this server's /attachments/…; `expired` signs it with an expiry in the past,
+   * which the CDN answers as Discord's does.
+   */
+  attachment(filename: string, bytes: Uint8Array, options?: { contentType?: string; expired?: boolean }): FakeAttachment;
+  /** CDN downloads, in order: the path and the status answered. */
+  downloads: Array<{ path: string; status: number }>;
   autocomplete(user: APIUser, options: Record<string, OptionValue>, focused: string): FakeInteraction;
   press(user: APIUser, message: FakeMessage, customId: string): FakeInteraction;
   /** A person's message in a channel or thread, as MESSAGE_CREATE. */
-  say(user: APIUser, channelId: string, content: string): FakeMessage;
+  say(user: APIUser, channelId: string, content: string, attachments?: FakeAttachment[]): FakeMessage;
   /** The interaction's answer once given (a reply, or the first edit of a deferred reply). */
   answer(interaction: FakeInteraction, timeoutMs?: number): Promise<FakeAnswer>;
   messagesIn(channelId: string): FakeMessage[];
@@ -185,7 +204,28 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     };
   }
 
+  const cdn = new Map<string, { bytes: Uint8Array; contentType: string; ex: number; hm: string }>();
+  const downloads: FakeDiscord["downloads"] = [];
+  const sign = (path: string, ex: number) => createHash("sha256").update(`${token}:${path}:${ex}`).digest("hex");
+
+  /**
+   * The CDN: a signed attachment URL answers the file until its `ex` (hex Unix seconds) passes;
+   * an expired or unsigned one answers 404 "This content is no longer available.", as
+   * cdn.discordapp.com does since signed URLs (February 2024).
+   */
+  function serveAttachment(request: RecordedRequest): FakeReply {
+    const file = cdn.get(request.path);
+    const ex = Number.parseInt(request.query.get("ex") ?? "", 16);
+    const isValid = file && request.query.get("hm") === file.hm && ex === file.ex && ex * 1000 > Date.now();
+    const reply: FakeReply = isValid
+      ? { headers: { "content-type": file.contentType }, body: file.bytes }
+      : { status: 404, headers: { "content-type": "text/plain" }, body: "This content is no longer available." };
+    downloads.push({ path: request.path, status: reply.status ?? 200 });
+    return reply;
+  }
+
   function route(request: RecordedRequest): FakeReply {
+    if (request.method === "GET" && request.path.startsWith("/attachments/")) return serveAttachment(request);
     const path = request.path.replace(API_PREFIX, "");
     const isMultipart = (request.headers["content-type"] ?? "").startsWith("multipart/form-data");
     let body = request.body;
@@ -325,13 +365,26 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     connected: () =>
       fake.waitFor(() => gateway.sessions.some((s) => s.isReady) && calls.some((c) => c.route === "/gateway/bot"), "the bot to connect").then(() => undefined),
 
-    command: (user, subcommand, options = {}, channelId = channel.id) => interact(chatInputPayload(context(user, channelId), commandId(), subcommand, options)),
+    command: (user, subcommand, options = {}, channelId = channel.id, attachments = {}) =>
+      interact(chatInputPayload(context(user, channelId), commandId(), subcommand, options, attachments)),
+    downloads,
+    attachment(filename, bytes, options = {}) {
+      const id = snowflake();
+      const path = `/attachments/${channel.id}/${id}/${filename}`;
+      const issued = Math.floor(Date.now() / 1000) - (options.expired ? 30 * 86400 : 0);
+      const ex = issued + 14 * 86400 - (options.expired ? 16 * 86400 : 0);
+      const hm = sign(path, ex);
+      const contentType = options.contentType ?? "image/png";
+      cdn.set(path, { bytes, contentType, ex, hm });
+      const url = `${server!.origin}${path}?ex=${ex.toString(16)}&is=${issued.toString(16)}&hm=${hm}&`;
+      return { id, filename, size: bytes.length, content_type: contentType, url, proxy_url: url };
+    },
     autocomplete: (user, options, focused) => interact(autocompletePayload(context(user, channel.id), commandId(), "create", options, focused)),
     press: (user, message, customId) => interact(buttonPayload(context(user, message.channelId), state.messagePayload(message), customId)),
 
-    say(user, channelId, content) {
+    say(user, channelId, content, attachments = []) {
       const message = state.createMessage(channelId, user, { content }, []);
-      gateway.dispatch("MESSAGE_CREATE", incomingMessagePayload({ id: message.id, channelId, guildId, author: user, content }));
+      gateway.dispatch("MESSAGE_CREATE", incomingMessagePayload({ id: message.id, channelId, guildId, author: user, content, attachments }));
       return message;
     },
 

@@ -187,8 +187,25 @@ function subcommandData(commandId: string, guildId: string, subcommand: string, 
   };
 }
 
-export function chatInputPayload(context: InteractionContext, commandId: string, subcommand: string, options: Record<string, OptionValue> = {}) {
-  return { ...baseInteraction(context, InteractionType.ApplicationCommand), data: subcommandData(commandId, context.guildId, subcommand, options) };
+/**
+ * `attachments`: attachment options by name; each goes in the options as type 11 with the
+ * attachment's id as its value, and in `data.resolved.attachments`, as Discord sends them.
+ */
+export function chatInputPayload(
+  context: InteractionContext,
+  commandId: string,
+  subcommand: string,
+  options: Record<string, OptionValue> = {},
+  attachments: Record<string, { id: string }> = {},
+) {
+  const data = subcommandData(commandId, context.guildId, subcommand, options);
+  const entries = Object.entries(attachments);
+  if (entries.length > 0) {
+    const sub = data.options[0] as { options: unknown[] };
+    for (const [name, attachment] of entries) sub.options.push({ name, type: ApplicationCommandOptionType.Attachment, value: attachment.id });
+    Object.assign(data, { resolved: { attachments: Object.fromEntries(entries.map(([, a]) => [a.id, a])) } });
+  }
+  return { ...baseInteraction(context, InteractionType.ApplicationCommand), data };
 }
 
 export function autocompletePayload(context: InteractionContext, commandId: string, subcommand: string, options: Record<string, OptionValue>, focused: string) {
