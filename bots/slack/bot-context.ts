@@ -6,6 +6,7 @@ import type { SkillLibrary } from "../../core/skills/types.ts";
 import type { People } from "./people.ts";
 import type { PendingResponders } from "./responders.ts";
 import type { ThreadIndex } from "./thread-index.ts";
+import type { ImageStore } from "../../core/memory/stores.ts";
 
 export interface BotContext {
   jobs: JobService;
@@ -15,4 +16,7 @@ export interface BotContext {
   threads: ThreadIndex;
   responders: PendingResponders;
   logger: Logger;
+  /** For files shared in job threads: stored as reference images, read with the bot token. */
+  images?: ImageStore;
+  botToken?: string;
 }

@@ -10,11 +10,18 @@ import type { BotContext } from "./bot-context.ts";
 import { plainTextFromSlack } from "./mrkdwn.ts";
 import { notifyViaEphemeral } from "./responders.ts";
 import { describeSlackError, platformErrorOf } from "./slack-errors.ts";
+import { takeSharedFiles } from "./shared-files.ts";
 
 export const FEEDBACK_REACTION = "memo";
 
-/** A reply "also sent to the channel" is still a reply; every other subtype is not a person typing. */
-const HUMAN_SUBTYPES = new Set([undefined, "thread_broadcast"]);
+/**
+ * A reply "also sent to the channel" is still a reply, and so is one that shares a file; every
+ * other subtype is not a person typing.
+ */
+const HUMAN_SUBTYPES = new Set([undefined, "thread_broadcast", "file_share"]);
+
+/** What a reply with only a file says: the image is the feedback. */
+export const FILE_ONLY_FEEDBACK = "Like the attached image.";
 
 const threadReplySchema = z.object({
   type: z.literal("message"),
@@ -26,6 +33,7 @@ const threadReplySchema = z.object({
   ts: z.string(),
   thread_ts: z.string(),
   team: z.string().optional(),
+  files: z.array(z.object({ id: z.string(), name: z.string(), size: z.number().optional(), url_private: z.string().optional() })).optional(),
 });
 
 const REMEMBERED_REPLIES = 1000;
@@ -52,13 +60,24 @@ export function registerFeedback(app: App, ctx: BotContext): void {
 
     const team = reply.team ?? (typeof body.team_id === "string" ? body.team_id : "");
     const author = await ctx.people.lookup(team, reply.user);
-    const result = await ctx.jobs.addFeedback(jobId, author, plainTextFromSlack(reply.text));
-    if (!result.ok) {
+    const explain = async (message: string) => {
       try {
-        await notifyViaEphemeral(ctx.client, reply.channel, reply.user, reply.thread_ts)(result.message);
+        await notifyViaEphemeral(ctx.client, reply.channel, reply.user, reply.thread_ts)(message);
       } catch (error) {
         ctx.logger.warn({ err: error, jobId }, "could not explain a refused feedback");
       }
+    };
+    const files = ctx.images && ctx.botToken ? (reply.files ?? []) : [];
+    const taken = files.length > 0 ? await takeSharedFiles(files, ctx.botToken as string, ctx.images!) : { ok: true as const, hashes: [] };
+    if (!taken.ok) {
+      ctx.logger.info({ jobId }, "feedback files refused");
+      await explain(taken.message);
+      return;
+    }
+    const text = plainTextFromSlack(reply.text).trim() || (taken.hashes.length > 0 ? FILE_ONLY_FEEDBACK : "");
+    const result = await ctx.jobs.addFeedback(jobId, author, text, taken.hashes);
+    if (!result.ok) {
+      await explain(result.message);
       return;
     }
     ctx.logger.info({ jobId, user: author.id, isApplied: result.isApplied }, "feedback taken");

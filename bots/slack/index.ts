@@ -64,6 +64,8 @@ export function createSlackBot(deps: SlackBotDeps): SlackBot {
     threads,
     responders,
     logger: log,
+    images: deps.images,
+    botToken: config.botToken,
   };
   registerCommands(app, ctx);
   registerActions(app, ctx);

@@ -32,6 +32,8 @@ const ALLOWED_CORE = new Set([
   "core/memory/checklist.ts",
   // Provenance written into uploaded files: container blocks only, no decoding.
   "core/images/provenance.ts",
+  // The same count, size and type checks for reference images on every surface (no sharp, no I/O).
+  "core/images/reference-images.ts",
 ]);
 
 describe("bots/slack's dependencies", () => {

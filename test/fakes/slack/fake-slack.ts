@@ -66,6 +66,14 @@ export interface FakeSlack {
   calls: SlackCall[];
   messages: FakeMessage[];
   files: Map<string, FakeFile>;
+  /**
+   * A file a person shared: its `files[]` entry for a message event, with a `url_private` this
+   * server answers only with `Authorization: Bearer <bot token>`; otherwise it answers Slack's
+   * sign-in page (200, text/html), as files.slack.com does.
+   */
+  shareFile(name: string, bytes: Uint8Array, mimetype?: string): Json;
+  /** Reads of shared files: the path and whether the bot token came with it. */
+  fileReads: Array<{ path: string; isAuthorized: boolean }>;
   views: Json[];
   responses: ResponseUrlPost[];
   /** A fresh response_url on this fake, as a slash command or block action carries. */
@@ -289,7 +297,22 @@ export async function startFakeSlack(options: { teamId?: string } = {}): Promise
     "apps.connections.open": () => (socketModeUrl ? ok({ url: socketModeUrl }) : fail("internal_error")),
   };
 
+  const shared = new Map<string, { bytes: Uint8Array; mimetype: string }>();
+  const fileReads: FakeSlack["fileReads"] = [];
+
+  function readSharedFile(request: RecordedRequest): FakeReply {
+    const file = shared.get(request.path);
+    const isAuthorized = request.headers.authorization === `Bearer ${botToken}`;
+    fileReads.push({ path: request.path, isAuthorized });
+    if (!isAuthorized) {
+      return { headers: { "content-type": "text/html; charset=utf-8" }, body: "<!DOCTYPE html><html><head><title>Slack</title></head><body>Sign in to your workspace</body></html>" };
+    }
+    if (!file) return { status: 404, headers: { "content-type": "text/plain" }, body: "File not found" };
+    return { headers: { "content-type": file.mimetype }, body: file.bytes };
+  }
+
   async function route(request: RecordedRequest): Promise<FakeReply> {
+    if (request.method === "GET" && request.path.startsWith("/files-pri/")) return readSharedFile(request);
     if (request.path.startsWith("/response/")) {
       responses.push({ path: request.path, body: request.body });
       calls.push({ method: "response_url", args: request.body ?? {}, status: 200, response: { ok: true }, at: performance.now() });
@@ -354,6 +377,23 @@ export async function startFakeSlack(options: { teamId?: string } = {}): Promise
     calls,
     messages,
     files,
+    fileReads,
+    shareFile(name, bytes, mimetype = "image/png") {
+      const id = nextId("F");
+      const path = `/files-pri/${teamId}-${id}/${name}`;
+      shared.set(path, { bytes, mimetype });
+      return {
+        id,
+        name,
+        title: name,
+        mimetype,
+        filetype: name.split(".").at(-1) ?? "",
+        size: bytes.length,
+        url_private: `${origin}${path}`,
+        url_private_download: `${origin}/files-pri/${teamId}-${id}/download/${name}`,
+        is_external: false,
+      };
+    },
     views,
     responses,
     responseUrl: () => `${origin}/response/${nextId("R")}`,

@@ -108,6 +108,8 @@ export interface MessageEventFields {
   threadTs?: string;
   subtype?: string;
   botId?: string;
+  /** Shared files (FakeSlack.shareFile); the event's subtype becomes "file_share". */
+  files?: Json[];
 }
 
 /** An Events API callback for a message event, e.g. a reply in a job's thread. */
@@ -124,6 +126,7 @@ export function messageEvent(fake: FakeSlack, fields: MessageEventFields): Json 
     ...(fields.threadTs ? { thread_ts: fields.threadTs, parent_user_id: fake.botUserId } : {}),
     ...(fields.subtype ? { subtype: fields.subtype } : {}),
     ...(fields.botId ? { bot_id: fields.botId, app_id: "A0OTHER" } : {}),
+    ...(fields.files ? { files: fields.files, subtype: fields.subtype ?? "file_share", upload: false } : {}),
   };
   return {
     token: "verification-token-unused",
