@@ -14,9 +14,13 @@ import { HttpError, readJsonBody, refusalError, sendJson } from "./http-io.ts";
 import { WEB_LIMITS } from "./limits.ts";
 import { webPerson } from "./person.ts";
 import type { Route, RouteContext } from "./router.ts";
+import type { ImageStore } from "../../core/memory/stores.ts";
+import { checkReferenceCount, checkReferenceImages, checkReferenceSize, MAX_REFERENCE_BYTES } from "../../core/images/reference-images.ts";
 
 export interface ApiDeps {
   jobs: JobService;
+  /** Where uploaded reference images go; without it the upload route answers 404. */
+  images?: ImageStore;
   skills: SkillLibrary;
   streams: EventStreams;
   modelsDescription: string | undefined;
@@ -68,7 +72,37 @@ export function apiRoutes(deps: ApiDeps): Route[] {
   const { jobs, skills, streams } = deps;
   const web = { surface: "web" };
 
+  /** Hashes in a body must name images uploaded through /api/images, at most MAX_REFERENCE_IMAGES of them. */
+  async function checkStored(hashes: readonly string[] | undefined): Promise<void> {
+    if (!hashes || hashes.length === 0) return;
+    const tooMany = checkReferenceCount(hashes.length);
+    if (tooMany) throw new HttpError(400, "input", tooMany);
+    for (const hash of hashes) {
+      if (!/^[0-9a-f]{64}$/.test(hash) || !deps.images || !(await deps.images.has(hash))) {
+        throw new HttpError(400, "input", `images: "${hash.slice(0, 70)}" is not an uploaded image; upload it with POST /api/images first.`);
+      }
+    }
+  }
+
   return [
+    {
+      // One reference image as the raw body (studio.ts's image parser reads it, up to a hard stop);
+      // answers its hash for a job or feedback.
+      url: "/api/images",
+      methods: {
+        POST: async ({ req, res }) => {
+          if (!deps.images) throw new HttpError(404, "not-found", "This studio takes no images.");
+          const bytes = req.body instanceof Uint8Array ? req.body : null;
+          if (bytes === null) throw new HttpError(415, "unsupported-media-type", 'Send the image file itself as the body, with its type as "Content-Type" (image/png, image/jpeg or image/webp).');
+          if (bytes.length > MAX_REFERENCE_BYTES) throw new HttpError(413, "too-large", checkReferenceSize("The image", bytes.length) as string, { connection: "close" });
+          if (bytes.length === 0) throw new HttpError(400, "input", "The upload is empty; send the image file as the request body.");
+          const checked = checkReferenceImages([{ name: "the upload", bytes }]);
+          if (!checked.ok) throw new HttpError(400, "input", checked.message);
+          const hash = await deps.images.put(bytes);
+          sendJson(req, res, 201, { hash, contentType: checked.images[0]!.contentType });
+        },
+      },
+    },
     {
       url: "/api/info",
       methods: {
@@ -82,6 +116,7 @@ export function apiRoutes(deps: ApiDeps): Route[] {
               maxIterations: MAX_ITERATIONS,
               maxExtraIterations: MAX_EXTRA_ITERATIONS,
               nameMaxChars: WEB_LIMITS.nameMaxChars,
+              imageMaxBytes: MAX_REFERENCE_BYTES,
             },
           }),
       },
@@ -112,8 +147,10 @@ export function apiRoutes(deps: ApiDeps): Route[] {
         POST: async (ctx) => {
           const { req, res } = ctx;
           const body = parseBody(startJobBody, await readJsonBody(req));
-          const { name, ...input } = body;
-          const submitted = ok(await jobs.submit(input, actorOf(ctx, name), web));
+          const { name, images: referenceImages, refine, ...input } = body;
+          await checkStored(referenceImages);
+          const request = { ...input, ...(referenceImages ? { referenceImages } : {}), ...(refine ? { refineMode: refine } : {}) };
+          const submitted = ok(await jobs.submit(request, actorOf(ctx, name), web));
           sendJson(req, res, 201, { jobId: submitted.jobId, position: submitted.position }, { location: `/api/jobs/${submitted.jobId}` });
         },
       },
@@ -147,7 +184,8 @@ export function apiRoutes(deps: ApiDeps): Route[] {
             const denied = checkControl("feedback", ok(jobs.status(jobId)).job.requester, author, deps.admins);
             if (denied) throw refusalError(denied);
           }
-          const result = ok(await jobs.addFeedback(jobId, author, body.text));
+          await checkStored(body.images);
+          const result = ok(await jobs.addFeedback(jobId, author, body.text, body.images ?? []));
           sendJson(ctx.req, ctx.res, 200, { isApplied: result.isApplied, questions: result.questions });
         },
       },

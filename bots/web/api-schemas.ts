@@ -23,11 +23,14 @@ export const startJobBody = z.strictObject({
   skill: z.string({ error: "skill must be text: auto, none or a skill id from GET /api/skills." }).optional(),
   iterations: z.number({ error: "iterations must be a number from 1 to 10." }).optional(),
   seed: z.number({ error: "seed must be a number." }).optional(),
+  images: z.array(z.string(), { error: "images must be a list of hashes from POST /api/images." }).optional(),
+  refine: z.enum(["redraw", "edit"], { error: "refine must be redraw or edit." }).optional(),
   name,
 });
 
 export const feedbackBody = z.strictObject({
   text: z.string({ error: "text must be a string: the feedback, saying what the next image should change." }),
+  images: z.array(z.string(), { error: "images must be a list of hashes from POST /api/images." }).optional(),
   name,
 });
 

@@ -11,6 +11,7 @@ import type { JobService } from "../../core/jobs/types.ts";
 import type { ImageStore } from "../../core/memory/stores.ts";
 import type { SkillLibrary } from "../../core/skills/types.ts";
 import { apiRoutes } from "./api-routes.ts";
+import { MAX_REFERENCE_BYTES } from "../../core/images/reference-images.ts";
 import { createEventStreams } from "./event-streams.ts";
 import { BASE_HEADERS, HttpError, parseJsonText, sendError, tooLarge, unsupportedMediaType } from "./http-io.ts";
 import { WEB_LIMITS } from "./limits.ts";
@@ -18,6 +19,9 @@ import { registerRoutes } from "./router.ts";
 import { createOidcSignIn, type SignIn, type WebAuthConfig } from "./sign-in.ts";
 import { siteRoutes } from "./site-routes.ts";
 import { loadStaticFiles } from "./static-files.ts";
+
+/** An image upload is read to its end up to here (a polite 413 past the 20 MB limit); past it the connection is dropped. */
+const IMAGE_BODY_ABORT_BYTES = 2 * MAX_REFERENCE_BYTES;
 import { createStudioMetrics, type ModelServerStats } from "./studio-metrics.ts";
 
 export interface WebStudioDeps {
@@ -111,6 +115,14 @@ export function createWebStudio(deps: WebStudioDeps): WebStudio {
         done(error as Error, undefined);
       }
     });
+    // Reference images (POST /api/images) come as their own bytes. Not CORS-safelisted types, so
+    // another site's page cannot send them without a preflight, which is never granted. The
+    // parser reads past the 20 MB image limit (to a hard stop) so the route can say how large.
+    server.addContentTypeParser(
+      ["image/png", "image/jpeg", "image/webp", "application/octet-stream"],
+      { parseAs: "buffer", bodyLimit: IMAGE_BODY_ABORT_BYTES },
+      (_req, body, done) => done(null, new Uint8Array(body as Buffer)),
+    );
     // Before the hooks below, so they see the parsed cookies.
     await signIn?.register(server, () => publicUrl);
     server.addHook("onRequest", async (req, res) => {
@@ -121,7 +133,8 @@ export function createWebStudio(deps: WebStudioDeps): WebStudio {
       }
       // Past this size the body is not drained for a polite 413: the connection is dropped.
       const declared = Number(req.headers["content-length"] ?? Number.NaN);
-      if (Number.isFinite(declared) && declared > WEB_LIMITS.bodyAbortBytes) {
+      const abortAt = req.url === "/api/images" ? IMAGE_BODY_ABORT_BYTES : WEB_LIMITS.bodyAbortBytes;
+      if (Number.isFinite(declared) && declared > abortAt) {
         res.hijack();
         req.raw.destroy();
         return;
@@ -148,6 +161,7 @@ export function createWebStudio(deps: WebStudioDeps): WebStudio {
           skills: deps.skills,
           streams,
           modelsDescription: deps.modelsDescription,
+          images: deps.images,
           authMode: auth.mode,
           admins: deps.admins ?? [],
         }),

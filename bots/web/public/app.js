@@ -1,6 +1,6 @@
 // The studio page: a start form, the open job (live over server-sent events), and the list of
 // every job. Routes are in the hash (#/jobs/<id>) so the server serves one page.
-import { api, jobPath } from "./api.js";
+import { api, jobPath, uploadImages } from "./api.js";
 import { askName, savedName } from "./name.js";
 import { applyEvent, createJobState, isFinished, updateFromStatus } from "./job-state.js";
 import { createJobView } from "./job-view.js";
@@ -23,6 +23,7 @@ const view = createJobView(
   {
     heading: $("job-heading"),
     meta: $("job-meta"),
+    references: $("job-references"),
     progress: $("job-progress"),
     stop: $("stop-button"),
     continueForm: $("continue-form"),
@@ -53,6 +54,8 @@ const startForm = createStartForm(
     prompt: $("prompt"),
     skill: $("skill"),
     iterations: $("iterations"),
+    refine: $("refine"),
+    images: $("start-images"),
     description: $("skill-description"),
     error: $("start-error"),
     submit: $("start-form").querySelector("button[type=submit]"),
@@ -174,8 +177,12 @@ $("feedback-form").addEventListener("submit", async (event) => {
   $("job-error").textContent = "";
   event.submitter.disabled = true;
   try {
-    const result = await api("POST", `${jobPath(open.jobId)}/feedback`, { text: feedbackText.value, name: bodyName() });
+    const files = [...$("feedback-images").files];
+    if (files.length > 4) throw new Error(`${files.length} images were chosen; the limit is 4.`);
+    const images = files.length > 0 ? await uploadImages(files) : [];
+    const result = await api("POST", `${jobPath(open.jobId)}/feedback`, { text: feedbackText.value, name: bodyName(), ...(images.length ? { images } : {}) });
     feedbackText.value = "";
+    $("feedback-images").value = "";
     countFeedback();
     status.textContent = result.isApplied
       ? `Thanks: ${result.questions.length} question${result.questions.length === 1 ? "" : "s"} joined the checklist. Use “Refine more” to act on it.`

@@ -13,6 +13,7 @@ export function createJobState(job) {
     requirements: new Map(),
     iterations: new Map(),
     feedback: [],
+    references: null,
     best: null,
     stopReason: null,
     error: null,
@@ -87,11 +88,15 @@ export function applyEvent(state, event) {
       for (const q of event.questions) state.requirements.set(q.id, { ...q, retired: false });
       state.progress = `The checklist has ${plural(event.questions.length, "question")}.`;
       break;
+    case "references":
+      state.references = { hashes: event.images.map((image) => image.hash), isUsedByGenerator: event.isUsedByGenerator, note: event.note };
+      break;
     case "iteration.started": {
       const it = iteration(state, event.n);
       it.prompt = event.prompt;
       it.thought = event.thought;
-      state.progress = `Iteration ${event.n}: generating the image…`;
+      it.edit = event.edit ?? null;
+      state.progress = event.edit ? `Iteration ${event.n}: editing iteration ${event.edit.fromN}'s image…` : `Iteration ${event.n}: generating the image…`;
       break;
     }
     case "image.preview": {

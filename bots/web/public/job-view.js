@@ -74,6 +74,19 @@ export function createJobView(els, actions) {
       ` by ${state.requester.name} (${state.surface}) · skill: ${skill}${modesText(state.plan?.modes)} · ${state.iterations.size} of ${state.request.maxIterations} iterations`,
       state.status === "queued" && state.position ? ` · number ${state.position} in line` : "",
     );
+    if (els.references) {
+      const refs = state.references;
+      fill(
+        els.references,
+        ...(refs && refs.hashes.length > 0
+          ? [
+              h("span", { text: `Reference image${refs.hashes.length === 1 ? "" : "s"}${refs.isUsedByGenerator ? " (sent to the generator)" : ""}: ` }),
+              ...refs.hashes.map((hash, i) => h("img", { src: imageUrl(hash), alt: `Reference image ${i + 1}`, width: 96, height: 96, class: "reference" })),
+            ]
+          : []),
+        refs?.note ? h("span", { class: "hint", text: ` ${refs.note}` }) : "",
+      );
+    }
     const finishedText = doneText(state);
     els.progress.textContent = isFinished(state.status) && finishedText ? finishedText : state.progress;
     // Signed in, someone else's job is read-only; the server refuses anyway, this only hides.
@@ -197,8 +210,9 @@ export function createJobView(els, actions) {
     const details = h(
       "dl",
       { class: "details" },
-      h("dt", { text: "Prompt" }),
-      h("dd", { text: it.prompt }),
+      it.edit
+        ? [h("dt", { text: `Edit of iteration ${it.edit.fromN}` }), h("dd", { class: "edit", text: it.edit.instruction })]
+        : [h("dt", { text: "Prompt" }), h("dd", { text: it.prompt })],
       it.experience ? [h("dt", { text: "Experience" }), h("dd", { text: it.experience })] : null,
       // Once the next iteration exists its card shows this prompt; repeating it only adds length.
       it.nextPrompt && !state.iterations.has(it.n + 1) ? [h("dt", { text: "Next prompt" }), h("dd", { text: it.nextPrompt })] : null,

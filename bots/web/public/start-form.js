@@ -1,5 +1,5 @@
 // The new-job form: prompt, skill (with the selected skill's description) and iterations.
-import { api } from "./api.js";
+import { api, uploadImages } from "./api.js";
 import { h } from "./dom.js";
 
 const BUILT_IN = {
@@ -23,10 +23,15 @@ export function createStartForm(els, { currentName, onStarted }) {
     // An empty number input means "the server's default"; anything typed is sent as is and
     // checked by the server, which words the problem the same way every surface does.
     if (els.iterations.value !== "") body.iterations = Number(els.iterations.value);
+    if (els.refine.value !== "") body.refine = els.refine.value;
     els.submit.disabled = true;
     try {
+      // Count first, so twenty files are refused before any is sent.
+      if (els.images.files.length > 4) throw new Error(`${els.images.files.length} images were chosen; the limit is 4 reference images per request.`);
+      if (els.images.files.length > 0) body.images = await uploadImages([...els.images.files]);
       const started = await api("POST", "/api/jobs", body);
       els.prompt.value = "";
+      els.images.value = "";
       onStarted(started.jobId);
     } catch (error) {
       els.error.textContent = error.message;
