@@ -13,6 +13,7 @@ import { benchReasoning } from "./reasoning.ts";
 import { benchPreviews } from "./previews.ts";
 import { benchProvenance } from "./provenance.ts";
 import { benchScaleOut } from "./scale-out.ts";
+import { benchRefineModes } from "./refine-modes.ts";
 
 const root = resolve(import.meta.dirname, "../..");
 const suites: Record<string, () => Promise<string>> = {
@@ -32,6 +33,7 @@ const suites: Record<string, () => Promise<string>> = {
   previews: benchPreviews,
   provenance: benchProvenance,
   scale: benchScaleOut,
+  "refine-modes": benchRefineModes,
 };
 
 const wanted = process.argv.slice(2);
