@@ -1,5 +1,5 @@
 /**
- * The grammar of `/gems`: `/gems <prompt> [--skill id] [--iterations n]`, `/gems skills`,
+ * The grammar of `/gems`: `/gems <prompt> [--skill id] [--iterations n] [--refine redraw|edit]`, `/gems skills`,
  * `/gems help`, and `/gems` alone (the modal). Only the shape is checked here; what the values
  * mean (a known skill, a range) is checked where the job is submitted, so every surface answers
  * the same way.
@@ -11,7 +11,7 @@ export type GemsCommand =
   | { kind: "modal" }
   | { kind: "help" }
   | { kind: "skills" }
-  | { kind: "create"; prompt: string; skill: string | undefined; iterations: number | undefined }
+  | { kind: "create"; prompt: string; skill: string | undefined; iterations: number | undefined; refine?: string | undefined }
   | { kind: "invalid"; message: string };
 
 const OPTION = /^--([a-z-]+)(?:=(.*))?$/;
@@ -28,6 +28,7 @@ export function parseGemsCommand(rawText: string): GemsCommand {
   const words: string[] = [];
   let skill: string | undefined;
   let iterations: number | undefined;
+  let refine: string | undefined;
   const tokens = text.split(/(\s+)/);
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i] as string;
@@ -54,16 +55,20 @@ export function parseGemsCommand(rawText: string): GemsCommand {
       if (Number.isNaN(iterations)) {
         return { kind: "invalid", message: `Iterations must be a whole number from ${MIN_ITERATIONS} to ${MAX_ITERATIONS} (got "${value}").` };
       }
+    } else if (name === "refine") {
+      // redraw or edit; checked where the job is submitted, as on every surface.
+      refine = value;
     } else {
-      return { kind: "invalid", message: `Unknown option --${name}. Use --skill <id> or --iterations <${MIN_ITERATIONS}-${MAX_ITERATIONS}>, or try /gems help.` };
+      return { kind: "invalid", message: `Unknown option --${name}. Use --skill <id>, --iterations <${MIN_ITERATIONS}-${MAX_ITERATIONS}> or --refine redraw|edit, or try /gems help.` };
     }
   }
   const prompt = words.join("").replace(/\s+/g, " ").trim();
-  return { kind: "create", prompt, skill, iterations };
+  return { kind: "create", prompt, skill, iterations, ...(refine !== undefined ? { refine } : {}) };
 }
 
 function example(option: string): string {
   if (option === "skill") return "--skill spatial-layout";
   if (option === "iterations") return "--iterations 3";
+  if (option === "refine") return "--refine edit";
   return `--${option} <value>`;
 }

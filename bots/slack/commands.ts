@@ -52,7 +52,7 @@ async function answer(ctx: BotContext, command: SlashCommand, notify: Notify): P
       const requester = ctx.people.remember(command.team_id, command.user_id, command.user_name);
       await submitJob(
         ctx,
-        { prompt: parsed.prompt, skill: parsed.skill, iterations: parsed.iterations },
+        { prompt: parsed.prompt, skill: parsed.skill, iterations: parsed.iterations, refineMode: parsed.refine },
         requester,
         { team: command.team_id, channel: command.channel_id },
         notify,

@@ -256,7 +256,7 @@ export function createEventDeliverer(deps: DeliveryDeps): EventDeliverer {
         }
         break;
       case "feedback.added":
-        await reply(renderFeedbackAdded(event.author, event.text, event.questions, event.retired));
+        await reply(renderFeedbackAdded(event.author, event.text, event.questions, event.retired, event.images?.length ?? 0));
         break;
       case "job.done":
       case "job.failed":

@@ -156,8 +156,11 @@ export function renderIterationComment(status: JobStatus, n: number, verdicts: r
   const lines = checklistLines(requirements, verdicts, regressed);
   const rows = lines.rows.map((row) => MARKS[row.mark](escapeMrkdwn(truncate(row.question, QUESTION_SHOWN))));
   const notes = [lines.regressed > 0 ? `${lines.regressed} regressed` : null, lines.retired > 0 ? `${lines.retired} replaced` : null].filter(Boolean);
-  const parts = [`*Iteration ${n} of ${t.request.maxIterations}* · ${lines.passed}/${lines.total} passed${notes.length > 0 ? ` (${notes.join(", ")})` : ""}`, ...rows];
-  if (iteration) {
+  const kind = iteration?.edit ? ` · ✏️ edit of iteration ${iteration.edit.fromN}` : "";
+  const parts = [`*Iteration ${n} of ${t.request.maxIterations}*${kind} · ${lines.passed}/${lines.total} passed${notes.length > 0 ? ` (${notes.join(", ")})` : ""}`, ...rows];
+  if (iteration?.edit) {
+    parts.push(`*Edit instruction:*\n${quoteMrkdwn(truncate(iteration.edit.instruction, PROMPT_SHOWN))}`);
+  } else if (iteration) {
     parts.push(`*Prompt:*\n${quoteMrkdwn(truncate(iteration.prompt, PROMPT_SHOWN))}`);
     if (iteration.thought) parts.push(`_Why this prompt:_ ${escapeMrkdwn(truncate(iteration.thought, QUESTION_SHOWN))}`);
   }
@@ -174,8 +177,15 @@ export function renderIterationFailed(n: number, error: string): SlackMessage {
   return { text: fitText(`⚠️ Iteration ${n} produced no image: ${escapeMrkdwn(truncate(error, ERROR_SHOWN))}`) };
 }
 
-export function renderFeedbackAdded(author: string, text: string, questions: readonly RequirementView[], retired: readonly RequirementView[]): SlackMessage {
-  const parts = [`📝 Feedback from *${escapeMrkdwn(author)}*:\n${quoteMrkdwn(truncate(text, PROMPT_SHOWN))}`];
+export function renderFeedbackAdded(
+  author: string,
+  text: string,
+  questions: readonly RequirementView[],
+  retired: readonly RequirementView[],
+  images = 0,
+): SlackMessage {
+  const attached = images > 0 ? ` (with ${images} image${images === 1 ? "" : "s"}, now a reference)` : "";
+  const parts = [`📝 Feedback from *${escapeMrkdwn(author)}*${attached}:\n${quoteMrkdwn(truncate(text, PROMPT_SHOWN))}`];
   if (questions.length > 0) {
     parts.push(`Added to the checklist:\n${questions.map((q) => `• ${escapeMrkdwn(truncate(q.question, QUESTION_SHOWN))}`).join("\n")}`);
   } else {

@@ -36,7 +36,8 @@ describe("/gems answers only the person who asked", () => {
     ["iterations above the range", "a cat --iterations 11", "Iterations must be a whole number from 1 to 10 (got 11)."],
     ["iterations below the range", "a cat --iterations=0", "Iterations must be a whole number from 1 to 10 (got 0)."],
     ["iterations that are not a number", "a cat --iterations many", 'Iterations must be a whole number from 1 to 10 (got "many").'],
-    ["an unknown option", "a cat --style oil", "Unknown option --style. Use --skill <id> or --iterations <1-10>"],
+    ["an unknown option", "a cat --style oil", "Unknown option --style. Use --skill <id>, --iterations <1-10> or --refine redraw|edit"],
+    ["an unknown refine mode", "a cat --refine inpaint", 'Unknown refine mode "inpaint". Choose redraw (a new prompt each time) or edit (repair the best image).'],
     ["an option without its value", "a cat --skill", "The option --skill needs a value, e.g. --skill spatial-layout."],
   ])("%s gets an ephemeral answer saying what is wrong, and nothing starts", async (_case, text, expected) => {
     const { harness, answer } = await ephemeralAnswer(text);

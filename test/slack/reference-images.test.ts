@@ -5,7 +5,7 @@ import type { FakeSlack } from "../fakes/slack/fake-slack.ts";
 import type { SlackSender } from "../fakes/slack/signed-requests.ts";
 import { TINY_PNG } from "../fakes/png-fixture.ts";
 import type { ImageGenerator, ImageRequest } from "../../core/models/ports.ts";
-import { CHANNEL, EASY_PROMPT, alice, bob, onlyJobId, startHarness, waitForCard, waitForFinal } from "./harness.ts";
+import { CHANNEL, EASY_PROMPT, HARD_PROMPT, alice, bob, imageReplies, onlyJobId, startHarness, textOf, waitForCard, waitForFinal } from "./harness.ts";
 import { startLoopbackServer } from "../fakes/loopback-server.ts";
 
 let nextTs = 0;
@@ -82,5 +82,21 @@ describe("files shared in a job's thread on Slack", () => {
     expect(String(answer.args.text)).toContain('Could not reach Slack to read "gone.png"');
     const status = jobs.status(onlyJobId(jobs));
     expect(status.ok && status.job.trajectory.feedback).toEqual([]);
+  });
+});
+
+describe("/gems --refine edit", () => {
+  it("runs the job with edit-to-fix and the thread marks the iterations that were edits", async () => {
+    const { fake, jobs, command } = await startHarness();
+    await command(`${HARD_PROMPT} --iterations 3 --refine edit`);
+    const card = await waitForCard(fake);
+    await waitForFinal(fake, card);
+    const status = jobs.status(onlyJobId(jobs));
+    if (!status.ok) throw new Error(status.message);
+    expect(status.job.trajectory.modes.refine).toBe("edit");
+    const edited = status.job.trajectory.iterations.filter((it) => it.edit);
+    expect(edited.length).toBeGreaterThan(0);
+    const texts = imageReplies(fake, card).map(textOf);
+    expect(texts.some((text) => text.includes(`✏️ edit of iteration ${edited[0]!.edit!.fromN}`) && text.includes("*Edit instruction:*"))).toBe(true);
   });
 });
