@@ -11,6 +11,7 @@ import { PICK_ACTION, REFINE_ACTION, STOP_ACTION, readButtonValue, type ButtonVa
 import { CREATE_MODAL_ID, readCreateModal } from "./modal.ts";
 import { notifyViaEphemeral, notifyViaRespond } from "./responders.ts";
 import { submitJob } from "./submit-job.ts";
+import { takeSharedFiles } from "./shared-files.ts";
 
 /** Iterations one press of "Refine more" adds. */
 export const REFINE_MORE_ITERATIONS = 2;
@@ -45,7 +46,21 @@ export function registerActions(app: App, ctx: BotContext): void {
     const requester = ctx.people.remember(team, body.user.id, body.user.name);
     const notify = notifyViaEphemeral(ctx.client, reading.channel, body.user.id);
     try {
-      await submitJob(ctx, reading.input, requester, { team, channel: reading.channel }, notify);
+      let referenceImages: string[] = [];
+      if (reading.files.length > 0) {
+        if (!ctx.images || !ctx.botToken) {
+          await notify("This GEMS Bot takes no images yet. Start the job without one.");
+          return;
+        }
+        // Read after the form closed (Slack waits 3 s for its answer); a refusal comes as an ephemeral message and nothing starts.
+        const taken = await takeSharedFiles(reading.files, ctx.botToken, ctx.images);
+        if (!taken.ok) {
+          await notify(taken.message);
+          return;
+        }
+        referenceImages = taken.hashes;
+      }
+      await submitJob(ctx, { ...reading.input, referenceImages }, requester, { team, channel: reading.channel }, notify);
     } catch (error) {
       ctx.logger.error({ err: error, user: requester.id }, "could not submit a job from the modal");
     }

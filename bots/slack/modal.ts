@@ -6,7 +6,9 @@
 import type { types } from "@slack/bolt";
 import { z } from "zod";
 import { InputError } from "../../core/errors.ts";
-import { MAX_ITERATIONS, MIN_ITERATIONS, validateJobRequest, type JobRequestInput } from "../../core/agent/request.ts";
+import { MAX_ITERATIONS, MAX_REFERENCE_IMAGES, MIN_ITERATIONS, validateJobRequest, type JobRequestInput } from "../../core/agent/request.ts";
+import { checkReferenceCount, checkReferenceSize } from "../../core/images/reference-images.ts";
+import type { SharedFile } from "./shared-files.ts";
 import type { SkillLibrary } from "../../core/skills/types.ts";
 import { SLACK_LIMITS, truncate } from "./limits.ts";
 
@@ -14,6 +16,8 @@ export const CREATE_MODAL_ID = "gems_create";
 export const PROMPT_BLOCK = "prompt";
 export const SKILL_BLOCK = "skill";
 export const ITERATIONS_BLOCK = "iterations";
+export const REFINE_BLOCK = "refine";
+export const IMAGES_BLOCK = "images";
 /** Every input in the modal uses this action_id; the block_id says which field it is. */
 export const FIELD_ACTION = "value";
 
@@ -77,6 +81,30 @@ export function buildCreateModal(skills: SkillLibrary, channel: string): types.M
           max_value: String(MAX_ITERATIONS),
         },
       },
+      {
+        type: "input",
+        block_id: REFINE_BLOCK,
+        optional: true,
+        label: plain("After a failed check", SLACK_LIMITS.inputLabel),
+        element: {
+          type: "static_select",
+          action_id: FIELD_ACTION,
+          placeholder: plain("Default", SLACK_LIMITS.inputPlaceholder),
+          options: [
+            { text: plain("Redraw from a new prompt", SLACK_LIMITS.optionText), value: "redraw" },
+            { text: plain("Edit the best image", SLACK_LIMITS.optionText), value: "edit" },
+          ],
+        },
+      },
+      {
+        type: "input",
+        block_id: IMAGES_BLOCK,
+        optional: true,
+        label: plain(`Reference images (up to ${MAX_REFERENCE_IMAGES})`, SLACK_LIMITS.inputLabel),
+        hint: plain("PNG, JPEG or WebP; the job keeps their objects and layout.", SLACK_LIMITS.inputLabel),
+        // A file_input's files arrive in the submission with their url_private (read with files:read).
+        element: { type: "file_input", action_id: FIELD_ACTION, filetypes: ["png", "jpg", "jpeg", "webp"], max_files: MAX_REFERENCE_IMAGES },
+      } as unknown as types.InputBlock,
     ],
   };
 }
@@ -96,12 +124,13 @@ const submissionSchema = z.object({
     values: z.record(z.string(), z.record(z.string(), z.object({
       value: z.string().nullish(),
       selected_option: z.object({ value: z.string() }).nullish(),
+      files: z.array(z.object({ id: z.string(), name: z.string(), size: z.number().optional(), url_private: z.string().optional() })).nullish(),
     }))),
   }),
 });
 
 export type ModalReading =
-  | { ok: true; channel: string; input: JobRequestInput }
+  | { ok: true; channel: string; input: JobRequestInput; files: SharedFile[] }
   | { ok: false; errors: Record<string, string> };
 
 /** Reads a submitted modal; the errors are keyed by block_id, as Slack wants them. */
@@ -114,6 +143,8 @@ export function readCreateModal(view: unknown, skills: SkillLibrary): ModalReadi
   const skill = field(SKILL_BLOCK)?.selected_option?.value ?? undefined;
   const rawIterations = field(ITERATIONS_BLOCK)?.value?.trim() ?? "";
   const iterations = rawIterations === "" ? undefined : Number(rawIterations);
+  const refineMode = field(REFINE_BLOCK)?.selected_option?.value ?? undefined;
+  const files = field(IMAGES_BLOCK)?.files ?? [];
 
   // Each field is checked on its own, with the others at harmless values, so every field that
   // is wrong gets its own message, worded as on every other surface.
@@ -129,6 +160,10 @@ export function readCreateModal(view: unknown, skills: SkillLibrary): ModalReadi
   check(PROMPT_BLOCK, { prompt });
   check(SKILL_BLOCK, { prompt: "x", skill });
   check(ITERATIONS_BLOCK, { prompt: "x", iterations });
+  check(REFINE_BLOCK, { prompt: "x", refineMode });
+  // Count and declared sizes now, under the field; the bytes are read after the form closes.
+  const imageProblem = checkReferenceCount(files.length) ?? files.map((f) => (f.size !== undefined ? checkReferenceSize(f.name, f.size) : null)).find((p) => p !== null);
+  if (imageProblem) errors[IMAGES_BLOCK] = truncate(imageProblem, SLACK_LIMITS.inputLabel);
 
   let channel: string | undefined;
   try {
@@ -137,5 +172,5 @@ export function readCreateModal(view: unknown, skills: SkillLibrary): ModalReadi
     errors[PROMPT_BLOCK] ??= "This form lost track of its channel. Close it and run /gems again in the channel.";
   }
   if (Object.keys(errors).length > 0 || channel === undefined) return { ok: false, errors };
-  return { ok: true, channel, input: { prompt, skill, iterations } };
+  return { ok: true, channel, input: { prompt, skill, iterations, ...(refineMode ? { refineMode } : {}) }, files };
 }

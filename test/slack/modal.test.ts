@@ -16,7 +16,7 @@ describe("the /gems modal", () => {
     expect(delivery.status).toBe(200);
     const call = harness.fake.callsOf("views.open")[0]!;
     expect(call.args.trigger_id).toMatch(/\S/);
-    expect(view.blocks.map((b: any) => b.block_id)).toEqual(["prompt", "skill", "iterations"]);
+    expect(view.blocks.map((b: any) => b.block_id)).toEqual(["prompt", "skill", "iterations", "refine", "images"]);
     const options = view.blocks[1].element.options;
     expect(options.map((o: any) => o.value)).toEqual(["auto", "none", ...(await bundledSkills()).manifest().map((s) => s.id)]);
     for (const option of options) expect(option.description.text.length).toBeLessThanOrEqual(75);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createSimGenerator } from "../../servers/sim/sim-generator.ts";
-import { messageEvent } from "../fakes/slack/payloads.ts";
+import { messageEvent, modalSubmission } from "../fakes/slack/payloads.ts";
 import type { FakeSlack } from "../fakes/slack/fake-slack.ts";
 import type { SlackSender } from "../fakes/slack/signed-requests.ts";
 import { TINY_PNG } from "../fakes/png-fixture.ts";
@@ -98,5 +98,41 @@ describe("/gems --refine edit", () => {
     expect(edited.length).toBeGreaterThan(0);
     const texts = imageReplies(fake, card).map(textOf);
     expect(texts.some((text) => text.includes(`✏️ edit of iteration ${edited[0]!.edit!.fromN}`) && text.includes("*Edit instruction:*"))).toBe(true);
+  });
+});
+
+describe("the /gems form's reference images", () => {
+  async function openForm() {
+    const harness = await startHarness();
+    await harness.command("");
+    const opened = await harness.fake.waitFor("views.open", () => harness.fake.callsOf("views.open")[0]);
+    return { harness, view: opened.args.view as any };
+  }
+
+  it("files picked in the form are read with the bot token and start the job with them as references", async () => {
+    const { harness, view } = await openForm();
+    const reference = await createSimGenerator({ width: 128, height: 128 }).generate({ prompt: "a purple heart left of an orange car", seed: 1 });
+    const file = harness.fake.shareFile("layout.png", reference);
+    const delivery = await harness.sender.interaction(modalSubmission(harness.fake, view, alice, { prompt: "a red cube", iterations: "1", refine: "edit", images: [file] }));
+    expect(delivery.status).toBe(200);
+    const card = await waitForCard(harness.fake);
+    await waitForFinal(harness.fake, card);
+    const status = harness.jobs.status(onlyJobId(harness.jobs));
+    if (!status.ok) throw new Error(status.message);
+    expect(status.job.trajectory.request.referenceImages).toHaveLength(1);
+    expect(status.job.trajectory.modes.refine).toBe("edit");
+    expect(harness.fake.fileReads).toEqual([{ path: expect.stringContaining("/layout.png"), isAuthorized: true }]);
+    // The thread says what came with the job.
+    expect(harness.fake.threadReplies(CHANNEL, card.ts).some((m) => m.text.includes("🖼️ 1 reference image, sent to the generator."))).toBe(true);
+  });
+
+  it("a 30 MB file is refused under the field before the form closes, and nothing starts", async () => {
+    const { harness, view } = await openForm();
+    const file = { id: "F9", name: "huge.png", mimetype: "image/png", size: 30 * 1024 * 1024, url_private: `${harness.fake.origin}/files-pri/T-F9/huge.png` };
+    const delivery = await harness.sender.interaction(modalSubmission(harness.fake, view, alice, { prompt: "a red cube", images: [file] }));
+    expect(delivery.status).toBe(200);
+    expect(JSON.parse(delivery.text).errors.images).toContain('"huge.png" is 30 MB');
+    expect(harness.jobs.list()).toEqual([]);
+    expect(harness.fake.fileReads).toEqual([]);
   });
 });

@@ -101,6 +101,11 @@ function oneElement(element: Json): string | null {
       return null;
     case "number_input":
       return typeof element.is_decimal_allowed === "boolean" ? null : "number_input without is_decimal_allowed";
+    case "file_input":
+      // Block Kit: only in modals' input blocks; max_files 1–10 (default 10), filetypes a list of extensions.
+      if (element.max_files !== undefined && (!Number.isInteger(element.max_files) || element.max_files < 1 || element.max_files > 10)) return "file_input max_files must be 1 to 10";
+      if (element.filetypes !== undefined && (!Array.isArray(element.filetypes) || element.filetypes.some((t: unknown) => typeof t !== "string"))) return "file_input filetypes must be a list of extensions";
+      return typeof element.action_id === "string" ? null : "file_input without action_id";
     default:
       return `unknown element ${String(element?.type)}`;
   }

@@ -70,6 +70,9 @@ export interface ModalAnswers {
   prompt?: string | null;
   skill?: string | null;
   iterations?: string | null;
+  refine?: string | null;
+  /** Files picked in the file_input (FakeSlack.shareFile entries). */
+  images?: Json[];
 }
 
 /** The view_submission payload of submitting the modal the bot opened with these answers. */
@@ -91,6 +94,8 @@ export function modalSubmission(fake: FakeSlack, view: Json, user: SlackUser, an
           prompt: { value: { type: "plain_text_input", value: answers.prompt ?? null } },
           skill: { value: { type: "static_select", selected_option: skillOption } },
           iterations: { value: { type: "number_input", value: answers.iterations ?? null } },
+          refine: { value: { type: "static_select", selected_option: answers.refine ? { text: { type: "plain_text", text: answers.refine }, value: answers.refine } : null } },
+          images: { value: { type: "file_input", files: answers.images ?? [] } },
         },
       },
     },
