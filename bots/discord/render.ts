@@ -256,6 +256,8 @@ type FeedbackAdded = Extract<JobEvent, { type: "feedback.added" }>;
 /** The answer to a piece of feedback: the questions it added to (and retired from) the checklist. */
 export function renderFeedbackNote(view: JobView, event: FeedbackAdded, replyTo: string | null): OutgoingMessage {
   const lines = [`📝 Feedback from **${escapeMarkdown(event.author)}**: “${escapeMarkdown(oneLine(event.text, 500))}”`];
+  const images = event.images?.length ?? 0;
+  if (images > 0) lines.push(`🖼️ ${images} image${images === 1 ? "" : "s"} joined the job's references.`);
   for (const q of event.questions) lines.push(`➕ ${escapeMarkdown(oneLine(q.question, 300))}`);
   for (const q of event.retired) lines.push(`➖ ~~${escapeMarkdown(oneLine(q.question, 300))}~~ (replaced)`);
   if (event.questions.length === 0) lines.push("It adds no new check; the refiner still reads it.");

@@ -69,6 +69,7 @@ describe("reference images on Discord", () => {
     const added = await waitForEvent(world, (e) => e.jobId === jobId && e.type === "feedback.added", "feedback with an image");
     expect(added.type === "feedback.added" && added.images).toHaveLength(1);
     expect(added.type === "feedback.added" && added.text).toBe("Like the attached image.");
+    await world.fake.waitFor(() => world.fake.messagesIn(threadId).find((m) => m.content.includes("🖼️ 1 image joined the job's references.")), "the feedback note with its image");
 
     const many = Array.from({ length: 20 }, (_, i) => world.fake.attachment(`ref-${i}.png`, TINY_PNG));
     const downloadsBefore = world.fake.downloads.length;
