@@ -11,6 +11,8 @@ import { loadSkillLibrary } from "../../core/skills/registry.ts";
 import { createSimGenerator } from "../../servers/sim/sim-generator.ts";
 import { createSimMllm } from "../../servers/sim/sim-mllm.ts";
 import type { ImageStore } from "../../core/memory/stores.ts";
+import type { Mllm } from "../../core/models/ports.ts";
+import { roleOf } from "../../core/agent/prompts.ts";
 
 const skillsDir = join(import.meta.dirname, "../../skills");
 const EDIT: LoopModes = { verify: "per-question", loop: "full", refine: "edit" };
@@ -124,6 +126,41 @@ describe("edit-to-fix", () => {
     const stored = parseStoredTrajectory(t.jobId, JSON.parse(JSON.stringify(t)));
     expect(stored.nextPrompt?.edit).toEqual({ fromN: 1, instruction: "make the cube red" });
     expect(nextStep(stored, { references: false, edit: true }).kind).toBe("start");
+  });
+});
+
+describe("an editor that writes no instruction", () => {
+  it.each([
+    ["full", { verify: "per-question", loop: "full", refine: "edit" } as LoopModes],
+    ["fast", { verify: "batch", loop: "fast", refine: "edit" } as LoopModes],
+  ])("leads to a redraw in the %s loop, never to an endless edit step", async (_name, modes) => {
+    const sim = createSimMllm();
+    let editorCalls = 0;
+    const mute: Mllm = {
+      name: "sim-without-editor",
+      chat: (request) => {
+        if (roleOf(request.messages) === "editor") {
+          editorCalls++;
+          return Promise.resolve({ content: "I would rather not say.", reasoning: null });
+        }
+        return sim.chat(request);
+      },
+    };
+    const events: AgentEvent[] = [];
+    const result = await runJob(job(7, modes), {
+      mllm: mute,
+      generator: createSimGenerator({ width: 128, height: 128 }),
+      skills: await loadSkillLibrary(skillsDir),
+      images: createInMemoryImageStore(),
+      commit: async (_t, e) => void events.push(...e),
+      verifyConcurrency: 4,
+      logger: silentLogger,
+    });
+    expect(result.iterations.length).toBeGreaterThan(1);
+    expect(result.iterations.every((it) => it.edit === undefined)).toBe(true);
+    // One editor call per failed iteration, no more: the step is decided once.
+    expect(editorCalls).toBe(result.iterations.filter((it) => it.isVerified && it.passed < it.total).length - (result.stopReason === "max-iterations" ? 1 : 0));
+    expect(events.filter((e) => e.type === "prompt.refined").length).toBeGreaterThan(0);
   });
 });
 
