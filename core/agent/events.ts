@@ -11,6 +11,13 @@ export interface RequirementView {
   source: "prompt" | "feedback";
 }
 
+/** Team votes on one iteration (see core/jobs/votes.ts); only iterations with a vote are listed. */
+export interface VoteCount {
+  n: number;
+  up: number;
+  down: number;
+}
+
 export interface BestView {
   n: number;
   image: ImageRef;
@@ -64,7 +71,11 @@ export type AgentEvent =
       retired: RequirementView[];
     }
   | { type: "prompt.refined"; n: number; prompt: string; thought: string | null }
-  | { type: "job.done"; best: BestView | null; reason: StopReason }
+  /**
+   * `votes`: the team's votes when the job ended (absent without any); `isChosenByVotes`: the
+   * result is the most voted image (GEMS_RESULT_BY=votes) rather than the one that passed most.
+   */
+  | { type: "job.done"; best: BestView | null; reason: StopReason; votes?: VoteCount[]; isChosenByVotes?: boolean }
   | { type: "job.failed"; error: string; best: BestView | null }
   | { type: "job.cancelled"; best: BestView | null };
 

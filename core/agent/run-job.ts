@@ -68,6 +68,8 @@ export interface FeedbackInput {
   text: string;
   /** Images the person attached (hashes in the image store); they join the job's references. */
   imageHashes?: string[];
+  /** Memory only (e.g. the team's preference from votes): no questions are derived from it. */
+  isNote?: boolean;
 }
 
 export interface RunControls {
@@ -625,14 +627,9 @@ export async function applyFeedback(
   const metered = meterMllm(deps.mllm);
   const imageHashes = [...new Set(input.imageHashes ?? [])];
   const attached = deps.images && imageHashes.length > 0 ? await Promise.all(imageHashes.map((hash) => deps.images!.get(hash))) : [];
-  const edit = await decomposeFeedback(
-    metered.mllm,
-    t.request.prompt,
-    active.map((r) => ({ id: r.id, question: r.question })),
-    { author, text },
-    signal,
-    attached,
-  );
+  const edit = input.isNote
+    ? { questions: [] as string[], replaces: [] as number[] }
+    : await decomposeFeedback(metered.mllm, t.request.prompt, active.map((r) => ({ id: r.id, question: r.question })), { author, text }, signal, attached);
   const requirements = t.requirements ?? [];
   const entryId = t.feedback.length + 1;
   const known = new Set(requirements.map((r) => r.question.toLowerCase()));

@@ -12,6 +12,7 @@ import type { Trajectory } from "../memory/trajectory.ts";
 import { applyPick, isFinished } from "./job-actions.ts";
 import type { Job, JobTable } from "./job-table.ts";
 import type { JobRecord, Refusal } from "./types.ts";
+import { withVotes, type ResultBy } from "./votes.ts";
 
 export interface CommitHost {
   table: JobTable;
@@ -20,6 +21,8 @@ export interface CommitHost {
   isClosed(): boolean;
   /** The commit is stored: deliver its events (and tell other processes). */
   committed(jobId: string): void;
+  /** GEMS_RESULT_BY: whether the most voted image becomes the result at the job's end. */
+  resultBy?: ResultBy;
 }
 
 export interface Committer {
@@ -41,6 +44,7 @@ export function createCommitter(host: CommitHost): Committer {
       applyPick(t, picked);
       batch = events.map((e) => (e.type === "job.cancelled" ? { type: "job.done", best: bestView(t.best), reason: "picked" } : e));
     }
+    batch = withVotes(t, batch, record.votes ?? [], host.resultBy ?? "passes");
     const at = now().toISOString();
     record.trajectory = structuredClone(t);
     // Retention counts from the first finish; feedback or a pick later does not restart it.

@@ -60,9 +60,13 @@ const recordSchema = z.object({
       text: z.string(),
       receivedAt: z.string().min(1),
       imageHashes: z.array(z.string().regex(/^[0-9a-f]{64}$/)).optional(),
+      isNote: z.boolean().optional(),
     }),
   ),
   finishedAt: z.string().nullable(),
+  votes: z
+    .array(z.object({ n: z.number().int().positive(), voter: personSchema, value: z.enum(["up", "down"]), at: z.string().min(1) }))
+    .optional(),
 });
 
 /** Checks a stored value; throws CorruptRecordError naming the job and the first problem. */

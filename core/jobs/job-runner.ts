@@ -19,6 +19,7 @@ import { isFinished } from "./job-actions.ts";
 import type { Job, JobTable, Run } from "./job-table.ts";
 import type { JobLimits } from "./limits.ts";
 import { isOutage, outageDelayMs } from "./outage.ts";
+import { notePreference } from "./voting.ts";
 
 export interface JobRunnerHost {
   /** The models behind the shared call limits. */
@@ -84,6 +85,7 @@ export function createJobRunner(host: JobRunnerHost): JobRunner {
 
   function pendingInputs(job: Job): FeedbackInput[] {
     const { record } = job;
+    if (record.trajectory.status === "running") notePreference(record, record.trajectory, now());
     // Checked when it arrived; checked again so a bad stored entry cannot come back at every step.
     record.pendingFeedback = record.pendingFeedback.filter((p) => {
       try {
@@ -94,7 +96,12 @@ export function createJobRunner(host: JobRunnerHost): JobRunner {
         return false;
       }
     });
-    return record.pendingFeedback.map((p) => ({ author: p.author.name, text: p.text, ...(p.imageHashes ? { imageHashes: p.imageHashes } : {}) }));
+    return record.pendingFeedback.map((p) => ({
+      author: p.author.name,
+      text: p.text,
+      ...(p.imageHashes ? { imageHashes: p.imageHashes } : {}),
+      ...(p.isNote ? { isNote: true } : {}),
+    }));
   }
 
   async function waitOutOutage(run: Run, jobId: string, error: GemsError): Promise<boolean> {

@@ -27,6 +27,8 @@ import { limitGenerator, limitMllm } from "./limited-models.ts";
 import { MODEL_CALL_BUCKETS_SECONDS, ModelCallStats } from "./model-call-stats.ts";
 import { checkControl } from "./permissions.ts";
 import { createSweeper } from "./sweeper.ts";
+import { createVoting, notePreference } from "./voting.ts";
+import { countVotes } from "./votes.ts";
 import type { FeedbackResult, JobService, JobStatus, JobSummary, PendingFeedback, Person, Refusal, RefusalReason, Result, SurfaceRef } from "./types.ts";
 
 export interface JobServiceDeps {
@@ -92,7 +94,9 @@ export function createJobService(deps: JobServiceDeps): JobService {
     logger: log,
     isClosed: () => isClosed,
     committed: (jobId) => delivery.kick(jobId),
+    ...(limits.resultBy ? { resultBy: limits.resultBy } : {}),
   });
+  const voting = createVoting<Job>({ persist: (job) => table.persist(job), now, logger: log });
   const runner = createJobRunner({
     mllm,
     generator,
@@ -150,7 +154,8 @@ export function createJobService(deps: JobServiceDeps): JobService {
   }
 
   function statusOf(job: Job): JobStatus {
-    return { ...summaryOf(job), surfaceRef: structuredClone(job.record.surfaceRef), trajectory: structuredClone(job.record.trajectory) };
+    const { record } = job;
+    return { ...summaryOf(job), surfaceRef: structuredClone(record.surfaceRef), trajectory: structuredClone(record.trajectory), votes: countVotes(record.votes ?? []) };
   }
 
   function notTaking(): Refusal | null {
@@ -323,6 +328,7 @@ export function createJobService(deps: JobServiceDeps): JobService {
         if (refused) return refused;
         applyContinue(t, extraIterations);
         t.updatedAt = now().toISOString();
+        notePreference(record, t, now());
         admission.enqueue(jobId, record.requester.id);
         const position = positionOf(jobId) ?? 0;
         const failed = await commitOrRestore(job, t, [{ type: "job.queued", position }]);
@@ -384,6 +390,11 @@ export function createJobService(deps: JobServiceDeps): JobService {
         const added = record.events.slice(before).find((e) => e.type === "feedback.added");
         return { ok: true, isApplied: true, questions: added?.type === "feedback.added" ? added.questions : [] };
       });
+    },
+
+    vote: (jobId, voter, iteration, action) => {
+      const job = find(jobId);
+      return isRefusal(job) ? Promise.resolve(job) : voting.vote(job, voter, iteration, action);
     },
 
     async setSurfaceRef(jobId, surfaceRef) {

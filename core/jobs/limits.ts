@@ -16,6 +16,8 @@ export interface JobLimits {
   verifyConcurrency: number;
   /** At most one preview per iteration per this many ms; 0 turns previews off; default 2.5 s. */
   previewIntervalMs?: number;
+  /** What a job's result is at its end: the image that passed most (default) or the most voted one. */
+  resultBy?: "passes" | "votes";
 }
 
 /** The parts of the app config the limits come from (core does not import config/; Config fits). */

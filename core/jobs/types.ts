@@ -6,6 +6,7 @@ import type { JobEvent, RequirementView } from "../agent/events.ts";
 import type { JobRequestInput } from "../agent/request.ts";
 import type { BestImage, JobRequest, StopReason, Trajectory, TrajectoryStatus } from "../memory/trajectory.ts";
 import type { ModelCallSeries } from "./model-call-stats.ts";
+import type { VoteAction, VoteCount, VoteEntry } from "./votes.ts";
 
 /** Someone on a surface. `id` carries the surface ("discord:123") so ids never collide across platforms. */
 export interface Person {
@@ -30,6 +31,8 @@ export interface PendingFeedback {
   receivedAt: string;
   /** Hashes of images attached to the feedback, already in the image store. */
   imageHashes?: string[];
+  /** A note for memory only (the team's preference from votes): no questions are derived from it. */
+  isNote?: boolean;
 }
 
 /**
@@ -49,6 +52,8 @@ export interface JobRecord {
   pendingFeedback: PendingFeedback[];
   /** Set when the job reached done, failed or cancelled; retention counts from here. */
   finishedAt: string | null;
+  /** Team votes, one per person per iteration; absent in records from before votes existed. */
+  votes?: VoteEntry[];
 }
 
 /** Why the service said no; surfaces may pick wording or an icon by it. */
@@ -96,10 +101,15 @@ export interface JobStatus {
   finishedAt: string | null;
   /** The committed memory (a copy): plan, checklist, iterations, feedback. */
   trajectory: Trajectory;
+  /**
+   * Team votes per iteration that has any, in iteration order. The service always fills it;
+   * optional so hand-built statuses (tests, older callers) need not.
+   */
+  votes?: VoteCount[];
 }
 
 /** The short form that list() returns. */
-export type JobSummary = Omit<JobStatus, "trajectory" | "surfaceRef">;
+export type JobSummary = Omit<JobStatus, "trajectory" | "surfaceRef" | "votes">;
 
 /** Feedback on a finished job goes into memory at once; on a queued or running one before its next step. */
 export type FeedbackResult = Result<{ isApplied: boolean; questions: RequirementView[] }>;
@@ -165,6 +175,11 @@ export interface JobService {
   continue(jobId: string, extraIterations: number, by: Person): Promise<Result<{ position: number }>>;
   /** `images`: hashes of images attached to the feedback, already checked and in the image store. */
   addFeedback(jobId: string, author: Person, text: string, images?: string[]): Promise<FeedbackResult>;
+  /**
+   * Records `voter`'s 👍/👎 on iteration `iteration` (one vote per person per iteration, the last
+   * counts; "remove-up"/"remove-down" clear it only while it is still that vote). Anyone may vote.
+   */
+  vote(jobId: string, voter: Person, iteration: number, action: VoteAction): Promise<Result<{ votes: VoteCount[] }>>;
   /** Points a job at a new place on its surface (e.g. the thread created after submit). */
   setSurfaceRef(jobId: string, surfaceRef: SurfaceRef): Promise<Result>;
   status(jobId: string): Result<{ job: JobStatus }>;

@@ -825,6 +825,14 @@ export function createDistributedJobService(deps: DistributedJobServiceDeps): Di
       }
     },
 
+    // Votes need rows of their own in PostgreSQL (a worker rewrites the job row while people
+    // vote); until they have them, scaled out says so rather than losing votes.
+    async vote(jobId) {
+      const job = find(jobId);
+      if (isRefusal(job)) return job;
+      return refuse("unavailable", "Votes are not available yet when GEMS Bot runs scaled out (GEMS_DATABASE_URL). Say which image you prefer in the thread instead.");
+    },
+
     async setSurfaceRef(jobId, surfaceRef) {
       const job = find(jobId);
       if (isRefusal(job)) return job;
