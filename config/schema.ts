@@ -47,6 +47,7 @@ const EXAMPLES: Record<string, string> = {
   GEMS_RETENTION_DAYS: "30",
   GEMS_OUTAGE_BUDGET_MS: "90000",
   GEMS_PREVIEW_INTERVAL_MS: "2500",
+  GEMS_RESULT_BY: "votes",
   DISCORD_API_URL: "https://discord.com/api",
   SLACK_API_URL: "https://slack.com/api/",
   SLACK_PORT: "3000",
@@ -300,6 +301,8 @@ const envSchema = z.object({
   GEMS_RETENTION_DAYS: integer(1, 3650, 30),
   GEMS_OUTAGE_BUDGET_MS: integer(0, 3_600_000, 90_000),
   GEMS_PREVIEW_INTERVAL_MS: integer(0, 60_000, 2_500),
+  // Team votes: whether the most voted image (👍 − 👎) is a job's result instead of the one that passed most.
+  GEMS_RESULT_BY: choice(["passes", "votes"] as const),
   DISCORD_TOKEN: optionalText,
   DISCORD_APPLICATION_ID: optionalText,
   DISCORD_GUILD_ID: optionalText,
@@ -400,6 +403,8 @@ export interface JobsConfig {
   outageBudgetMs: number;
   /** At most one live preview per iteration per this many ms; 0 turns previews off. */
   previewIntervalMs: number;
+  /** A job's result: the image that passed most (`passes`) or the most voted one (`votes`, ties by passes). */
+  resultBy: "passes" | "votes";
 }
 
 /**
@@ -649,6 +654,7 @@ export function loadConfig(env: Env, options: { envFile?: string | null; cwd?: s
       retentionDays: e.GEMS_RETENTION_DAYS,
       outageBudgetMs: e.GEMS_OUTAGE_BUDGET_MS,
       previewIntervalMs: e.GEMS_PREVIEW_INTERVAL_MS,
+      resultBy: e.GEMS_RESULT_BY ?? "passes",
     },
     scaleOut,
     logLevel: e.LOG_LEVEL ?? "info",

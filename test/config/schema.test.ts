@@ -96,7 +96,13 @@ describe("loadConfig", () => {
       retentionDays: 30,
       outageBudgetMs: 90_000,
       previewIntervalMs: 2_500,
+      resultBy: "passes",
     });
+  });
+
+  it("reads GEMS_RESULT_BY and refuses a value that is neither passes nor votes", () => {
+    expect(load({ GEMS_RESULT_BY: "votes" }).jobs.resultBy).toBe("votes");
+    expect(configError({ GEMS_RESULT_BY: "likes" })).toMatch(/^GEMS_RESULT_BY: must be one of passes, votes \(got "likes"\)\. Example: GEMS_RESULT_BY=votes$/);
   });
 
   it("reads the preview interval, where 0 turns previews off, and refuses a negative one", () => {
