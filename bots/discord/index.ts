@@ -5,7 +5,15 @@
  * With `apiUrl` set (DISCORD_API_URL), REST goes there, and so does the gateway lookup:
  * discord.js asks REST for GET /gateway/bot and connects to the `url` it answers.
  */
-import { Client, Events, GatewayDispatchEvents, GatewayIntentBits, type GatewayMessageCreateDispatchData } from "discord.js";
+import {
+  Client,
+  Events,
+  GatewayDispatchEvents,
+  GatewayIntentBits,
+  type GatewayMessageCreateDispatchData,
+  type GatewayMessageReactionAddDispatchData,
+  type GatewayMessageReactionRemoveDispatchData,
+} from "discord.js";
 import type { Logger } from "pino";
 import type { JobService } from "../../core/jobs/types.ts";
 import type { ImageStore } from "../../core/memory/stores.ts";
@@ -16,6 +24,7 @@ import { FeedbackInbox, handleThreadMessage } from "./feedback.ts";
 import { handleInteraction } from "./interactions.ts";
 import { createJobThreads } from "./job-threads.ts";
 import { safeError } from "./log-safe.ts";
+import { handleReaction } from "./reactions.ts";
 import { SURFACE } from "./surface-ref.ts";
 import { ThreadIndex } from "./thread-index.ts";
 
@@ -43,8 +52,8 @@ export interface DiscordBot {
 
 // Guilds: channel and thread events; GuildMessages + MessageContent: replies in job threads as
 // feedback (MessageContent is privileged and must be switched on in the Developer Portal).
-// Reactions are only added, never read, so no reaction intent.
-const INTENTS = [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, GatewayIntentBits.MessageContent];
+// GuildMessageReactions: 👍/👎 on an iteration's message are team votes (not privileged).
+const INTENTS = [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, GatewayIntentBits.MessageContent, GatewayIntentBits.GuildMessageReactions];
 
 const STOP_WAIT_MS = 10_000;
 
@@ -75,6 +84,15 @@ export function createDiscordBot(deps: DiscordBotDeps): DiscordBot {
       ),
     ),
   );
+  // Raw events for the same reason as MESSAGE_CREATE: the message may not be in discord.js's cache.
+  const onReaction = (data: GatewayMessageReactionAddDispatchData | GatewayMessageReactionRemoveDispatchData, isAdded: boolean) =>
+    track(
+      handleReaction({ jobs, threads, botUserId: () => client.user?.id, logger }, data, isAdded).catch((error: unknown) =>
+        logger.error({ err: safeError(error) }, "could not handle a reaction"),
+      ),
+    );
+  client.ws.on(GatewayDispatchEvents.MessageReactionAdd, (data: GatewayMessageReactionAddDispatchData) => onReaction(data, true));
+  client.ws.on(GatewayDispatchEvents.MessageReactionRemove, (data: GatewayMessageReactionRemoveDispatchData) => onReaction(data, false));
   client.on(Events.Error, (error) => logger.error({ err: safeError(error) }, "discord.js reported an error"));
   client.on(Events.ShardDisconnect, (event, shardId) => logger.warn({ code: event.code, shardId }, "gateway disconnected for good"));
   client.rest.on("rateLimited", (info) =>

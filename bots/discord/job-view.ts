@@ -2,7 +2,7 @@
  * What a job's thread shows, folded from its events. A pure fold, so after a restart the bot
  * rebuilds exactly what it had from the stored events and renders only what is new.
  */
-import type { BestView, JobEvent, RequirementView } from "../../core/agent/events.ts";
+import type { BestView, JobEvent, RequirementView, VoteCount } from "../../core/agent/events.ts";
 import type { Person } from "../../core/jobs/types.ts";
 import { checklistLines, regressedRequirementIds, type ChecklistLines } from "../../core/memory/checklist.ts";
 import { describeModes, type EditRecord, type ModelNames, type StopReason, type Verdict } from "../../core/memory/trajectory.ts";
@@ -49,6 +49,9 @@ export interface JobView {
   best: BestView | null;
   reason: StopReason | null;
   error: string | null;
+  /** The team's votes when the job ended, and whether they chose the result. */
+  votes: VoteCount[];
+  isChosenByVotes: boolean;
 }
 
 export function createJobView(jobId: string, requester: Person, prompt: string, maxIterations: number): JobView {
@@ -69,6 +72,8 @@ export function createJobView(jobId: string, requester: Person, prompt: string, 
     best: null,
     reason: null,
     error: null,
+    votes: [],
+    isChosenByVotes: false,
   };
 }
 
@@ -168,6 +173,8 @@ function applyEnd(view: JobView, event: Extract<JobEvent, { type: "job.done" | "
       view.phase = "done";
       view.best = event.best;
       view.reason = event.reason;
+      view.votes = event.votes ?? [];
+      view.isChosenByVotes = event.isChosenByVotes ?? false;
       break;
     case "job.failed":
       view.phase = "failed";

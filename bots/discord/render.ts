@@ -11,6 +11,7 @@ import type { ImageProvenance } from "../../core/images/provenance.ts";
 import { checklistOfIteration, iterationOf, isFinishedPhase, provenanceOf, type IterationView, type JobView } from "./job-view.ts";
 import { DISCORD_LIMITS, oneLine, truncate } from "./limits.ts";
 import { userIdOf } from "./person.ts";
+import { describeVotes } from "../../core/jobs/vote-text.ts";
 
 /** A file to attach: the image by its store hash, under the name the message shows. */
 export interface ImageAttachment {
@@ -238,7 +239,9 @@ function finalLine(view: JobView): string {
 export function renderFinal(view: JobView): OutgoingMessage {
   const best = view.best;
   const hint = "Reply in this thread to say what to change, then press **Refine more**.";
-  const content = truncate(`${mention(view)} ${finalLine(view)}\n${hint}`, DISCORD_LIMITS.messageContent);
+  const votes = describeVotes(view.votes);
+  const voteLine = votes ? `\n🗳️ Team votes: ${votes}${view.isChosenByVotes ? " — the most voted image is the result" : ""}` : "";
+  const content = truncate(`${mention(view)} ${finalLine(view)}${voteLine}\n${hint}`, DISCORD_LIMITS.messageContent);
   const userId = userIdOf(view.requester);
   return {
     body: {

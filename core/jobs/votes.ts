@@ -124,9 +124,3 @@ export function withVotes(t: Trajectory, events: AgentEvent[], votes: readonly V
     return counts.length > 0 ? { ...event, votes: counts } : event;
   });
 }
-
-/** "#2 👍 3 👎 1 · #3 👍 1", or null without votes; every surface shows votes in these words. */
-export function describeVotes(counts: readonly VoteCount[] | undefined): string | null {
-  if (!counts || counts.length === 0) return null;
-  return counts.map((c) => `#${c.n} 👍 ${c.up}${c.down > 0 ? ` 👎 ${c.down}` : ""}`).join(" · ");
-}

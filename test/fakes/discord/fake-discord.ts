@@ -9,7 +9,7 @@
  */
 import { EventEmitter } from "node:events";
 import { createHash } from "node:crypto";
-import { ChannelType, InteractionResponseType, MessageFlags, type APIUser } from "discord.js";
+import { ChannelType, GatewayIntentBits, InteractionResponseType, MessageFlags, type APIUser } from "discord.js";
 import { startLoopbackServer, type FakeReply, type LoopbackServer, type RecordedRequest } from "../loopback-server.ts";
 import { startFakeGateway, type FakeGateway } from "./gateway.ts";
 import { boundaryOf, parseMultipart } from "./multipart.ts";
@@ -110,6 +110,14 @@ export interface FakeDiscord {
   downloads: Array<{ path: string; status: number }>;
   autocomplete(user: APIUser, options: Record<string, OptionValue>, focused: string): FakeInteraction;
   press(user: APIUser, message: FakeMessage, customId: string): FakeInteraction;
+  /**
+   * A person adds a reaction to a message, as MESSAGE_REACTION_ADD (Discord's payload: user_id,
+   * channel_id, message_id, guild_id, member, emoji {id, name}, burst, type…); only bots that
+   * identified with GUILD_MESSAGE_REACTIONS receive it.
+   */
+  react(user: APIUser, message: FakeMessage, emoji: string): void;
+  /** A person removes their reaction, as MESSAGE_REACTION_REMOVE (no member in this one). */
+  unreact(user: APIUser, message: FakeMessage, emoji: string): void;
   /** A person's message in a channel or thread, as MESSAGE_CREATE. */
   say(user: APIUser, channelId: string, content: string, attachments?: FakeAttachment[]): FakeMessage;
   /** The interaction's answer once given (a reply, or the first edit of a deferred reply). */
@@ -381,6 +389,33 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     },
     autocomplete: (user, options, focused) => interact(autocompletePayload(context(user, channel.id), commandId(), "create", options, focused)),
     press: (user, message, customId) => interact(buttonPayload(context(user, message.channelId), state.messagePayload(message), customId)),
+
+    react(user, message, emoji) {
+      gateway.dispatch(
+        "MESSAGE_REACTION_ADD",
+        {
+          user_id: user.id,
+          channel_id: message.channelId,
+          message_id: message.id,
+          guild_id: guildId,
+          member: memberPayload(user, null),
+          message_author_id: message.author.id,
+          emoji: { id: null, name: emoji },
+          burst: false,
+          burst_colors: [],
+          type: 0,
+        },
+        GatewayIntentBits.GuildMessageReactions,
+      );
+    },
+
+    unreact(user, message, emoji) {
+      gateway.dispatch(
+        "MESSAGE_REACTION_REMOVE",
+        { user_id: user.id, channel_id: message.channelId, message_id: message.id, guild_id: guildId, emoji: { id: null, name: emoji }, burst: false, type: 0 },
+        GatewayIntentBits.GuildMessageReactions,
+      );
+    },
 
     say(user, channelId, content, attachments = []) {
       const message = state.createMessage(channelId, user, { content }, []);

@@ -1,7 +1,8 @@
 /**
  * The fake Discord gateway (ws, loopback, port 0): HELLO with a heartbeat interval, IDENTIFY
  * checked against the bot token, READY then GUILD_CREATE, heartbeat ACKs, and dispatches the
- * test asks for. RESUME is refused with INVALID_SESSION, which makes discord.js identify again.
+ * test asks for, only to sessions that identified with the intent an event needs (as Discord
+ * does: without GUILD_MESSAGE_REACTIONS no reaction event arrives). RESUME is refused with INVALID_SESSION, which makes discord.js identify again.
  */
 import type { AddressInfo } from "node:net";
 import { GatewayOpcodes } from "discord.js";
@@ -12,6 +13,8 @@ export interface GatewaySession {
   sessionId: string;
   seq: number;
   isReady: boolean;
+  /** The intents bitfield of the session's IDENTIFY. */
+  intents: number;
 }
 
 export interface GatewayOptions {
@@ -30,7 +33,8 @@ export interface FakeGateway {
   identifies: Array<Record<string, unknown>>;
   heartbeats: number;
   sessions: GatewaySession[];
-  dispatch(t: string, d: unknown): void;
+  /** Sends to every ready session, or only those whose intents include `requiredIntent`. */
+  dispatch(t: string, d: unknown, requiredIntent?: number): void;
   close(): Promise<void>;
 }
 
@@ -46,8 +50,10 @@ export async function startFakeGateway(options: GatewayOptions): Promise<FakeGat
     identifies: [],
     heartbeats: 0,
     sessions: [],
-    dispatch(t, d) {
-      for (const session of gateway.sessions) if (session.isReady) sendDispatch(session, t, d);
+    dispatch(t, d, requiredIntent) {
+      for (const session of gateway.sessions) {
+        if (session.isReady && (requiredIntent === undefined || (session.intents & requiredIntent) !== 0)) sendDispatch(session, t, d);
+      }
     },
     close: () =>
       new Promise<void>((resolve) => {
@@ -66,7 +72,7 @@ export async function startFakeGateway(options: GatewayOptions): Promise<FakeGat
   }
 
   server.on("connection", (socket) => {
-    const session: GatewaySession = { socket, sessionId: `session-${++sessionCounter}`, seq: 0, isReady: false };
+    const session: GatewaySession = { socket, sessionId: `session-${++sessionCounter}`, seq: 0, isReady: false, intents: 0 };
     gateway.sessions.push(session);
     socket.on("close", () => {
       gateway.sessions = gateway.sessions.filter((s) => s !== session);
@@ -92,6 +98,7 @@ export async function startFakeGateway(options: GatewayOptions): Promise<FakeGat
             break;
           }
           session.isReady = true;
+          session.intents = Number(payload.d?.intents ?? 0);
           sendDispatch(session, "READY", { ...options.ready(), session_id: session.sessionId, resume_gateway_url: url });
           for (const event of options.afterReady()) sendDispatch(session, event.t, event.d);
           break;

@@ -1,0 +1,73 @@
+import { GatewayIntentBits, type APIUser } from "discord.js";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { createSimGenerator } from "../../servers/sim/sim-generator.ts";
+import { HARD_PROMPT, createJob, gatedGenerator, iterationMessages, startWorld, waitForFinal, type Gate, type World } from "./harness.ts";
+
+let world: World;
+let gate: Gate;
+let alice: APIUser;
+let bob: APIUser;
+let carol: APIUser;
+
+beforeAll(async () => {
+  gate = gatedGenerator(createSimGenerator({ latencyMs: 2 }));
+  world = await startWorld({ generator: gate.generator, limits: { resultBy: "votes" } });
+  alice = world.fake.user("alice", "Alice");
+  bob = world.fake.user("bob", "Bob");
+  carol = world.fake.user("carol", "Carol");
+});
+afterAll(async () => {
+  gate?.open();
+  await world?.close();
+});
+
+const votesOf = (jobId: string) => {
+  const status = world.jobs.status(jobId);
+  return status.ok ? status.job.votes : null;
+};
+
+describe("votes by reaction on Discord", () => {
+  it("identifies with the reactions intent, so Discord sends MESSAGE_REACTION_ADD at all", () => {
+    const intents = Number(world.fake.gateway.identifies.at(-1)?.["intents"]);
+    expect(intents & GatewayIntentBits.GuildMessageReactions).toBe(GatewayIntentBits.GuildMessageReactions);
+  });
+
+  it("counts 👍/👎 (any skin tone) on an iteration's message per person, drops removed ones, ignores the bot and other emoji, and shows the votes in the final message", async () => {
+    gate.close();
+    const base = gate.calls;
+    const { jobId, threadId } = await createJob(world, alice, { prompt: HARD_PROMPT, iterations: 3 });
+    await gate.arrived(base + 1);
+    gate.releaseWaiting();
+    await gate.arrived(base + 2);
+    const first = await world.fake.waitFor(() => iterationMessages(world.fake, threadId)[0], "iteration 1's message");
+
+    world.fake.react(world.fake.bot, first, "👍");
+    world.fake.react(bob, first, "😀");
+    world.fake.react(bob, first, "👍🏽");
+    world.fake.react(carol, first, "👎");
+    await vi.waitFor(() => expect(votesOf(jobId)).toEqual([{ n: 1, up: 1, down: 1 }]));
+
+    world.fake.unreact(carol, first, "👎");
+    await vi.waitFor(() => expect(votesOf(jobId)).toEqual([{ n: 1, up: 1, down: 0 }]));
+    world.fake.react(carol, first, "👍");
+    await vi.waitFor(() => expect(votesOf(jobId)).toEqual([{ n: 1, up: 2, down: 0 }]));
+
+    gate.open();
+    const final = await waitForFinal(world.fake, threadId);
+    expect(final.content).toContain("🗳️ Team votes: #1 👍 2 — the most voted image is the result");
+    expect(final.attachments.map((a) => a.filename)).toEqual(["best-iteration-1.png"]);
+    const status = world.jobs.status(jobId);
+    expect(status.ok && status.job.best?.n).toBe(1);
+  });
+
+  it("ignores reactions on messages that are not an iteration's", async () => {
+    gate.open();
+    const { jobId, threadId } = await createJob(world, alice, { prompt: "a red cube", iterations: 1 });
+    const final = await waitForFinal(world.fake, threadId);
+    world.fake.react(bob, final, "👍");
+    const [iteration] = iterationMessages(world.fake, threadId);
+    if (!iteration) throw new Error("no iteration message");
+    world.fake.react(bob, iteration, "👎");
+    await vi.waitFor(() => expect(votesOf(jobId)).toEqual([{ n: 1, up: 0, down: 1 }]));
+  });
+});
