@@ -264,7 +264,9 @@ export function createEventDeliverer(deps: DeliveryDeps): EventDeliverer {
         showingPreview.delete(job.jobId);
         pacing.forget(job.jobId);
         const ending: Ending =
-          event.type === "job.done" ? { kind: "done", reason: event.reason } : event.type === "job.failed" ? { kind: "failed", error: event.error } : { kind: "cancelled" };
+          event.type === "job.done"
+            ? { kind: "done", reason: event.reason, ...(event.votes ? { votes: event.votes } : {}), ...(event.isChosenByVotes ? { isChosenByVotes: true } : {}) }
+            : event.type === "job.failed" ? { kind: "failed", error: event.error } : { kind: "cancelled" };
         await updateCard(job.jobId, ref, status);
         ref = await postFinal(job, ref, status, ending, event.best);
         isPosted = true;

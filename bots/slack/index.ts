@@ -17,6 +17,8 @@ import { registerCommands } from "./commands.ts";
 import { createEventDeliverer } from "./deliver-events.ts";
 import type { PreviewPacing } from "./preview-pacing.ts";
 import { registerFeedback } from "./feedback.ts";
+import { registerMentions } from "./mentions.ts";
+import { registerVotes } from "./votes.ts";
 import { createPeople } from "./people.ts";
 import { describeSlackError, platformErrorOf } from "./slack-errors.ts";
 import { PendingResponders } from "./responders.ts";
@@ -70,6 +72,8 @@ export function createSlackBot(deps: SlackBotDeps): SlackBot {
   registerCommands(app, ctx);
   registerActions(app, ctx);
   registerFeedback(app, ctx);
+  registerMentions(app, ctx);
+  registerVotes(app, ctx);
   app.error(async (error) => {
     log.error({ err: error }, "a Slack listener failed");
   });

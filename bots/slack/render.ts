@@ -4,8 +4,9 @@
  * Pure functions of the job's status, so the same event renders the same after a restart.
  */
 import type { types } from "@slack/bolt";
-import type { BestView, RequirementView } from "../../core/agent/events.ts";
+import type { BestView, RequirementView, VoteCount } from "../../core/agent/events.ts";
 import type { JobStatus } from "../../core/jobs/types.ts";
+import { describeVotes } from "../../core/jobs/vote-text.ts";
 import { checklistLines, type ChecklistMark } from "../../core/memory/checklist.ts";
 import { describeModes, regressionsOf, type StopReason, type Trajectory, type Verdict } from "../../core/memory/trajectory.ts";
 import type { SkillSummary } from "../../core/skills/types.ts";
@@ -209,7 +210,7 @@ export function renderContinued(status: JobStatus): SlackMessage {
 }
 
 export type Ending =
-  | { kind: "done"; reason: StopReason }
+  | { kind: "done"; reason: StopReason; votes?: VoteCount[]; isChosenByVotes?: boolean }
   | { kind: "failed"; error: string }
   | { kind: "cancelled" };
 
@@ -234,7 +235,9 @@ export function renderFinal(status: JobStatus, ending: Ending, best: BestView | 
       headline = "⏹ *Stopped.*";
       break;
   }
-  const blocks: types.KnownBlock[] = [section(`${headline}\n${summary}`)];
+  const votes = ending.kind === "done" ? describeVotes(ending.votes) : null;
+  const voteLine = votes ? `\n🗳️ Team votes: ${votes}${ending.kind === "done" && ending.isChosenByVotes ? " — the most voted image is the result" : ""}` : "";
+  const blocks: types.KnownBlock[] = [section(`${headline}\n${summary}${voteLine}`)];
   if (best && fileId) {
     blocks.push({
       type: "image",
@@ -248,7 +251,7 @@ export function renderFinal(status: JobStatus, ending: Ending, best: BestView | 
   if (best && !isPicked) buttons.push(button(PICK_ACTION, "Use this", { jobId: status.jobId, n: best.n }));
   blocks.push({ type: "actions", block_id: `final-${status.jobId}-${status.lastSeq}`, elements: buttons });
   blocks.push(context("Reply in this thread with what to change, then press *Refine more*."));
-  return { text: fitText(`${headline} ${summary}`), blocks: fitBlocks(blocks) };
+  return { text: fitText(`${headline} ${summary}${voteLine}`), blocks: fitBlocks(blocks) };
 }
 
 export function renderSkills(skills: readonly SkillSummary[]): SlackMessage {
@@ -264,6 +267,8 @@ export function renderHelp(): SlackMessage {
       "• `/gems <prompt>`: start a job in this channel. Options: `--skill <id|auto|none>`, `--iterations <1-10>`.",
       "• `/gems`: the same, in a form with the skills to pick from.",
       "• `/gems skills`: list the skills.",
+      "• `@GEMS <prompt>` in a channel, or a direct message to the bot, starts a job too (same options).",
+      "• React :+1: or :-1: on an iteration's image to vote; the team's favourite is noted for the next attempt.",
       "• Reply in a job's thread to give feedback: it becomes new checks for the next image.",
       "• Buttons: *Stop* a running job, *Use this* image as the result, *Refine more* a finished one.",
     ].join("\n"),

@@ -20,6 +20,7 @@ function importsOf(file: string): string[] {
 const files = readdirSync(folder).filter((name) => name.endsWith(".ts")).map((name) => join(folder, name));
 const ALLOWED_CORE = new Set([
   "core/jobs/types.ts",
+  "core/jobs/vote-text.ts",
   "core/agent/events.ts",
   "core/agent/request.ts",
   "core/memory/stores.ts",

@@ -294,6 +294,35 @@ export async function startFakeSlack(options: { teamId?: string } = {}): Promise
       });
     },
 
+    // Where a file was shared, as Slack lists it: shares.public (C… channels) or shares.private
+    // (D…/G… conversations), each channel id → the messages (ts, thread_ts) that carry the file.
+    "files.info": (args) => {
+      const id = String(args.file ?? "");
+      const file = files.get(id);
+      if (!file) return fail("file_not_found");
+      const shares: { public?: Record<string, Json[]>; private?: Record<string, Json[]> } = {};
+      for (const message of messages.filter((m) => m.files.some((f) => f.id === id))) {
+        const kind = message.channel.startsWith("C") ? "public" : "private";
+        const byChannel = (shares[kind] ??= {});
+        (byChannel[message.channel] ??= []).push({
+          reply_users: [],
+          reply_users_count: 0,
+          reply_count: 0,
+          ts: message.ts,
+          ...(message.threadTs ? { thread_ts: message.threadTs } : {}),
+          channel_name: "gems",
+          team_id: teamId,
+          share_user_id: botUserId,
+          source: "UNKNOWN",
+        });
+      }
+      return ok({
+        file: { id: file.id, name: file.filename, title: file.title, mimetype: "image/png", filetype: "png", size: file.length, user: botUserId, shares, channels: [], groups: [], ims: [] },
+        comments: [],
+        response_metadata: { next_cursor: "" },
+      });
+    },
+
     "apps.connections.open": () => (socketModeUrl ? ok({ url: socketModeUrl }) : fail("internal_error")),
   };
 

@@ -115,6 +115,8 @@ export interface MessageEventFields {
   botId?: string;
   /** Shared files (FakeSlack.shareFile); the event's subtype becomes "file_share". */
   files?: Json[];
+  /** "channel" unless told: "im" for a direct message to the bot. */
+  channelType?: string;
 }
 
 /** An Events API callback for a message event, e.g. a reply in a job's thread. */
@@ -126,13 +128,50 @@ export function messageEvent(fake: FakeSlack, fields: MessageEventFields): Json 
     text: fields.text,
     ts: fields.ts,
     event_ts: fields.ts,
-    channel_type: "channel",
+    channel_type: fields.channelType ?? "channel",
     team: fake.teamId,
     ...(fields.threadTs ? { thread_ts: fields.threadTs, parent_user_id: fake.botUserId } : {}),
     ...(fields.subtype ? { subtype: fields.subtype } : {}),
     ...(fields.botId ? { bot_id: fields.botId, app_id: "A0OTHER" } : {}),
     ...(fields.files ? { files: fields.files, subtype: fields.subtype ?? "file_share", upload: false } : {}),
   };
+  return eventCallback(fake, event);
+}
+
+/** reaction_added / reaction_removed on a message, as the Events API sends it (scope reactions:read). */
+export function reactionEvent(
+  fake: FakeSlack,
+  fields: { isAdded: boolean; user: string; reaction: string; channel: string; ts: string; itemUser: string },
+): Json {
+  const eventTs = `${Math.floor(Date.now() / 1000)}.${String(++counter).padStart(6, "0")}`;
+  return eventCallback(fake, {
+    type: fields.isAdded ? "reaction_added" : "reaction_removed",
+    user: fields.user,
+    reaction: fields.reaction,
+    item_user: fields.itemUser,
+    item: { type: "message", channel: fields.channel, ts: fields.ts },
+    event_ts: eventTs,
+  });
+}
+
+/** app_mention: someone wrote `<@bot> …` in a channel the bot is in (scope app_mentions:read). */
+export function appMentionEvent(fake: FakeSlack, fields: { user: string; text: string; channel: string; ts: string; threadTs?: string }): Json {
+  return eventCallback(fake, {
+    type: "app_mention",
+    user: fields.user,
+    text: fields.text,
+    ts: fields.ts,
+    channel: fields.channel,
+    event_ts: fields.ts,
+    team: fake.teamId,
+    client_msg_id: `msg-${++counter}`,
+    blocks: [],
+    ...(fields.threadTs ? { thread_ts: fields.threadTs } : {}),
+  });
+}
+
+/** The event_callback envelope every Events API event comes in. */
+export function eventCallback(fake: FakeSlack, event: Json): Json {
   return {
     token: "verification-token-unused",
     team_id: fake.teamId,
