@@ -8,7 +8,7 @@ import { MAX_EXTRA_ITERATIONS } from "../../core/jobs/limits.ts";
 import { checkControl, isAdmin } from "../../core/jobs/permissions.ts";
 import type { JobService, Person, Result } from "../../core/jobs/types.ts";
 import type { SkillLibrary } from "../../core/skills/types.ts";
-import { NAME_MISSING, continueBody, feedbackBody, parseBody, personBody, pickBody, startJobBody } from "./api-schemas.ts";
+import { NAME_MISSING, continueBody, feedbackBody, parseBody, personBody, pickBody, startJobBody, voteBody } from "./api-schemas.ts";
 import type { EventStreams } from "./event-streams.ts";
 import { HttpError, readJsonBody, refusalError, sendJson } from "./http-io.ts";
 import { WEB_LIMITS } from "./limits.ts";
@@ -209,6 +209,19 @@ export function apiRoutes(deps: ApiDeps): Route[] {
           const body = parseBody(pickBody, await readJsonBody(ctx.req));
           const result = ok(await jobs.pick(jobId, body.iteration, actorOf(ctx, body.name)));
           sendJson(ctx.req, ctx.res, 200, { best: result.best });
+        },
+      },
+    },
+    {
+      // Votes are the team's say on anyone's job, so unlike feedback they are open to every
+      // signed-in person; one vote per person per iteration, the last one counts.
+      url: "/api/jobs/:id/vote",
+      methods: {
+        POST: async (ctx) => {
+          const jobId = jobIdOf(ctx);
+          const body = parseBody(voteBody, await readJsonBody(ctx.req));
+          const result = ok(await jobs.vote(jobId, actorOf(ctx, body.name), body.iteration, body.vote));
+          sendJson(ctx.req, ctx.res, 200, { votes: result.votes });
         },
       },
     },

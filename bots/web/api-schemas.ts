@@ -41,6 +41,12 @@ export const pickBody = z.strictObject({
   name,
 });
 
+export const voteBody = z.strictObject({
+  iteration: z.number({ error: "iteration must be a number: the iteration whose image you vote on." }),
+  vote: z.enum(["up", "down", "clear"], { error: 'vote must be "up", "down" or "clear".' }),
+  name,
+});
+
 export const continueBody = z.strictObject({
   iterations: z.number({ error: "iterations must be a number: how many more iterations to run, from 1 to 10." }),
   name,

@@ -217,7 +217,7 @@ describe("feedback and controls", () => {
   it("never answers 500 to any malformed body on any endpoint", async () => {
     const jobId = await finishedJob();
     const bodies: unknown[] = ["", "nul", "[]", "42", '"text"', "{}", { name: 1 }, { name: "Ada", extra: true }, { text: null, name: "Ada" }, { iteration: -1, name: "Ada" }, { iterations: 1e9, name: "Ada" }];
-    const paths = ["/api/jobs", `/api/jobs/${jobId}/feedback`, `/api/jobs/${jobId}/stop`, `/api/jobs/${jobId}/pick`, `/api/jobs/${jobId}/continue`];
+    const paths = ["/api/jobs", `/api/jobs/${jobId}/feedback`, `/api/jobs/${jobId}/stop`, `/api/jobs/${jobId}/pick`, `/api/jobs/${jobId}/continue`, `/api/jobs/${jobId}/vote`];
     for (const path of paths) {
       for (const body of bodies) {
         const answer = await call(base, "POST", path, typeof body === "string" ? body : JSON.stringify(body));
@@ -226,6 +226,27 @@ describe("feedback and controls", () => {
         expect(answer.body.error.message).toEqual(expect.any(String));
       }
     }
+  });
+});
+
+describe("votes", () => {
+  it("records one vote per person per iteration, the last counting, and shows the counts in the job's status", async () => {
+    const jobId = await finishedJob();
+    expect((await call(base, "POST", `/api/jobs/${jobId}/vote`, { iteration: 1, vote: "up", name: "Ada" })).body).toEqual({ votes: [{ n: 1, up: 1, down: 0 }] });
+    await call(base, "POST", `/api/jobs/${jobId}/vote`, { iteration: 1, vote: "up", name: "Bo" });
+    const changed = await call(base, "POST", `/api/jobs/${jobId}/vote`, { iteration: 1, vote: "down", name: "Ada" });
+    expect(changed.status).toBe(200);
+    expect(changed.body).toEqual({ votes: [{ n: 1, up: 1, down: 1 }] });
+    await call(base, "POST", `/api/jobs/${jobId}/vote`, { iteration: 1, vote: "clear", name: "Bo" });
+    expect((await call(base, "GET", `/api/jobs/${jobId}`)).body.job.votes).toEqual([{ n: 1, up: 0, down: 1 }]);
+  });
+
+  it("refuses a vote on an iteration without an image, an unknown vote and a missing name with clear messages", async () => {
+    const jobId = await finishedJob();
+    expectError(await call(base, "POST", `/api/jobs/${jobId}/vote`, { iteration: 9, vote: "up", ...ada }), 400, "input", /^Iteration 9 has no image to vote on\. Vote on one of: 1/);
+    expectError(await call(base, "POST", `/api/jobs/${jobId}/vote`, { iteration: 1, vote: "meh", ...ada }), 400, "input", 'vote must be "up", "down" or "clear".');
+    expectError(await call(base, "POST", `/api/jobs/${jobId}/vote`, { iteration: 1, vote: "up" }), 400, "input");
+    expectError(await call(base, "POST", "/api/jobs/nope123/vote", { iteration: 1, vote: "up", ...ada }), 404, "not-found");
   });
 });
 

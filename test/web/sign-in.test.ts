@@ -235,6 +235,19 @@ describe("who may do what", () => {
     await refused("continue", { iterations: 1 }, "Only Ada or an admin can continue this job.");
   });
 
+  it("anyone signed in may vote on anyone's job, as the person of the session (a name in the body changes nothing)", async () => {
+    const ada = await signIn(base, provider, ADA);
+    const bob = await signIn(base, provider, BOB);
+    const started = await call(base, "POST", "/api/jobs", { prompt: "a red cube", iterations: 1 }, as(ada));
+    const jobId = started.body.jobId as string;
+    await harness.finished(jobId);
+    expect((await call(base, "POST", `/api/jobs/${jobId}/vote`, { iteration: 1, vote: "up" }, as(bob))).body).toEqual({ votes: [{ n: 1, up: 1, down: 0 }] });
+    expect((await call(base, "POST", `/api/jobs/${jobId}/vote`, { iteration: 1, vote: "up" }, as(bob))).body).toEqual({ votes: [{ n: 1, up: 1, down: 0 }] });
+    expect((await call(base, "POST", `/api/jobs/${jobId}/vote`, { iteration: 1, vote: "up" }, as(ada))).body).toEqual({ votes: [{ n: 1, up: 2, down: 0 }] });
+    // Bob's vote changes; no "Mallory" appears.
+    expect((await call(base, "POST", `/api/jobs/${jobId}/vote`, { iteration: 1, vote: "down", name: "Mallory" }, as(bob))).body).toEqual({ votes: [{ n: 1, up: 1, down: 1 }] });
+  });
+
   it("an admin from GEMS_ADMINS may act on anyone's job", async () => {
     const ada = await signIn(base, provider, ADA);
     const boss = await signIn(base, provider, BOSS);

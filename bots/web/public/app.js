@@ -2,7 +2,7 @@
 // every job. Routes are in the hash (#/jobs/<id>) so the server serves one page.
 import { api, jobPath, uploadImages } from "./api.js";
 import { askName, savedName } from "./name.js";
-import { applyEvent, createJobState, isFinished, updateFromStatus } from "./job-state.js";
+import { applyEvent, createJobState, isFinished, setVotes, updateFromStatus } from "./job-state.js";
 import { createJobView } from "./job-view.js";
 import { createJobsList } from "./jobs-list.js";
 import { createStartForm } from "./start-form.js";
@@ -37,6 +37,15 @@ const view = createJobView(
   },
   {
     pick: (n) => act("pick", { iteration: n }),
+    // Votes change no event; the answer carries the new counts.
+    async vote(n, vote) {
+      const jobId = open?.jobId;
+      const answer = await act("vote", { iteration: n, vote });
+      if (answer?.votes && open?.jobId === jobId) {
+        setVotes(open.state, answer.votes);
+        scheduleRender();
+      }
+    },
     canControl: (state) => me.auth !== "oidc" || me.isAdmin || state.requester.id === me.person?.id,
     showIteration(n) {
       const card = $(`iteration-${n}`);
@@ -144,13 +153,14 @@ function route({ isFocused = true } = {}) {
 }
 
 async function act(action, body, button) {
-  if (!open) return;
+  if (!open) return null;
   $("job-error").textContent = "";
   if (button) button.disabled = true;
   try {
-    await api("POST", `${jobPath(open.jobId)}/${action}`, { ...body, name: bodyName() });
+    return await api("POST", `${jobPath(open.jobId)}/${action}`, { ...body, name: bodyName() });
   } catch (error) {
     $("job-error").textContent = error.message;
+    return null;
   } finally {
     if (button) button.disabled = false;
   }

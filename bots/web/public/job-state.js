@@ -19,7 +19,14 @@ export function createJobState(job) {
     error: null,
     lastSeq: 0,
     progress: "",
+    /** Team votes per iteration number: { up, down }. */
+    votes: new Map(),
   };
+}
+
+/** The team's votes as the server counts them (status fetch, vote answer, job.done). */
+export function setVotes(state, votes) {
+  state.votes = new Map((votes ?? []).map((v) => [v.n, { up: v.up, down: v.down }]));
 }
 
 /** Fields from a fresh status fetch that events do not bring (maxIterations grows on continue). */
@@ -27,6 +34,7 @@ export function updateFromStatus(state, job) {
   state.request = job.request;
   state.requester = job.requester;
   if (job.status === "queued") state.position = job.position;
+  if (job.votes) setVotes(state, job.votes);
 }
 
 const plural = (count, word) => `${count} ${word}${count === 1 ? "" : "s"}`;
@@ -155,6 +163,7 @@ export function applyEvent(state, event) {
       state.stopReason = event.type === "job.done" ? event.reason : event.type === "job.cancelled" ? "stopped" : null;
       state.error = event.type === "job.failed" ? event.error : null;
       state.position = null;
+      if (event.type === "job.done" && event.votes) setVotes(state, event.votes);
       state.progress = doneText(state);
       break;
     default:

@@ -163,6 +163,7 @@ export function createJobView(els, actions) {
       state.stopReason,
       state.best?.n,
       state.iterations.has(it.n + 1),
+      state.votes?.get(it.n) ?? null,
     ]);
   }
 
@@ -185,6 +186,17 @@ export function createJobView(els, actions) {
         : null,
       h("progress", { max: 100, value: it.preview.percent, "aria-hidden": "true" }),
       h("span", { class: "preview-percent", text: label }),
+    );
+  }
+
+  // Anyone may vote on any job (the team decides together), so these show even when read-only.
+  function voteButtons(state, n) {
+    const votes = state.votes?.get(n) ?? { up: 0, down: 0 };
+    return h(
+      "div",
+      { class: "votes", role: "group", "aria-label": `Vote on iteration ${n}` },
+      h("button", { type: "button", class: "vote-up", "data-focus-key": `up-${n}`, "aria-label": `Vote for iteration ${n} (${votes.up} so far)`, onclick: () => actions.vote(n, "up"), text: `👍 ${votes.up}` }),
+      h("button", { type: "button", class: "vote-down", "data-focus-key": `down-${n}`, "aria-label": `Vote against iteration ${n} (${votes.down} so far)`, onclick: () => actions.vote(n, "down"), text: `👎 ${votes.down}` }),
     );
   }
 
@@ -235,6 +247,7 @@ export function createJobView(els, actions) {
         verdicts,
         details,
         it.thought ? h("details", {}, h("summary", { text: "Thought" }), h("p", { text: it.thought })) : null,
+        it.imageHash && actions.vote ? voteButtons(state, it.n) : null,
         it.imageHash && !isPicked && (actions.canControl ? actions.canControl(state) : true)
           ? h("button", { type: "button", class: "pick", "data-focus-key": `pick-${it.n}`, onclick: () => actions.pick(it.n), text: "Use this" })
           : null,
