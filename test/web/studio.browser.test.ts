@@ -132,6 +132,20 @@ describeInBrowser("the web studio in a browser", () => {
     await poll(() => page.locator("#job-progress").textContent()).toBe("Done: iteration 1 was picked as the result.");
   });
 
+  it("the vote buttons on an iteration card record the person's vote and show the count", async () => {
+    const card = page.locator("#iteration-1");
+    await card.getByRole("button", { name: /^Vote for iteration 1/ }).click();
+    await poll(() => card.locator(".vote-up").textContent()).toBe("👍 1");
+    // Voting again is the same vote, not a second one; a 👎 replaces it.
+    await card.getByRole("button", { name: /^Vote for iteration 1/ }).click();
+    await card.getByRole("button", { name: /^Vote against iteration 1/ }).click();
+    await poll(() => card.locator(".vote-down").textContent()).toBe("👎 1");
+    expect(await card.locator(".vote-up").textContent()).toBe("👍 0");
+    const status = (await (await fetch(`${harness.url}/api/jobs/${firstJobId}`)).json()) as { job: { votes: unknown } };
+    expect(status.job.votes).toEqual([{ n: 1, up: 0, down: 1 }]);
+    await poll(() => page.locator("#job-progress").textContent()).toBe("Done: iteration 1 was picked as the result. Team votes: #1 👍 0 👎 1.");
+  });
+
   it("Stop ends a running job and Refine more runs it again", async () => {
     await page.getByLabel("Describe the image").fill(HARD_PROMPT);
     await page.getByRole("spinbutton", { name: "Iterations", exact: true }).fill("10");

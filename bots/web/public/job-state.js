@@ -52,7 +52,20 @@ export function isFinished(status) {
   return status === "done" || status === "failed" || status === "cancelled";
 }
 
+/** "Team votes: #2 👍 3 👎 1 · #3 👍 1", as the chat surfaces word it (core/jobs/vote-text.ts); "" without votes. */
+export function votesText(state) {
+  const counts = [...(state.votes ?? new Map()).entries()].filter(([, v]) => v.up + v.down > 0).sort(([a], [b]) => a - b);
+  if (counts.length === 0) return "";
+  return `Team votes: ${counts.map(([n, v]) => `#${n} 👍 ${v.up}${v.down > 0 ? ` 👎 ${v.down}` : ""}`).join(" · ")}${state.isChosenByVotes ? " — the most voted image is the result" : ""}.`;
+}
+
 export function doneText(state) {
+  const votes = votesText(state);
+  const text = doneTextWithoutVotes(state);
+  return state.status === "done" && votes ? `${text} ${votes}` : text;
+}
+
+function doneTextWithoutVotes(state) {
   const best = state.best;
   const bestText = best ? `iteration ${best.n} passed ${best.passed} of ${best.total}` : "there is no image";
   switch (state.status) {
@@ -164,6 +177,7 @@ export function applyEvent(state, event) {
       state.error = event.type === "job.failed" ? event.error : null;
       state.position = null;
       if (event.type === "job.done" && event.votes) setVotes(state, event.votes);
+      state.isChosenByVotes = event.type === "job.done" && event.isChosenByVotes === true;
       state.progress = doneText(state);
       break;
     default:
