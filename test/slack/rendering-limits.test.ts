@@ -20,7 +20,6 @@ function statusWith(prompt: string, questions: number): JobStatus {
     position: null,
     requester: { id: "slack:T1:U1", name: "ana" },
     surfaceRef: { surface: "slack" },
-    votes: [],
     request: trajectory.request,
     iterations: 1,
     best: null,
