@@ -113,7 +113,8 @@ export function renderPlan(view: JobView): OutgoingMessage {
       ? `**Checklist** — the yes/no questions every image is checked against:\n${questions.join("\n")}`
       : "**Checklist:** no checkable requirements; the first image is the result.";
   const modes = view.modes ? `\n⚙️ ${view.modes}` : "";
-  return { body: { content: truncate(`${skill}${modes}\n${checklist}`, DISCORD_LIMITS.messageContent), allowed_mentions: NO_PINGS }, images: [] };
+  const voting = "\n🗳️ React 👍 or 👎 on an iteration's message to vote; the team's favourite is noted for the next attempt.";
+  return { body: { content: truncate(`${skill}${modes}\n${checklist}${voting}`, DISCORD_LIMITS.messageContent), allowed_mentions: NO_PINGS }, images: [] };
 }
 
 const MARKS: Record<ChecklistMark, (question: string) => string> = {

@@ -40,6 +40,7 @@ describe("votes by reaction on Discord", () => {
     gate.releaseWaiting();
     await gate.arrived(base + 2);
     const first = await world.fake.waitFor(() => iterationMessages(world.fake, threadId)[0], "iteration 1's message");
+    expect(world.fake.messagesIn(threadId).some((m) => m.content.includes("React 👍 or 👎 on an iteration's message to vote"))).toBe(true);
 
     world.fake.react(world.fake.bot, first, "👍");
     world.fake.react(bob, first, "😀");
