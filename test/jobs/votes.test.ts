@@ -4,6 +4,7 @@ import type { JobService } from "../../core/jobs/types.ts";
 import { preferenceText, TEAM_AUTHOR } from "../../core/jobs/votes.ts";
 import { alice, bob, carol, gatedGenerator, makeService, recordSurface, sqliteStore, submitted, tempDir, thread } from "./job-harness.ts";
 import { RED_CUBE, redFrom, wireModels } from "./wire-models.ts";
+import { makeCluster } from "./distributed-harness.ts";
 
 function statusOf(service: JobService, jobId: string) {
   const status = service.status(jobId);
@@ -155,5 +156,23 @@ describe("team votes", () => {
     await second.start();
     expect(statusOf(second, jobId).votes).toEqual([{ n: 1, up: 2, down: 1 }]);
     expect(await second.vote(jobId, carol, 1, "up")).toEqual({ ok: true, votes: [{ n: 1, up: 3, down: 0 }] });
+  });
+});
+
+describe("team votes when scaled out", () => {
+  it("are refused with a clear message rather than lost (votes have no rows of their own in PostgreSQL yet)", async () => {
+    const cluster = await makeCluster();
+    const service = await cluster.service("all");
+    const surface = recordSurface(service);
+    await service.start();
+    const jobId = submitted(await service.submit({ ...RED_CUBE, iterations: 1 }, alice, thread));
+    await surface.finished(jobId);
+
+    expect(await service.vote(jobId, bob, 1, "up")).toEqual({
+      ok: false,
+      reason: "unavailable",
+      message: "Votes are not available yet when GEMS Bot runs scaled out (GEMS_DATABASE_URL). Say which image you prefer in the thread instead.",
+    });
+    expect(await service.vote("nope", bob, 1, "up")).toMatchObject({ ok: false, reason: "not-found" });
   });
 });
