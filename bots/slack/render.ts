@@ -4,7 +4,8 @@
  * Pure functions of the job's status, so the same event renders the same after a restart.
  */
 import type { types } from "@slack/bolt";
-import type { BestView, RequirementView } from "../../core/agent/events.ts";
+import type { BestView, RequirementView, UsageView } from "../../core/agent/events.ts";
+import { formatCostLine } from "../../core/jobs/usage-ledger.ts";
 import type { JobStatus } from "../../core/jobs/types.ts";
 import { checklistLines, type ChecklistMark } from "../../core/memory/checklist.ts";
 import { describeModes, regressionsOf, type StopReason, type Trajectory, type Verdict } from "../../core/memory/trajectory.ts";
@@ -93,6 +94,8 @@ function finishPhrase(reason: StopReason | null, best: JobStatus["best"], t: Tra
       return `Done: all ${checks(best?.total ?? 0)} passed on iteration ${n}`;
     case "picked":
       return `Done: iteration ${n} was picked`;
+    case "quota":
+      return `Stopped by a quota · ${bestLine(best)}`;
     default:
       return `Done after ${t.iterations.length} iteration${t.iterations.length === 1 ? "" : "s"} · ${bestLine(best)}`;
   }
@@ -208,10 +211,11 @@ export function renderContinued(status: JobStatus): SlackMessage {
   return { text: `🔁 Refining further: up to ${extra} more iteration${extra === 1 ? "" : "s"}, with everything learned so far.` };
 }
 
-export type Ending =
+export type Ending = (
   | { kind: "done"; reason: StopReason }
   | { kind: "failed"; error: string }
-  | { kind: "cancelled" };
+  | { kind: "cancelled" }
+) & { usage?: UsageView; message?: string };
 
 /** The last reply: why the job ended, the best image, and what can be done next. */
 export function renderFinal(status: JobStatus, ending: Ending, best: BestView | null, fileId: string | null): SlackMessage {
@@ -225,7 +229,9 @@ export function renderFinal(status: JobStatus, ending: Ending, best: BestView | 
           ? `🏁 *Every check passed* on iteration ${best?.n ?? t.iterations.length}.`
           : ending.reason === "picked"
             ? `📌 *Iteration ${best?.n ?? "?"} is the result.*`
-            : `🏁 *Reached the limit of ${t.request.maxIterations} iterations.* Here is the image that passed the most checks.`;
+            : ending.reason === "quota"
+              ? `🪫 *Stopped by a quota:* ${escapeMrkdwn(truncate(ending.message ?? "the daily quota is used up", ERROR_SHOWN))}`
+              : `🏁 *Reached the limit of ${t.request.maxIterations} iterations.* Here is the image that passed the most checks.`;
       break;
     case "failed":
       headline = `❌ *The job failed:* ${escapeMrkdwn(truncate(ending.error, ERROR_SHOWN))}`;
@@ -234,7 +240,8 @@ export function renderFinal(status: JobStatus, ending: Ending, best: BestView | 
       headline = "⏹ *Stopped.*";
       break;
   }
-  const blocks: types.KnownBlock[] = [section(`${headline}\n${summary}`)];
+  const cost = ending.usage ? `\n${escapeMrkdwn(formatCostLine(ending.usage))}` : "";
+  const blocks: types.KnownBlock[] = [section(`${headline}\n${summary}${cost}`)];
   if (best && fileId) {
     blocks.push({
       type: "image",

@@ -58,6 +58,7 @@ export type RefusalReason =
   | "forbidden"
   | "queue-full"
   | "rate-limited"
+  | "quota"
   | "conflict"
   | "unavailable"
   | "storage"
