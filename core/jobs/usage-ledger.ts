@@ -78,9 +78,15 @@ export function countsOf(t: Pick<Trajectory, "usage" | "iterations">): UsageCoun
   return counts;
 }
 
-/** Adapters name themselves "<kind>:<model>" ("openai-compatible:qwen3-vl"); either form may be priced. */
+/**
+ * Adapters name themselves "<kind>:<model or host>" ("openai-compatible:qwen3-vl",
+ * "gems-http:gpu-1:8000"): the full name, the part after the kind, or the kind alone may be priced.
+ */
 function findPrice(prices: PriceTable, name: string): ModelPrice | undefined {
-  return Object.hasOwn(prices.models, name) ? prices.models[name] : Object.hasOwn(prices.models, name.slice(name.indexOf(":") + 1)) ? prices.models[name.slice(name.indexOf(":") + 1)] : undefined;
+  const colon = name.indexOf(":");
+  const keys = colon < 0 ? [name] : [name, name.slice(colon + 1), name.slice(0, colon)];
+  const key = keys.find((k) => Object.hasOwn(prices.models, k));
+  return key === undefined ? undefined : prices.models[key];
 }
 
 export function priceOf(counts: UsageCounts, models: ModelNames, prices: PriceTable): { cost: number | null; unpriced: string[] } {
