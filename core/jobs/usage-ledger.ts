@@ -194,6 +194,12 @@ export interface UsageLedgerOptions {
   now?: () => Date;
 }
 
+/** What a surface needs for `/gems usage`: the ledger, and who sees the whole team. */
+export interface UsageAccess {
+  ledger: UsageLedger;
+  admins: readonly string[];
+}
+
 /** The channel a surface reference belongs to, as the ledger keys it. */
 export function channelOf(ref: SurfaceRef): string | null {
   const id = typeof ref["channelId"] === "string" ? ref["channelId"] : typeof ref["channel"] === "string" ? ref["channel"] : null;
@@ -324,5 +330,25 @@ export function formatReport(report: UsageReport, options: { isByPerson: boolean
   };
   const lines = [`${options.title}: ${line(report.total)}`];
   if (options.isByPerson) for (const person of report.byPerson) lines.push(`• ${person.personName} (${person.personId}): ${line(person)}`);
+  return lines;
+}
+
+export const USAGE_DEFAULT_DAYS = 7;
+export const USAGE_MAX_DAYS = 366;
+
+/**
+ * What `/gems usage` answers in chat: the person's own usage over the last `days` days, or,
+ * for admins, the team's with a line per person. Quotas in force are named at the end.
+ */
+export function usageAnswer(access: UsageAccess, person: Person, days: number, at: Date = new Date()): string[] {
+  const since = new Date(at.getTime() - days * 86_400_000);
+  const isAdmin = access.admins.includes(person.id);
+  const report = access.ledger.report(isAdmin ? { since } : { since, personId: person.id });
+  const period = days === 1 ? "the last day" : `the last ${days} days`;
+  const lines = formatReport(report, { isByPerson: isAdmin, title: isAdmin ? `The team, ${period}` : `Your usage, ${period}` });
+  const { personDaily, channelDaily } = access.ledger.quotas;
+  const quota = (q: QuotaLimit): string => (q.kind === "images" ? `${q.images} images` : formatMoney(q.amount, access.ledger.prices.currency));
+  const quotas = [personDaily ? `${quota(personDaily)} per person` : null, channelDaily ? `${quota(channelDaily)} per channel` : null].filter(Boolean);
+  if (quotas.length > 0) lines.push(`Daily quotas (UTC days): ${quotas.join(", ")}.`);
   return lines;
 }
