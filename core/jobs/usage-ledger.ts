@@ -7,7 +7,7 @@
  */
 import type { UsageView } from "../agent/events.ts";
 import type { Trajectory } from "../memory/trajectory.ts";
-import type { JobStatus, JobSummary, Person, Result, SurfaceRef } from "./types.ts";
+import type { JobRecord, JobStatus, JobSummary, Person, Result, SurfaceRef } from "./types.ts";
 
 /** Prices of one model: tokens per 1M, images each. A missing field is a price of 0. */
 export interface ModelPrice {
@@ -151,10 +151,26 @@ export type QuotaCheck = (requester: Person, surfaceRef: SurfaceRef) => string |
 
 // ---- the ledger -----------------------------------------------------------------------------
 
-/** The part of the job service the ledger reads; any JobService is one. */
+/** The part of the job service the ledger reads; any JobService is one, and so is usageSourceOf(records). */
 export interface UsageSource {
-  list(requesterId?: string): JobSummary[];
-  status(jobId: string): Result<{ job: JobStatus }>;
+  /** Newest first. */
+  list(requesterId?: string): Array<Pick<JobSummary, "jobId" | "createdAt">>;
+  status(jobId: string): Result<{ job: Pick<JobStatus, "jobId" | "requester" | "surfaceRef" | "createdAt" | "trajectory"> }>;
+}
+
+/** Stored records as a usage source, for reading a data directory without running the service (`gems usage`). */
+export function usageSourceOf(records: readonly JobRecord[]): UsageSource {
+  const byId = new Map(records.map((r) => [r.jobId, r]));
+  const newestFirst = [...records].sort((a, b) => b.trajectory.createdAt.localeCompare(a.trajectory.createdAt));
+  return {
+    list: (requesterId) =>
+      newestFirst.filter((r) => requesterId === undefined || r.requester.id === requesterId).map((r) => ({ jobId: r.jobId, createdAt: r.trajectory.createdAt })),
+    status: (jobId) => {
+      const r = byId.get(jobId);
+      if (!r) return { ok: false, reason: "not-found", message: `There is no job ${jobId}.` };
+      return { ok: true, job: { jobId: r.jobId, requester: r.requester, surfaceRef: r.surfaceRef, createdAt: r.trajectory.createdAt, trajectory: r.trajectory } };
+    },
+  };
 }
 
 export interface UsageFilter {
