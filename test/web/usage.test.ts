@@ -4,8 +4,11 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { call, HARD_PROMPT, startStudio, type StudioHarness } from "./studio-harness.ts";
-import { usageBars } from "../../bots/web/public/usage-chart.js";
-import { applyEvent, createJobState, doneText } from "../../bots/web/public/job-state.js";
+
+// The page's own modules (plain JS, no declarations), loaded as the browser loads them.
+const publicModule = (name: string): Promise<any> => import(new URL(`../../bots/web/public/${name}`, import.meta.url).href);
+const { usageBars } = await publicModule("usage-chart.js");
+const { applyEvent, createJobState, doneText } = await publicModule("job-state.js");
 
 const PRICES = { currency: "USD", models: { sim: { input: 1, output: 2, image: 0.01 } } };
 let harness: StudioHarness | undefined;
