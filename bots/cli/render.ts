@@ -97,7 +97,7 @@ export function renderEvent(event: AgentEvent, ctx: RenderContext): string[] {
         "max-iterations": "reached the iteration limit",
         picked: "an image was picked",
         stopped: "stopped",
-        quota: `stopped by a quota: ${event.message ?? "the daily quota is used up"}`,
+        quota: `stopped by a quota: ${(event.message ?? "the daily quota is used up").replace(/\.$/, "")}`,
       }[event.reason];
       const best = event.best ? ` best: iteration ${event.best.n} (${event.best.passed}/${event.best.total}) → ${ctx.bestPath}` : "";
       return [`done: ${reason}.${best}`, ...costLines(event)];
