@@ -114,7 +114,7 @@ export async function main(io: Io): Promise<number> {
     const runtime = await createRuntime(config, logger, { isServing: command === "serve" });
     if (command === "skills") return listSkills(runtime, io);
     if (command === "usage") {
-      const models = { mllm: runtime.mllm.name, generator: runtime.generator.name };
+      const models = runtime.modelNames ?? { mllm: runtime.mllm.name, generator: runtime.generator.name };
       await showUsage(config, models, { since: parsed.values.since, json: parsed.values.json ?? false }, (line) => void io.stdout.write(`${line}\n`));
       return EXIT.ok;
     }

@@ -99,7 +99,7 @@ export async function runInTerminal(runtime: Runtime, options: RunOptions, stdou
       await writeImage("best", trajectory, trajectory.best.n, trajectory.best.imageHash);
     }
     await writeJsonAtomically(join(outDir, "trajectory.json"), trajectory);
-    const models = { mllm: runtime.mllm.name, generator: runtime.generator.name };
+    const models = runtime.modelNames ?? { mllm: runtime.mllm.name, generator: runtime.generator.name };
     for (const raw of events) {
       // As the job service does for served jobs: the final event says what the job spent.
       const event: AgentEvent =

@@ -6,7 +6,7 @@
  * service's own read interface, so it holds wherever the records are stored and across workers.
  */
 import type { UsageView } from "../agent/events.ts";
-import type { Trajectory } from "../memory/trajectory.ts";
+import type { ModelNames, Trajectory } from "../memory/trajectory.ts";
 import type { JobRecord, JobStatus, JobSummary, Person, Result, SurfaceRef } from "./types.ts";
 
 /** Prices of one model: tokens per 1M, images each. A missing field is a price of 0. */
@@ -27,11 +27,8 @@ export interface PriceTable {
 
 export const NO_PRICES: PriceTable = Object.freeze({ currency: "USD", models: Object.freeze({}) }) as PriceTable;
 
-/** Which models did the work; the trajectory does not store them, so the running ones are used. */
-export interface ModelNames {
-  mllm: string;
-  generator: string;
-}
+/** Which models did the work: the trajectory's own (kept since provenance), else the running ones. */
+export type { ModelNames };
 
 export interface UsageCounts {
   calls: number;
@@ -111,9 +108,10 @@ export function priceOf(counts: UsageCounts, models: ModelNames, prices: PriceTa
   return { cost: isPriced ? cost : null, unpriced };
 }
 
-export function costViewOf(t: Pick<Trajectory, "usage" | "iterations">, models: ModelNames, prices: PriceTable): JobCostView {
+/** `models`: used for records from before trajectories named their models. */
+export function costViewOf(t: Pick<Trajectory, "usage" | "iterations" | "models">, models: ModelNames, prices: PriceTable): JobCostView {
   const counts = countsOf(t);
-  return { ...counts, ...priceOf(counts, models, prices), currency: prices.currency };
+  return { ...counts, ...priceOf(counts, t.models ?? models, prices), currency: prices.currency };
 }
 
 /** "$0.0123" or "0.0123 EUR": small amounts keep four decimals so a cheap job is not shown as 0. */
@@ -204,6 +202,7 @@ export interface UsageLedger {
 
 export interface UsageLedgerOptions {
   jobs: UsageSource;
+  /** For jobs stored before trajectories named their models. */
   models: ModelNames;
   prices?: PriceTable;
   quotas?: Quotas;
@@ -249,7 +248,7 @@ export function createUsageLedger(options: UsageLedgerOptions): UsageLedger {
         channel,
         createdAt: job.createdAt,
         ...counts,
-        ...priceOf(counts, options.models, prices),
+        ...priceOf(counts, job.trajectory.models ?? options.models, prices),
         currency: prices.currency,
       });
     }
