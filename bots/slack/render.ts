@@ -271,6 +271,7 @@ export function renderHelp(): SlackMessage {
       "• `/gems <prompt>`: start a job in this channel. Options: `--skill <id|auto|none>`, `--iterations <1-10>`.",
       "• `/gems`: the same, in a form with the skills to pick from.",
       "• `/gems skills`: list the skills.",
+      "• `/gems usage [30d]`: your jobs' tokens, images and cost (admins: the team's).",
       "• Reply in a job's thread to give feedback: it becomes new checks for the next image.",
       "• Buttons: *Stop* a running job, *Use this* image as the result, *Refine more* a finished one.",
     ].join("\n"),
