@@ -81,20 +81,6 @@ export const gemsCommand: RESTPostAPIChatInputApplicationCommandsJSONBody = {
     { type: ApplicationCommandOptionType.Subcommand, name: SUBCOMMANDS.skills, description: "List the skills the planner can use." },
     {
       type: ApplicationCommandOptionType.Subcommand,
-      name: SUBCOMMANDS.usage,
-      description: "Tokens, images and cost of your jobs (admins: the team's, by person).",
-      options: [
-        {
-          type: ApplicationCommandOptionType.Integer,
-          name: OPTIONS.days,
-          description: `How many days back (default ${USAGE_DEFAULT_DAYS}).`,
-          min_value: 1,
-          max_value: USAGE_MAX_DAYS,
-        },
-      ],
-    },
-    {
-      type: ApplicationCommandOptionType.Subcommand,
       name: SUBCOMMANDS.status,
       description: "In a job thread: that job. Elsewhere: your recent jobs.",
     },
@@ -110,6 +96,20 @@ export const gemsCommand: RESTPostAPIChatInputApplicationCommandsJSONBody = {
           description: "What the next image should change.",
           required: true,
           max_length: FEEDBACK_MAX_CHARS,
+        },
+      ],
+    },
+    {
+      type: ApplicationCommandOptionType.Subcommand,
+      name: SUBCOMMANDS.usage,
+      description: "Tokens, images and cost of your jobs (admins: the team's, by person).",
+      options: [
+        {
+          type: ApplicationCommandOptionType.Integer,
+          name: OPTIONS.days,
+          description: `How many days back (default ${USAGE_DEFAULT_DAYS}).`,
+          min_value: 1,
+          max_value: USAGE_MAX_DAYS,
         },
       ],
     },
