@@ -30,7 +30,7 @@ async function load() {
   const cost = total.cost !== null ? money(total.cost, report.currency) : "no prices set";
   fill(
     els.summary,
-    `${data.isTeam ? "The team" : data.person.name}: ${cost} · ${total.jobs} jobs · ${total.images} images · `,
+    `${data.isTeam ? "The team" : data.person.name}: ${cost} · ${plural(total.jobs, "job")} · ${plural(total.images, "image")} · `,
     `${total.inputTokens.toLocaleString("en-US")} tokens in, ${total.outputTokens.toLocaleString("en-US")} out`,
     total.unpriced.length > 0 ? ` · no price for ${total.unpriced.join(", ")}` : "",
   );
@@ -45,6 +45,8 @@ async function load() {
       : [],
   );
 }
+
+const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
 function drawChart(bars, metric, currency) {
   const width = 640;
