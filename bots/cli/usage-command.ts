@@ -1,9 +1,11 @@
 /**
- * `gems usage [--since 7d] [--json]`: what the jobs stored in the data directory spent, in
- * total, per person and per UTC day, read from the records the server wrote (the CLI's own
- * `gems run` jobs are not stored there and are not counted).
+ * `gems usage [--since 7d] [--json]`: what the stored jobs spent, in total, per person and per
+ * UTC day, read from the records the server wrote: PostgreSQL when scaled out, else the SQLite
+ * file in the data directory (the CLI's own `gems run` jobs are stored in neither and not counted).
  */
-import { openSqliteJobStore } from "../../core/jobs/job-store.ts";
+import { openSqliteJobStore, type LoadedJobs } from "../../core/jobs/job-store.ts";
+import { createPostgresJobStore } from "../../core/jobs/postgres/job-store.ts";
+import { openDatabase } from "../../core/memory/postgres/database.ts";
 import { InputError } from "../../core/errors.ts";
 import { createUsageLedger, formatMoney, formatReport, usageSourceOf, USAGE_MAX_DAYS, type ModelNames } from "../../core/jobs/usage-ledger.ts";
 import type { Config } from "../../config/schema.ts";
@@ -29,13 +31,7 @@ export async function showUsage(
   now: Date = new Date(),
 ): Promise<void> {
   const { since, label } = parseSince(options.since, now);
-  const store = await openSqliteJobStore(config.dataDir);
-  let loaded;
-  try {
-    loaded = await store.load();
-  } finally {
-    await store.close();
-  }
+  const loaded = await loadStoredJobs(config);
   const ledger = createUsageLedger({ jobs: usageSourceOf(loaded.records), models, prices: config.usage.prices, quotas: config.usage.quotas });
   const report = ledger.report({ since });
   if (options.json) {
@@ -48,4 +44,24 @@ export async function showUsage(
     write(`  ${day.day}: ${money}${day.jobs} jobs, ${day.images} images, ${day.inputTokens.toLocaleString("en-US")} tokens in, ${day.outputTokens.toLocaleString("en-US")} out`);
   }
   if (loaded.corrupt.length > 0) write(`(${loaded.corrupt.length} stored job(s) could not be read and are not counted)`);
+}
+
+/** Every stored job, from wherever `gems serve` keeps them. */
+async function loadStoredJobs(config: Readonly<Config>): Promise<LoadedJobs> {
+  if (config.scaleOut) {
+    const db = await openDatabase(config.scaleOut.databaseUrl, { schema: config.scaleOut.databaseSchema });
+    const store = createPostgresJobStore(db, { ownsDatabase: false });
+    try {
+      return await store.load();
+    } finally {
+      await store.close();
+      await db.close();
+    }
+  }
+  const store = await openSqliteJobStore(config.dataDir);
+  try {
+    return await store.load();
+  } finally {
+    await store.close();
+  }
 }

@@ -32,7 +32,8 @@ describeInBrowser("the usage page in a browser", () => {
 
   async function openAs(name: string) {
     const context = await browser.newContext();
-    await context.addInitScript((saved) => localStorage.setItem("gems-studio-name", saved), name);
+    // Runs in the page, where localStorage exists (this file is type-checked without the DOM lib).
+    await context.addInitScript((saved) => (globalThis as unknown as { localStorage: { setItem(key: string, value: string): void } }).localStorage.setItem("gems-studio-name", saved), name);
     const page = await context.newPage();
     const errors: string[] = [];
     page.on("pageerror", (error) => errors.push(error.message));
