@@ -17,7 +17,8 @@ import { createJobService } from "../core/jobs/job-service.ts";
 import { openSqliteJobStore } from "../core/jobs/job-store.ts";
 import { jobLimitsFromConfig } from "../core/jobs/limits.ts";
 import { createPostgresJobStore } from "../core/jobs/postgres/job-store.ts";
-import type { JobService, StartReport } from "../core/jobs/types.ts";
+import type { JobService, Person, StartReport, SurfaceRef } from "../core/jobs/types.ts";
+import { createUsageLedger, type UsageAccess, type UsageLedger } from "../core/jobs/usage-ledger.ts";
 import { createDiskImageStore } from "../core/memory/image-store.ts";
 import { openDatabase } from "../core/memory/postgres/database.ts";
 import { createPostgresImageStore } from "../core/memory/postgres/image-store.ts";
@@ -71,12 +72,26 @@ interface JobsSetup {
   jobs: JobService;
   images: ImageStore;
   processLabels?: { role: string; instance: string };
+  /** The usage ledger over `jobs` (its quotas are the service's), for `/gems usage` and the studio. */
+  usage: UsageAccess;
 }
 
 /** The one place the two shapes are chosen: SQLite in this process, or the shared stores. */
 async function createJobs(runtime: Runtime, role: ServiceRole): Promise<JobsSetup> {
   const { config, logger } = runtime;
   const scaleOut = config.scaleOut;
+  // The ledger reads the service's jobs and the service asks the ledger for quotas: bound late.
+  let ledger: UsageLedger | undefined;
+  const usageDeps = { prices: config.usage.prices, quota: (person: Person, ref: SurfaceRef) => ledger?.quotaProblem(person, ref) ?? null };
+  const withLedger = (setup: Omit<JobsSetup, "usage">): JobsSetup => {
+    ledger = createUsageLedger({
+      jobs: setup.jobs,
+      models: runtime.modelNames ?? { mllm: runtime.mllm.name, generator: runtime.generator.name },
+      prices: config.usage.prices,
+      quotas: config.usage.quotas,
+    });
+    return { ...setup, usage: { ledger, admins: config.jobs.admins } };
+  };
   if (!scaleOut) {
     if (role !== "all") {
       throw new GemsError(`--role ${role} needs the shared stores: set GEMS_DATABASE_URL and GEMS_REDIS_URL (README.md, Scaling out).`, "config");
@@ -92,8 +107,9 @@ async function createJobs(runtime: Runtime, role: ServiceRole): Promise<JobsSetu
       modes: config.modes,
       ...(runtime.modelNames ? { modelNames: runtime.modelNames } : {}),
       logger: logger.child({ component: "jobs" }),
+      ...usageDeps,
     });
-    return { jobs, images };
+    return withLedger({ jobs, images });
   }
   const instance = instanceName(scaleOut);
   const db = await openDatabase(scaleOut.databaseUrl, { schema: scaleOut.databaseSchema });
@@ -119,14 +135,15 @@ async function createJobs(runtime: Runtime, role: ServiceRole): Promise<JobsSetu
     ...(runtime.modelNames ? { modelNames: runtime.modelNames } : {}),
     logger: logger.child({ component: "jobs" }),
     lockMs: scaleOut.jobLockMs,
+    ...usageDeps,
   });
-  return { jobs, images, processLabels: { role, instance } };
+  return withLedger({ jobs, images, processLabels: { role, instance } });
 }
 
 export async function startServer(runtime: Runtime, modelsDescription: string, options: { role?: ServiceRole } = {}): Promise<RunningServer> {
   const { config, logger } = runtime;
   const role = options.role ?? "all";
-  const { jobs, images, processLabels } = await createJobs(runtime, role);
+  const { jobs, images, processLabels, usage } = await createJobs(runtime, role);
   if (role === "worker") return startWorker(runtime, jobs, processLabels);
   // The bots connect before the service has started (see below); until it has, their commands wait at this gate.
   const gate = createStartupGate(jobs, {
@@ -134,11 +151,11 @@ export async function startServer(runtime: Runtime, modelsDescription: string, o
   });
   const chatSurfaces: Surface[] = [];
   if (config.discord) {
-    const bot = createDiscordBot({ jobs: gate.jobs, images, skills: runtime.skills, config: config.discord, logger: logger.child({ surface: "discord" }) });
+    const bot = createDiscordBot({ jobs: gate.jobs, images, skills: runtime.skills, config: config.discord, logger: logger.child({ surface: "discord" }), usage });
     chatSurfaces.push({ name: "Discord", start: () => bot.start(), stop: () => bot.stop() });
   }
   if (config.slack) {
-    const bot = createSlackBot({ jobs: gate.jobs, images, skills: runtime.skills, config: config.slack, logger: logger.child({ surface: "slack" }) });
+    const bot = createSlackBot({ jobs: gate.jobs, images, skills: runtime.skills, config: config.slack, logger: logger.child({ surface: "slack" }), usage });
     chatSurfaces.push({ name: "Slack", start: () => bot.start(), stop: () => bot.stop() });
   }
   const stopSurfaces = async (surfaces: readonly Surface[]): Promise<void> => {
@@ -181,6 +198,7 @@ export async function startServer(runtime: Runtime, modelsDescription: string, o
     logger: logger.child({ surface: "web" }),
     modelsDescription,
     modelServers: () => modelServerStats(runtime),
+    usage,
     ...(processLabels ? { processLabels } : {}),
   });
   let webUrl: string;

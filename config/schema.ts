@@ -9,6 +9,8 @@ import { z } from "zod";
 import { ConfigError } from "../core/errors.ts";
 import { parseComfyWorkflow, type ComfyWorkflow } from "../core/models/comfyui-workflow.ts";
 import { rememberSecrets } from "../core/secrets.ts";
+import { NO_PRICES, type PriceTable, type Quotas } from "../core/jobs/usage-ledger.ts";
+import { parsePrices, parseQuota } from "./usage-settings.ts";
 
 /** A good value for each variable, quoted in the error when the given one is wrong. */
 const EXAMPLES: Record<string, string> = {
@@ -303,6 +305,10 @@ const envSchema = z.object({
   GEMS_PREVIEW_INTERVAL_MS: integer(0, 60_000, 2_500),
   // Team votes: whether the most voted image (👍 − 👎) is a job's result instead of the one that passed most.
   GEMS_RESULT_BY: choice(["passes", "votes"] as const),
+  // Parsed in loadConfig (config/usage-settings.ts): a file path needs the working directory.
+  GEMS_PRICES: optionalText,
+  GEMS_QUOTA_PERSON_DAILY: optionalText,
+  GEMS_QUOTA_CHANNEL_DAILY: optionalText,
   DISCORD_TOKEN: optionalText,
   DISCORD_APPLICATION_ID: optionalText,
   DISCORD_GUILD_ID: optionalText,
@@ -444,6 +450,8 @@ export interface Config {
   web: { port: number; host: string; auth: WebAuthConfig };
   jobs: JobsConfig;
   scaleOut: ScaleOutConfig | null;
+  /** The price table (GEMS_PRICES) and daily quotas; see core/jobs/usage-ledger.ts. */
+  usage: { prices: PriceTable; quotas: Quotas };
   logLevel: string;
 }
 
@@ -626,6 +634,8 @@ export function loadConfig(env: Env, options: { envFile?: string | null; cwd?: s
         }
       : null;
 
+  const usage = usageOf(e, cwd, problems);
+
   if (problems.length > 0) throw new ConfigError(problems.join("\n"));
 
   const config: Config = {
@@ -657,9 +667,29 @@ export function loadConfig(env: Env, options: { envFile?: string | null; cwd?: s
       resultBy: e.GEMS_RESULT_BY ?? "passes",
     },
     scaleOut,
+    usage,
     logLevel: e.LOG_LEVEL ?? "info",
   };
   return deepFreeze(config);
+}
+
+function usageOf(e: z.infer<typeof envSchema>, cwd: string, problems: string[]): Config["usage"] {
+  const parsed = parsePrices(e.GEMS_PRICES, cwd);
+  if (typeof parsed === "string") problems.push(parsed);
+  const prices = parsed && typeof parsed !== "string" ? parsed : NO_PRICES;
+  const quotaOf = (variable: "GEMS_QUOTA_PERSON_DAILY" | "GEMS_QUOTA_CHANNEL_DAILY") => {
+    const quota = parseQuota(variable, e[variable], prices.currency);
+    if (typeof quota === "string") {
+      problems.push(quota);
+      return null;
+    }
+    if (quota?.kind === "money" && Object.keys(prices.models).length === 0) {
+      problems.push(`${variable}: a quota in money needs prices; set GEMS_PRICES, or give the quota in images. Example: ${variable}="50 images"`);
+      return null;
+    }
+    return quota;
+  };
+  return { prices, quotas: { personDaily: quotaOf("GEMS_QUOTA_PERSON_DAILY"), channelDaily: quotaOf("GEMS_QUOTA_CHANNEL_DAILY") } };
 }
 
 /**

@@ -12,6 +12,7 @@ import { inspectImage } from "./inspect-command.ts";
 import { runInTerminal } from "./run-command.ts";
 import { serve } from "./serve-command.ts";
 import { migrate } from "./migrate-command.ts";
+import { showUsage } from "./usage-command.ts";
 import { terminalLogDestination } from "./log-lines.ts";
 
 const USAGE = `Usage:
@@ -20,6 +21,7 @@ const USAGE = `Usage:
   gems skills
   gems backends
   gems inspect <image> [--json]
+  gems usage [--since 7d] [--json]
   gems serve [--role all|surfaces|worker]
   gems migrate --to postgres
   gems help
@@ -31,6 +33,8 @@ backends check every configured model server: answers or not, what it serves, la
          (exit 1 when one is down)
 inspect  print the job id, iteration, prompt and models GEMS Bot wrote into an image it
          posted or saved (PNG, JPEG, WebP); exit 2 when the file carries none
+usage    tokens, images and cost of the jobs stored in the data directory, in total, per
+         person and per UTC day (--since 7d, 12h; --json for the report and each job)
 serve    start the configured surfaces (what npm start runs); scaled out (GEMS_DATABASE_URL and
          GEMS_REDIS_URL), --role surfaces runs the bots and studio, --role worker runs jobs
 migrate  copy GEMS_DATA_DIR's SQLite jobs and images into GEMS_DATABASE_URL (safe to repeat)
@@ -62,6 +66,7 @@ export async function main(io: Io): Promise<number> {
         seed: { type: "string" },
         image: { type: "string", multiple: true },
         refine: { type: "string" },
+        since: { type: "string" },
         json: { type: "boolean", default: false },
         role: { type: "string" },
         to: { type: "string" },
@@ -85,7 +90,7 @@ export async function main(io: Io): Promise<number> {
     }
     return inspectImage(rest[0], { out: (line) => void io.stdout.write(`${line}\n`), err: say }, { json: parsed.values.json ?? false });
   }
-  if (!["run", "skills", "serve", "backends", "migrate"].includes(command)) {
+  if (!["run", "skills", "serve", "backends", "migrate", "usage"].includes(command)) {
     say(`gems: unknown command "${command}".\n\n${USAGE}`);
     return EXIT.input;
   }
@@ -108,6 +113,11 @@ export async function main(io: Io): Promise<number> {
   try {
     const runtime = await createRuntime(config, logger, { isServing: command === "serve" });
     if (command === "skills") return listSkills(runtime, io);
+    if (command === "usage") {
+      const models = runtime.modelNames ?? { mllm: runtime.mllm.name, generator: runtime.generator.name };
+      await showUsage(config, models, { since: parsed.values.since, json: parsed.values.json ?? false }, (line) => void io.stdout.write(`${line}\n`));
+      return EXIT.ok;
+    }
     announceModels(runtime, say);
     if (command === "serve") return await serve(runtime, io, { role: parsed.values.role });
     if (command === "migrate") return await migrate(runtime, io, { to: parsed.values.to });

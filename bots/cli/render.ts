@@ -1,6 +1,7 @@
 /** Turns job events into the CLI's lines: one line per step, checklists indented below. */
-import type { AgentEvent } from "../../core/agent/events.ts";
+import type { AgentEvent, UsageView } from "../../core/agent/events.ts";
 import { checklistLines, type ChecklistMark } from "../../core/memory/checklist.ts";
+import { formatCostLine } from "../../core/jobs/usage-ledger.ts";
 import { describeModes } from "../../core/memory/trajectory.ts";
 
 export interface RenderContext {
@@ -96,14 +97,15 @@ export function renderEvent(event: AgentEvent, ctx: RenderContext): string[] {
         "max-iterations": "reached the iteration limit",
         picked: "an image was picked",
         stopped: "stopped",
+        quota: `stopped by a quota: ${(event.message ?? "the daily quota is used up").replace(/\.$/, "")}`,
       }[event.reason];
       const best = event.best ? ` best: iteration ${event.best.n} (${event.best.passed}/${event.best.total}) → ${ctx.bestPath}` : "";
-      return [`done: ${reason}.${best}`];
+      return [`done: ${reason}.${best}`, ...costLines(event)];
     }
     case "job.failed":
-      return [`failed: ${event.error}${event.best ? ` (best so far: iteration ${event.best.n} → ${ctx.bestPath})` : ""}`];
+      return [`failed: ${event.error}${event.best ? ` (best so far: iteration ${event.best.n} → ${ctx.bestPath})` : ""}`, ...costLines(event)];
     case "job.cancelled":
-      return [`cancelled${event.best ? ` (best so far: iteration ${event.best.n} → ${ctx.bestPath})` : ""}`];
+      return [`cancelled${event.best ? ` (best so far: iteration ${event.best.n} → ${ctx.bestPath})` : ""}`, ...costLines(event)];
   }
 }
 
@@ -126,3 +128,6 @@ export function activityAfter(event: AgentEvent, activeQuestions: number): strin
       return null;
   }
 }
+
+/** The job's cost (or tokens and images when unpriced), when the final event carries it. */
+const costLines = (event: { usage?: UsageView }): string[] => (event.usage ? [formatCostLine(event.usage)] : []);

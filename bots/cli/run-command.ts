@@ -12,6 +12,7 @@ import { checkReferenceCount, checkReferenceImages, checkReferenceSize, type Che
 import { InputError } from "../../core/errors.ts";
 import { activeRequirements, createTrajectory, type Trajectory } from "../../core/memory/trajectory.ts";
 import { createInMemoryImageStore } from "../../core/memory/image-store.ts";
+import { costViewOf } from "../../core/jobs/usage-ledger.ts";
 import { activityAfter, renderEvent, type RenderContext } from "./render.ts";
 import { ProgressPrinter, type Output } from "./progress.ts";
 
@@ -98,7 +99,13 @@ export async function runInTerminal(runtime: Runtime, options: RunOptions, stdou
       await writeImage("best", trajectory, trajectory.best.n, trajectory.best.imageHash);
     }
     await writeJsonAtomically(join(outDir, "trajectory.json"), trajectory);
-    for (const event of events) {
+    const models = runtime.modelNames ?? { mllm: runtime.mllm.name, generator: runtime.generator.name };
+    for (const raw of events) {
+      // As the job service does for served jobs: the final event says what the job spent.
+      const event: AgentEvent =
+        raw.type === "job.done" || raw.type === "job.failed" || raw.type === "job.cancelled"
+          ? { ...raw, usage: costViewOf(trajectory, models, runtime.config.usage.prices) }
+          : raw;
       if (options.json) {
         const line: JobEvent = { ...event, jobId, seq: ++seq, at: new Date().toISOString() };
         stdout.write(`${JSON.stringify(line)}\n`);

@@ -13,6 +13,7 @@ import {
   type REST,
   type RESTPostAPIChatInputApplicationCommandsJSONBody,
 } from "discord.js";
+import { USAGE_DEFAULT_DAYS, USAGE_MAX_DAYS } from "../../core/jobs/usage-ledger.ts";
 import { FEEDBACK_MAX_CHARS, MAX_ITERATIONS, MIN_ITERATIONS, PROMPT_MAX_CHARS } from "../../core/agent/request.ts";
 
 export const COMMAND = "gems";
@@ -23,9 +24,10 @@ export const SUBCOMMANDS = {
   status: "status",
   stop: "stop",
   feedback: "feedback",
+  usage: "usage",
 } as const;
 
-export const OPTIONS = { prompt: "prompt", skill: "skill", iterations: "iterations", text: "text", image: "image", refine: "refine" } as const;
+export const OPTIONS = { prompt: "prompt", skill: "skill", iterations: "iterations", text: "text", image: "image", refine: "refine", days: "days" } as const;
 
 export const gemsCommand: RESTPostAPIChatInputApplicationCommandsJSONBody = {
   name: COMMAND,
@@ -94,6 +96,20 @@ export const gemsCommand: RESTPostAPIChatInputApplicationCommandsJSONBody = {
           description: "What the next image should change.",
           required: true,
           max_length: FEEDBACK_MAX_CHARS,
+        },
+      ],
+    },
+    {
+      type: ApplicationCommandOptionType.Subcommand,
+      name: SUBCOMMANDS.usage,
+      description: "Tokens, images and cost of your jobs (admins: the team's, by person).",
+      options: [
+        {
+          type: ApplicationCommandOptionType.Integer,
+          name: OPTIONS.days,
+          description: `How many days back (default ${USAGE_DEFAULT_DAYS}).`,
+          min_value: 1,
+          max_value: USAGE_MAX_DAYS,
         },
       ],
     },

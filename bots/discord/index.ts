@@ -28,6 +28,8 @@ import { handleReaction } from "./reactions.ts";
 import { SURFACE } from "./surface-ref.ts";
 import { ThreadIndex } from "./thread-index.ts";
 
+import type { UsageAccess } from "../../core/jobs/usage-ledger.ts";
+
 export interface DiscordBotConfig {
   token: string;
   applicationId: string;
@@ -41,6 +43,8 @@ export interface DiscordBotDeps {
   skills: SkillLibrary;
   config: DiscordBotConfig;
   logger: Logger;
+  /** The usage ledger for `/gems usage`, and who sees the team's. */
+  usage?: UsageAccess;
 }
 
 export interface DiscordBot {
@@ -74,7 +78,7 @@ export function createDiscordBot(deps: DiscordBotDeps): DiscordBot {
     void work.finally(() => handlers.delete(work));
   };
 
-  client.on(Events.InteractionCreate, (interaction) => track(handleInteraction({ jobs, skills: deps.skills, threads, logger, images: deps.images }, interaction)));
+  client.on(Events.InteractionCreate, (interaction) => track(handleInteraction({ jobs, skills: deps.skills, threads, logger, images: deps.images, ...(deps.usage ? { usage: deps.usage } : {}) }, interaction)));
   // Raw MESSAGE_CREATE rather than messageCreate: discord.js drops messages in channels missing
   // from its cache, such as a job thread from before a restart that Discord has archived.
   client.ws.on(GatewayDispatchEvents.MessageCreate, (message: GatewayMessageCreateDispatchData) =>

@@ -20,6 +20,7 @@ import { MIN_ITERATIONS, validateJobRequest } from "../../core/agent/request.ts"
 import { InputError } from "../../core/errors.ts";
 import type { JobService, JobStatus, Person } from "../../core/jobs/types.ts";
 import type { SkillLibrary } from "../../core/skills/types.ts";
+import { USAGE_DEFAULT_DAYS, usageAnswer, type UsageAccess } from "../../core/jobs/usage-ledger.ts";
 import { parseCustomId } from "./buttons.ts";
 import { COMMAND, OPTIONS, SUBCOMMANDS } from "./commands.ts";
 import { DISCORD_LIMITS, oneLine, truncate } from "./limits.ts";
@@ -44,6 +45,8 @@ export interface InteractionDeps {
   skills: SkillLibrary;
   threads: ThreadIndex;
   logger: Logger;
+  /** `/gems usage`; without it the command says usage is not tracked. */
+  usage?: UsageAccess;
 }
 
 export const OUTSIDE_THREAD = {
@@ -118,6 +121,8 @@ async function answerCommand(deps: InteractionDeps, interaction: ChatInputComman
       return stop(deps, interaction);
     case SUBCOMMANDS.feedback:
       return feedback(deps, interaction);
+    case SUBCOMMANDS.usage:
+      return showUsage(deps, interaction);
     default:
       return answerPrivately(interaction, "This command is not known to this version of GEMS Bot.");
   }
@@ -160,6 +165,13 @@ async function create(deps: InteractionDeps, interaction: ChatInputCommandIntera
   const thread = await deps.threads.whenReady(result.jobId, THREAD_WAIT_MS);
   const where = !thread ? "Its thread appears in this channel in a moment." : thread.ok ? `Follow it in <#${thread.threadId}>.` : thread.message;
   await answerPrivately(interaction, `🎨 Job \`${result.jobId}\` accepted. ${place} ${where}`);
+}
+
+async function showUsage(deps: InteractionDeps, interaction: ChatInputCommandInteraction): Promise<void> {
+  if (!deps.usage) return answerPrivately(interaction, "This GEMS Bot does not keep a usage ledger.");
+  const days = interaction.options.getInteger(OPTIONS.days) ?? USAGE_DEFAULT_DAYS;
+  const lines = usageAnswer(deps.usage, personOfInteraction(interaction), days);
+  await answerPrivately(interaction, truncate(lines.join("\n"), DISCORD_LIMITS.messageContent));
 }
 
 async function listSkills(deps: InteractionDeps, interaction: ChatInputCommandInteraction): Promise<void> {

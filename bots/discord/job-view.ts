@@ -2,7 +2,7 @@
  * What a job's thread shows, folded from its events. A pure fold, so after a restart the bot
  * rebuilds exactly what it had from the stored events and renders only what is new.
  */
-import type { BestView, JobEvent, RequirementView, VoteCount } from "../../core/agent/events.ts";
+import type { BestView, JobEvent, RequirementView, UsageView, VoteCount } from "../../core/agent/events.ts";
 import type { Person } from "../../core/jobs/types.ts";
 import { checklistLines, regressedRequirementIds, type ChecklistLines } from "../../core/memory/checklist.ts";
 import { describeModes, type EditRecord, type ModelNames, type StopReason, type Verdict } from "../../core/memory/trajectory.ts";
@@ -52,6 +52,9 @@ export interface JobView {
   /** The team's votes when the job ended, and whether they chose the result. */
   votes: VoteCount[];
   isChosenByVotes: boolean;
+  /** What the job spent, from its final event; and why a quota stopped it. */
+  usage?: UsageView;
+  stopMessage?: string;
 }
 
 export function createJobView(jobId: string, requester: Person, prompt: string, maxIterations: number): JobView {
@@ -168,6 +171,8 @@ export function applyEvent(view: JobView, event: JobEvent): void {
 }
 
 function applyEnd(view: JobView, event: Extract<JobEvent, { type: "job.done" | "job.failed" | "job.cancelled" }>): void {
+  if (event.usage) view.usage = event.usage;
+  if (event.type === "job.done" && event.message) view.stopMessage = event.message;
   switch (event.type) {
     case "job.done":
       view.phase = "done";

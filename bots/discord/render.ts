@@ -5,6 +5,7 @@
  */
 import { escapeMarkdown, type APIAllowedMentions, type APIEmbed, type RESTPostAPIChannelMessageJSONBody } from "discord.js";
 import type { JobEvent } from "../../core/agent/events.ts";
+import { formatCostLine } from "../../core/jobs/usage-ledger.ts";
 import { finalRow, pickRow, stopRow } from "./buttons.ts";
 import type { ChecklistMark } from "../../core/memory/checklist.ts";
 import type { ImageProvenance } from "../../core/images/provenance.ts";
@@ -80,6 +81,7 @@ export function statusLine(view: JobView): string {
     case "done":
       if (view.reason === "all-passed") return `✅ Done — every check passed on ${bestPhrase(view)}.`;
       if (view.reason === "picked") return `📌 Done — ${bestPhrase(view)} was picked.`;
+      if (view.reason === "quota") return `🪫 Stopped by a quota — ${oneLine(view.stopMessage ?? "the daily quota is used up", 300)} Best: ${bestPhrase(view)}.`;
       return `🏁 Done after ${view.iterations.length} iterations — the best was ${bestPhrase(view)}.`;
     case "failed":
       return `❌ Failed: ${oneLine(view.error ?? "unknown error", 300)} Best so far: ${bestPhrase(view)}.`;
@@ -226,6 +228,7 @@ function finalLine(view: JobView): string {
     case "done":
       if (view.reason === "all-passed") return `✅ **Done** — every check passed on ${bestPhrase(view)}.`;
       if (view.reason === "picked") return `📌 **Done** — ${bestPhrase(view)} is the result.`;
+      if (view.reason === "quota") return `🪫 **Stopped by a quota** — ${oneLine(view.stopMessage ?? "the daily quota is used up", 600)}\nBest: ${bestPhrase(view)}.`;
       return `🏁 **Done** — ${iterations} iterations; the best was ${bestPhrase(view)}.`;
     case "failed":
       return `❌ **Failed:** ${oneLine(view.error ?? "unknown error", 600)}\nBest so far: ${bestPhrase(view)}.`;
@@ -242,7 +245,8 @@ export function renderFinal(view: JobView): OutgoingMessage {
   const hint = "Reply in this thread to say what to change, then press **Refine more**.";
   const votes = describeVotes(view.votes);
   const voteLine = votes ? `\n🗳️ Team votes: ${votes}${view.isChosenByVotes ? " — the most voted image is the result" : ""}` : "";
-  const content = truncate(`${mention(view)} ${finalLine(view)}${voteLine}\n${hint}`, DISCORD_LIMITS.messageContent);
+  const cost = view.usage ? `\n${formatCostLine(view.usage)}` : "";
+  const content = truncate(`${mention(view)} ${finalLine(view)}${voteLine}${cost}\n${hint}`, DISCORD_LIMITS.messageContent);
   const userId = userIdOf(view.requester);
   return {
     body: {

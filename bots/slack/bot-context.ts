@@ -2,6 +2,7 @@
 import type { webApi } from "@slack/bolt";
 import type { Logger } from "pino";
 import type { JobService } from "../../core/jobs/types.ts";
+import type { UsageAccess } from "../../core/jobs/usage-ledger.ts";
 import type { SkillLibrary } from "../../core/skills/types.ts";
 import type { People } from "./people.ts";
 import type { PendingResponders } from "./responders.ts";
@@ -19,4 +20,6 @@ export interface BotContext {
   /** For files shared in job threads: stored as reference images, read with the bot token. */
   images?: ImageStore;
   botToken?: string;
+  /** The usage ledger for `/gems usage`, and who sees the team's. */
+  usage?: UsageAccess;
 }

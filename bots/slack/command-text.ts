@@ -5,12 +5,14 @@
  * the same way.
  */
 import { MAX_ITERATIONS, MIN_ITERATIONS } from "../../core/agent/request.ts";
+import { USAGE_DEFAULT_DAYS, USAGE_MAX_DAYS } from "../../core/jobs/usage-ledger.ts";
 import { plainTextFromSlack } from "./mrkdwn.ts";
 
 export type GemsCommand =
   | { kind: "modal" }
   | { kind: "help" }
   | { kind: "skills" }
+  | { kind: "usage"; days: number }
   | { kind: "create"; prompt: string; skill: string | undefined; iterations: number | undefined; refine?: string | undefined }
   | { kind: "invalid"; message: string };
 
@@ -24,6 +26,13 @@ export function parseGemsCommand(rawText: string): GemsCommand {
   const lowered = text.toLowerCase();
   if (lowered === "help") return { kind: "help" };
   if (lowered === "skills") return { kind: "skills" };
+  // `/gems usage`, `/gems usage 30`, `/gems usage 30d`: a prompt never starts with "usage" + a number.
+  const usage = /^usage(?:\s+(\d+)\s*d?)?$/.exec(lowered);
+  if (usage) {
+    const days = usage[1] === undefined ? USAGE_DEFAULT_DAYS : Number(usage[1]);
+    if (days < 1 || days > USAGE_MAX_DAYS) return { kind: "invalid", message: `Usage covers 1 to ${USAGE_MAX_DAYS} days back, e.g. \`/gems usage 30d\` (got ${days}).` };
+    return { kind: "usage", days };
+  }
 
   const words: string[] = [];
   let skill: string | undefined;

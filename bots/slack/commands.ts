@@ -12,6 +12,8 @@ import { renderHelp, renderSkills } from "./render.ts";
 import { notifyViaRespond, type Notify } from "./responders.ts";
 import { describeSlackError } from "./slack-errors.ts";
 import { submitJob } from "./submit-job.ts";
+import { escapeMrkdwn } from "./mrkdwn.ts";
+import { usageAnswer } from "../../core/jobs/usage-ledger.ts";
 
 export const COMMAND = "/gems";
 
@@ -37,6 +39,12 @@ async function answer(ctx: BotContext, command: SlashCommand, notify: Notify): P
     case "skills":
       await notify(renderSkills(ctx.skills.manifest()).text);
       return;
+    case "usage": {
+      if (!ctx.usage) return notify("This GEMS Bot does not keep a usage ledger.");
+      const person = ctx.people.remember(command.team_id, command.user_id, command.user_name);
+      await notify(escapeMrkdwn(usageAnswer(ctx.usage, person, parsed.days).join("\n")));
+      return;
+    }
     case "invalid":
       await notify(parsed.message);
       return;

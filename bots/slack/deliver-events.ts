@@ -267,6 +267,9 @@ export function createEventDeliverer(deps: DeliveryDeps): EventDeliverer {
           event.type === "job.done"
             ? { kind: "done", reason: event.reason, ...(event.votes ? { votes: event.votes } : {}), ...(event.isChosenByVotes ? { isChosenByVotes: true } : {}) }
             : event.type === "job.failed" ? { kind: "failed", error: event.error } : { kind: "cancelled" };
+        // What the job spent, and why a quota stopped it (core/jobs/usage-ledger.ts).
+        if (event.usage) ending.usage = event.usage;
+        if (event.type === "job.done" && event.message) ending.message = event.message;
         await updateCard(job.jobId, ref, status);
         ref = await postFinal(job, ref, status, ending, event.best);
         isPosted = true;

@@ -14,6 +14,7 @@ import { appOptionsFor, receiverModeOf, type ClientTuning, type ReceiverMode, ty
 import { createBoltLogger } from "./bolt-logger.ts";
 import type { BotContext } from "./bot-context.ts";
 import { registerCommands } from "./commands.ts";
+import type { UsageAccess } from "../../core/jobs/usage-ledger.ts";
 import { createEventDeliverer } from "./deliver-events.ts";
 import type { PreviewPacing } from "./preview-pacing.ts";
 import { registerFeedback } from "./feedback.ts";
@@ -39,6 +40,8 @@ export interface SlackBotDeps {
   client?: ClientTuning;
   /** How often live previews may update status cards (preview-pacing.ts); Slack's Tier 3 budget by default. */
   previewPacing?: PreviewPacing;
+  /** The usage ledger for `/gems usage`, and who sees the team's. */
+  usage?: UsageAccess;
 }
 
 export interface SlackBot {
@@ -68,6 +71,7 @@ export function createSlackBot(deps: SlackBotDeps): SlackBot {
     logger: log,
     images: deps.images,
     botToken: config.botToken,
+    ...(deps.usage ? { usage: deps.usage } : {}),
   };
   registerCommands(app, ctx);
   registerActions(app, ctx);

@@ -4,7 +4,8 @@
  * Pure functions of the job's status, so the same event renders the same after a restart.
  */
 import type { types } from "@slack/bolt";
-import type { BestView, RequirementView, VoteCount } from "../../core/agent/events.ts";
+import type { BestView, RequirementView, UsageView, VoteCount } from "../../core/agent/events.ts";
+import { formatCostLine } from "../../core/jobs/usage-ledger.ts";
 import type { JobStatus } from "../../core/jobs/types.ts";
 import { describeVotes } from "../../core/jobs/vote-text.ts";
 import { checklistLines, type ChecklistMark } from "../../core/memory/checklist.ts";
@@ -94,6 +95,8 @@ function finishPhrase(reason: StopReason | null, best: JobStatus["best"], t: Tra
       return `Done: all ${checks(best?.total ?? 0)} passed on iteration ${n}`;
     case "picked":
       return `Done: iteration ${n} was picked`;
+    case "quota":
+      return `Stopped by a quota · ${bestLine(best)}`;
     default:
       return `Done after ${t.iterations.length} iteration${t.iterations.length === 1 ? "" : "s"} · ${bestLine(best)}`;
   }
@@ -209,10 +212,11 @@ export function renderContinued(status: JobStatus): SlackMessage {
   return { text: `🔁 Refining further: up to ${extra} more iteration${extra === 1 ? "" : "s"}, with everything learned so far.` };
 }
 
-export type Ending =
+export type Ending = (
   | { kind: "done"; reason: StopReason; votes?: VoteCount[]; isChosenByVotes?: boolean }
   | { kind: "failed"; error: string }
-  | { kind: "cancelled" };
+  | { kind: "cancelled" }
+) & { usage?: UsageView; message?: string };
 
 /** The last reply: why the job ended, the best image, and what can be done next. */
 export function renderFinal(status: JobStatus, ending: Ending, best: BestView | null, fileId: string | null): SlackMessage {
@@ -226,7 +230,9 @@ export function renderFinal(status: JobStatus, ending: Ending, best: BestView | 
           ? `🏁 *Every check passed* on iteration ${best?.n ?? t.iterations.length}.`
           : ending.reason === "picked"
             ? `📌 *Iteration ${best?.n ?? "?"} is the result.*`
-            : `🏁 *Reached the limit of ${t.request.maxIterations} iterations.* Here is the image that passed the most checks.`;
+            : ending.reason === "quota"
+              ? `🪫 *Stopped by a quota:* ${escapeMrkdwn(truncate(ending.message ?? "the daily quota is used up", ERROR_SHOWN))}`
+              : `🏁 *Reached the limit of ${t.request.maxIterations} iterations.* Here is the image that passed the most checks.`;
       break;
     case "failed":
       headline = `❌ *The job failed:* ${escapeMrkdwn(truncate(ending.error, ERROR_SHOWN))}`;
@@ -237,7 +243,8 @@ export function renderFinal(status: JobStatus, ending: Ending, best: BestView | 
   }
   const votes = ending.kind === "done" ? describeVotes(ending.votes) : null;
   const voteLine = votes ? `\n🗳️ Team votes: ${votes}${ending.kind === "done" && ending.isChosenByVotes ? " — the most voted image is the result" : ""}` : "";
-  const blocks: types.KnownBlock[] = [section(`${headline}\n${summary}${voteLine}`)];
+  const cost = ending.usage ? `\n${escapeMrkdwn(formatCostLine(ending.usage))}` : "";
+  const blocks: types.KnownBlock[] = [section(`${headline}\n${summary}${voteLine}${cost}`)];
   if (best && fileId) {
     blocks.push({
       type: "image",
@@ -269,6 +276,7 @@ export function renderHelp(): SlackMessage {
       "• `/gems skills`: list the skills.",
       "• `@GEMS <prompt>` in a channel, or a direct message to the bot, starts a job too (same options).",
       "• React :+1: or :-1: on an iteration's image to vote; the team's favourite is noted for the next attempt.",
+      "• `/gems usage [30d]`: your jobs' tokens, images and cost (admins: the team's).",
       "• Reply in a job's thread to give feedback: it becomes new checks for the next image.",
       "• Buttons: *Stop* a running job, *Use this* image as the result, *Refine more* a finished one.",
     ].join("\n"),

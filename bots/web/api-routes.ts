@@ -8,6 +8,7 @@ import { MAX_EXTRA_ITERATIONS } from "../../core/jobs/limits.ts";
 import { checkControl, isAdmin } from "../../core/jobs/permissions.ts";
 import type { JobService, Person, Result } from "../../core/jobs/types.ts";
 import type { SkillLibrary } from "../../core/skills/types.ts";
+import { USAGE_DEFAULT_DAYS, USAGE_MAX_DAYS, type UsageAccess } from "../../core/jobs/usage-ledger.ts";
 import { NAME_MISSING, continueBody, feedbackBody, parseBody, personBody, pickBody, startJobBody, voteBody } from "./api-schemas.ts";
 import type { EventStreams } from "./event-streams.ts";
 import { HttpError, readJsonBody, refusalError, sendJson } from "./http-io.ts";
@@ -28,6 +29,8 @@ export interface ApiDeps {
   authMode: "oidc" | "none";
   /** GEMS_ADMINS, so the page knows whose jobs this person may steer (the service decides). */
   admins: readonly string[];
+  /** The usage ledger for /api/usage; absent: 404. */
+  usage?: UsageAccess | undefined;
 }
 
 // The service makes ids of letters, digits, "-" and "_"; anything else cannot name a job.
@@ -130,6 +133,26 @@ export function apiRoutes(deps: ApiDeps): Route[] {
             person,
             isAdmin: person !== null && isAdmin(person, deps.admins),
           }),
+      },
+    },
+    {
+      // The person's own usage (admins: the team's, by person), per UTC day, for the usage page.
+      url: "/api/usage",
+      methods: {
+        GET: (ctx) => {
+          const { req, res, url } = ctx;
+          if (!deps.usage) throw new HttpError(404, "not-found", "This studio does not keep a usage ledger.");
+          const raw = url.searchParams.get("days")?.trim() || String(USAGE_DEFAULT_DAYS);
+          const days = /^\d{1,4}$/.test(raw) ? Number(raw) : Number.NaN;
+          if (!(days >= 1 && days <= USAGE_MAX_DAYS)) {
+            throw new HttpError(400, "input", `"days" must be a whole number from 1 to ${USAGE_MAX_DAYS} (got "${raw.slice(0, 20)}").`);
+          }
+          const person = actorOf(ctx, url.searchParams.get("name") ?? undefined);
+          const isTeam = isAdmin(person, deps.usage.admins);
+          const since = new Date(Date.now() - days * 86_400_000);
+          const report = deps.usage.ledger.report(isTeam ? { since } : { since, personId: person.id });
+          sendJson(req, res, 200, { person, isTeam, days, report, quotas: deps.usage.ledger.quotas });
+        },
       },
     },
     {

@@ -27,6 +27,7 @@ const REFUSAL_STATUS: Record<RefusalReason, number> = {
   forbidden: 403,
   "queue-full": 429,
   "rate-limited": 429,
+  quota: 429,
   conflict: 409,
   unavailable: 503,
   storage: 503,

@@ -3,6 +3,7 @@
  * stored images, /healthz and /metrics. It renders job events and turns clicks into job-service
  * calls, like any other surface; it never touches a model.
  */
+import type { UsageAccess } from "../../core/jobs/usage-ledger.ts";
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
@@ -42,6 +43,8 @@ export interface WebStudioDeps {
   modelServers?: () => ModelServerStats[];
   /** Scaled out: this process's role and instance, on /healthz and on every /metrics sample. */
   processLabels?: { role: string; instance: string };
+  /** The usage ledger behind /api/usage and the usage page, and who sees the team's. */
+  usage?: UsageAccess;
 }
 
 export interface WebStudio {
@@ -164,6 +167,7 @@ export function createWebStudio(deps: WebStudioDeps): WebStudio {
           images: deps.images,
           authMode: auth.mode,
           admins: deps.admins ?? [],
+          usage: deps.usage,
         }),
         ...siteRoutes({
           jobs: deps.jobs,

@@ -18,6 +18,26 @@ export interface VoteCount {
   down: number;
 }
 
+/**
+ * What a job spent, attached by the job service to its final event (job.done, job.failed,
+ * job.cancelled) so every surface can show it; absent in events stored before the ledger.
+ * `cost` is null when no model the job used has a price (see core/jobs/usage-ledger.ts).
+ */
+export interface UsageView {
+  calls: number;
+  /** Calls whose reply carried token counts; the tokens cover only these. */
+  reportedCalls: number;
+  inputTokens: number;
+  cachedInputTokens: number;
+  outputTokens: number;
+  /** Images the generator drew. */
+  images: number;
+  cost: number | null;
+  currency: string;
+  /** Models that did work but have no price; their part is not in `cost`. */
+  unpriced: string[];
+}
+
 export interface BestView {
   n: number;
   image: ImageRef;
@@ -74,10 +94,19 @@ export type AgentEvent =
   /**
    * `votes`: the team's votes when the job ended (absent without any); `isChosenByVotes`: the
    * result is the most voted image (GEMS_RESULT_BY=votes) rather than the one that passed most.
+   * `message`: why it stopped, for a reason the person did not choose ("quota").
    */
-  | { type: "job.done"; best: BestView | null; reason: StopReason; votes?: VoteCount[]; isChosenByVotes?: boolean }
-  | { type: "job.failed"; error: string; best: BestView | null }
-  | { type: "job.cancelled"; best: BestView | null };
+  | {
+      type: "job.done";
+      best: BestView | null;
+      reason: StopReason;
+      votes?: VoteCount[];
+      isChosenByVotes?: boolean;
+      message?: string;
+      usage?: UsageView;
+    }
+  | { type: "job.failed"; error: string; best: BestView | null; usage?: UsageView }
+  | { type: "job.cancelled"; best: BestView | null; usage?: UsageView };
 
 export type AgentEventType = AgentEvent["type"];
 

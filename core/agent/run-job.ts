@@ -87,6 +87,11 @@ export interface RunControls {
    * finishes and is committed, then runJob returns with the job still "running", to be resumed.
    */
   pause?: AbortSignal;
+  /**
+   * Asked before each new iteration starts: a message (e.g. a daily quota used up) ends the job
+   * as done with reason "quota", keeping its best image; null lets it go on.
+   */
+  beforeIteration?: () => Promise<string | null> | string | null;
 }
 
 type Step =
@@ -253,9 +258,18 @@ async function advanceUntilFinished(
       case "prepare":
         await prepare(t, stepDeps, stepCommit, signal);
         break;
-      case "start":
+      case "start": {
+        const stop = await controls.beforeIteration?.();
+        if (stop) {
+          t.status = "done";
+          t.stopReason = "quota";
+          await commit({ type: "job.done", best: bestView(t.best), reason: "quota", message: stop });
+          log.info({ reason: "quota", best: t.best }, "job stopped by a quota");
+          return t;
+        }
         await startIteration(t, commit, now);
         break;
+      }
       case "generate":
         await generate(t, step.iteration, deps, commit, signal);
         break;

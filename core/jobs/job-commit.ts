@@ -5,7 +5,7 @@
  */
 import type { Logger } from "pino";
 import { bestView } from "../agent/run-job.ts";
-import type { AgentEvent, JobEvent } from "../agent/events.ts";
+import type { AgentEvent, JobEvent, UsageView } from "../agent/events.ts";
 import { feedbackAuthorName } from "../agent/request.ts";
 import { CancelledError, GemsError, describeError } from "../errors.ts";
 import type { Trajectory } from "../memory/trajectory.ts";
@@ -23,6 +23,8 @@ export interface CommitHost {
   committed(jobId: string): void;
   /** GEMS_RESULT_BY: whether the most voted image becomes the result at the job's end. */
   resultBy?: ResultBy;
+  /** What the job spent, put on its final event (job.done, job.failed, job.cancelled); see usage-ledger.ts. */
+  usageOf?(t: Trajectory): UsageView;
 }
 
 export interface Committer {
@@ -51,7 +53,8 @@ export function createCommitter(host: CommitHost): Committer {
     record.finishedAt = isFinished(t.status) ? (record.finishedAt ?? at) : null;
     for (const event of batch) {
       if (event.type === "feedback.added") settlePendingFeedback(record, event.author, event.text);
-      record.events.push({ ...event, jobId: record.jobId, seq: record.events.length + 1, at } as JobEvent);
+      const usage = isFinal(event) ? host.usageOf?.(t) : undefined;
+      record.events.push({ ...event, ...(usage ? { usage } : {}), jobId: record.jobId, seq: record.events.length + 1, at } as JobEvent);
     }
     if (job.run) {
       // A stored step is progress: the next failure starts a new outage.
@@ -80,6 +83,8 @@ export function createCommitter(host: CommitHost): Committer {
 
   return { commit, commitOrRestore };
 }
+
+const isFinal = (event: AgentEvent): boolean => event.type === "job.done" || event.type === "job.failed" || event.type === "job.cancelled";
 
 function settlePendingFeedback(record: JobRecord, author: string, text: string): void {
   const index = record.pendingFeedback.findIndex((p) => feedbackAuthorName(p.author.name) === author && p.text === text);

@@ -4,6 +4,7 @@
  * applies feedback that arrived after a job finished. Every step goes through the host's commit,
  * which stores it and hands its events to delivery.
  */
+import type { QuotaCheck } from "./usage-ledger.ts";
 import type { Logger } from "pino";
 import { applyFeedback, bestView, runJob, type AgentDeps, type FeedbackInput, type RunControls } from "../agent/run-job.ts";
 import type { AgentEvent } from "../agent/events.ts";
@@ -35,6 +36,8 @@ export interface JobRunnerHost {
   agentLogger: Logger;
   /** How the models are named in trajectories and image provenance. */
   modelNames?: ModelNames;
+  /** Daily quotas (usage-ledger.ts), asked before each new iteration: a message stops the job with reason "quota". */
+  quota?: QuotaCheck;
   now: () => Date;
   sleep: Sleep;
   commit(job: Job, t: Trajectory, events: AgentEvent[]): Promise<void>;
@@ -142,6 +145,7 @@ export function createJobRunner(host: JobRunnerHost): JobRunner {
       pause: run.pause.signal,
       drainFeedback: () => pendingInputs(job),
       retryAfterFailure: (error) => waitOutOutage(run, job.record.jobId, error),
+      ...(host.quota ? { beforeIteration: () => host.quota!(job.record.requester, job.record.surfaceRef) } : {}),
     };
     run.done = (async () => {
       try {

@@ -6,6 +6,7 @@
  * This file holds what the user actions do to a job and the commit that ties a step, its
  * events and their delivery together.
  */
+import { costViewOf, NO_PRICES, type PriceTable, type QuotaCheck } from "./usage-ledger.ts";
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { applyFeedback, bestView } from "../agent/run-job.ts";
@@ -49,6 +50,10 @@ export interface JobServiceDeps {
   createJobId?: () => string;
   /** How the models are named in trajectories and image provenance; default the ports' names. */
   modelNames?: ModelNames;
+  /** Daily quotas (usage-ledger.ts): asked at submit and before each iteration; a message refuses or stops. */
+  quota?: QuotaCheck;
+  /** Prices for the cost put on each job's final event; default none (tokens and images only). */
+  prices?: PriceTable;
   /** How new jobs verify and refine (stored with each job); default the reference loop. */
   modes?: LoopModes;
 }
@@ -88,7 +93,10 @@ export function createJobService(deps: JobServiceDeps): JobService {
     sleep,
     logger: log,
   });
+  // What a job spent goes on its final event, priced by the models its trajectory names.
+  const usageModels = deps.modelNames ?? { mllm: deps.mllm.name, generator: deps.generator.name };
   const { commit, commitOrRestore } = createCommitter({
+    usageOf: (t) => costViewOf(t, usageModels, deps.prices ?? NO_PRICES),
     table,
     now,
     logger: log,
@@ -108,6 +116,7 @@ export function createJobService(deps: JobServiceDeps): JobService {
     logger: log,
     agentLogger: deps.logger,
     ...(deps.modelNames ? { modelNames: deps.modelNames } : {}),
+    ...(deps.quota ? { quota: deps.quota } : {}),
     now,
     sleep,
     commit,
@@ -215,6 +224,8 @@ export function createJobService(deps: JobServiceDeps): JobService {
         if (error instanceof InputError) return refuse("input", error.message);
         throw error;
       }
+      const overQuota = await deps.quota?.(requester, surfaceRef);
+      if (overQuota) return refuse("quota", overQuota);
       const at = now();
       const refused = admission.admitNew(requester, at.getTime());
       if (refused) return refused;

@@ -63,6 +63,7 @@ export type RefusalReason =
   | "forbidden"
   | "queue-full"
   | "rate-limited"
+  | "quota"
   | "conflict"
   | "unavailable"
   | "storage"

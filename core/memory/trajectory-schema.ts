@@ -124,7 +124,7 @@ export const trajectorySchema = z.object({
   usage: z.array(usageSchema).default([]),
   models: z.object({ mllm: z.string(), generator: z.string() }).optional(),
   status: z.enum(["queued", "running", "done", "failed", "cancelled"]),
-  stopReason: z.enum(["all-passed", "max-iterations", "picked", "stopped"]).nullable(),
+  stopReason: z.enum(["all-passed", "max-iterations", "picked", "stopped", "quota"]).nullable(),
   error: z.string().nullable(),
   createdAt: isoTime,
   updatedAt: isoTime,

@@ -96,7 +96,8 @@ export interface Plan {
   why: string | null;
 }
 
-export type StopReason = "all-passed" | "max-iterations" | "picked" | "stopped";
+/** `quota`: a daily usage quota was reached before the next iteration (core/jobs/usage-ledger.ts). */
+export type StopReason = "all-passed" | "max-iterations" | "picked" | "stopped" | "quota";
 
 export interface BestImage {
   n: number;

@@ -14,6 +14,7 @@ import { benchPreviews } from "./previews.ts";
 import { benchProvenance } from "./provenance.ts";
 import { benchScaleOut } from "./scale-out.ts";
 import { benchRefineModes } from "./refine-modes.ts";
+import { benchUsage } from "./usage.ts";
 
 const root = resolve(import.meta.dirname, "../..");
 const suites: Record<string, () => Promise<string>> = {
@@ -34,6 +35,7 @@ const suites: Record<string, () => Promise<string>> = {
   provenance: benchProvenance,
   scale: benchScaleOut,
   "refine-modes": benchRefineModes,
+  usage: benchUsage,
 };
 
 const wanted = process.argv.slice(2);

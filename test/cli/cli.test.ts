@@ -90,7 +90,9 @@ describe("gems run on the simulated models", () => {
     expect(existsSync(join(out, `iter-${n + 1}.png`))).toBe(false);
     expect(readFileSync(join(out, "best.png"))).toEqual(readFileSync(join(out, `iter-${trajectory.best?.n}.png`)));
     expect(result.stdout).toMatch(/^checklist: \d+ questions$/m);
-    expect(result.stdout.trim().split("\n").at(-1)).toMatch(/^done: /);
+    // The final line, then what the job spent (the sim has no price: tokens and images).
+    expect(result.stdout.trim().split("\n").at(-2)).toMatch(/^done: /);
+    expect(result.stdout.trim().split("\n").at(-1)).toMatch(/^Usage: [\d,]+ tokens in, [\d,]+ out, \d+ images? \(no price set for sim\)$/);
   });
 
   it("prints the events as JSON lines in order with --json", async () => {

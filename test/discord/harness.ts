@@ -3,6 +3,7 @@
  * sim models, and the real bot (discord.js included) between them. Helpers act as people do
  * and read what Discord would show.
  */
+import { createUsageLedger, NO_PRICES, type PriceTable, type Quotas, type UsageLedger } from "../../core/jobs/usage-ledger.ts";
 import { testLimits } from "../support/limits.ts";
 import type { APIUser } from "discord.js";
 import { createDiscordBot, type DiscordBot } from "../../bots/discord/index.ts";
@@ -105,6 +106,8 @@ export interface WorldOptions {
   generator?: ImageGenerator;
   latencyMs?: number;
   limits?: Partial<JobLimits>;
+  /** A usage ledger with these prices, quotas and admins: wired into the service and the bot as bots/server.ts does. */
+  usage?: { prices?: PriceTable; quotas?: Quotas; admins?: string[] };
 }
 
 export interface World {
@@ -133,7 +136,9 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const images = options.images ?? createInMemoryImageStore();
   const latencyMs = options.latencyMs ?? 2;
   const library = await skills();
+  let ledger: UsageLedger | undefined;
   const jobs = createJobService({
+    ...(options.usage ? { prices: options.usage.prices ?? NO_PRICES, quota: (person, ref) => ledger?.quotaProblem(person, ref) ?? null } : {}),
     mllm: createSimMllm({ latencyMs }),
     // No partial drawings unless a test brings its own generator: the REST-call budgets here are for previews off.
     generator: options.generator ?? createSimGenerator({ latencyMs, partialImages: 0 }),
@@ -145,6 +150,9 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     // The sim's seed comes from the job id: counted ids make every run draw the same images.
     createJobId: () => `job${String(++jobCounter).padStart(4, "0")}`,
   });
+  if (options.usage) {
+    ledger = createUsageLedger({ jobs, models: { mllm: "sim", generator: "sim" }, prices: options.usage.prices ?? NO_PRICES, ...(options.usage.quotas ? { quotas: options.usage.quotas } : {}) });
+  }
   const events: JobEvent[] = [];
   const watchers = new Set<() => void>();
   jobs.subscribe(
@@ -162,6 +170,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     skills: library,
     config: { token: fake.token, applicationId: fake.applicationId, guildId: fake.guildId, apiUrl: fake.apiUrl },
     logger,
+    ...(ledger ? { usage: { ledger, admins: options.usage?.admins ?? [] } } : {}),
   });
   await bot.start();
   return {

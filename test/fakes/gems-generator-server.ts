@@ -35,6 +35,8 @@ export interface FakeGemsGenerator {
   /** The generate endpoint: http://127.0.0.1:<port>/generate */
   url: string;
   requests: RecordedRequest[];
+  /** The server's own meter: images it answered with (status 200 and a body). */
+  sent: { images: number };
   close(): Promise<void>;
 }
 
@@ -43,7 +45,8 @@ export async function startFakeGemsGenerator(
   options: { port?: number } = {},
 ): Promise<FakeGemsGenerator> {
   let count = 0;
-  const server = await startLoopbackServer((request) => {
+  const sent = { images: 0 };
+  const server = await startLoopbackServer(async (request) => {
     if (request.path !== "/generate") return fastApiError(404, "Not Found");
     if (request.method !== "POST") return fastApiError(405, "Method Not Allowed");
     const { query } = request;
@@ -53,9 +56,11 @@ export async function startFakeGemsGenerator(
       width: query.get("width"),
       height: query.get("height"),
     };
-    return handler(call, count++, request);
+    const reply = await handler(call, count++, request);
+    if ((reply.status ?? 200) === 200 && reply.body !== undefined) sent.images++;
+    return reply;
   }, options);
-  return { url: `${server.origin}/generate`, requests: server.requests, close: server.close };
+  return { url: `${server.origin}/generate`, requests: server.requests, sent, close: server.close };
 }
 
 export function pngReply(png: Uint8Array = TINY_PNG): FakeReply {

@@ -34,7 +34,20 @@ export interface FakeOpenAi {
   url: string;
   /** Every request, in arrival order, to any path. */
   requests: RecordedRequest[];
+  /**
+   * The server's own meter: the `usage` it sent in successful chat completions, summed, and
+   * the images it returned. The usage ledger is checked against these.
+   */
+  sent: SentUsage;
   close(): Promise<void>;
+}
+
+export interface SentUsage {
+  completions: number;
+  promptTokens: number;
+  cachedTokens: number;
+  completionTokens: number;
+  images: number;
 }
 
 export async function startFakeOpenAi(script: FakeOpenAiScript = {}): Promise<FakeOpenAi> {
@@ -42,14 +55,28 @@ export async function startFakeOpenAi(script: FakeOpenAiScript = {}): Promise<Fa
   const edits = script.edits ?? (() => imagesResponse([TINY_PNG_BASE64]));
   const chat = script.chat ?? (() => chatCompletion("ok"));
   const images = script.images ?? (() => imagesResponse([TINY_PNG_BASE64]));
-  const server = await startLoopbackServer((request) => {
+  const sent: SentUsage = { completions: 0, promptTokens: 0, cachedTokens: 0, completionTokens: 0, images: 0 };
+  const meter = (reply: FakeReply): FakeReply => {
+    const json = reply.json as { usage?: any; data?: unknown[]; object?: string } | undefined;
+    if ((reply.status ?? 200) < 400 && json) {
+      if (json.object === "chat.completion" && json.usage) {
+        sent.completions++;
+        sent.promptTokens += json.usage.prompt_tokens ?? 0;
+        sent.cachedTokens += json.usage.prompt_tokens_details?.cached_tokens ?? 0;
+        sent.completionTokens += json.usage.completion_tokens ?? 0;
+      }
+      if (Array.isArray(json.data)) sent.images += json.data.length;
+    }
+    return reply;
+  };
+  const server = await startLoopbackServer(async (request) => {
     const route = `${request.method} ${request.path}`;
-    if (route === "POST /v1/chat/completions") return chat(request.body, counts.chat++, request);
-    if (route === "POST /v1/images/generations") return images(request.body, counts.images++, request);
-    if (route === "POST /v1/images/edits") return editImage(request, (form) => edits(form, counts.edits++, request));
+    if (route === "POST /v1/chat/completions") return meter(await chat(request.body, counts.chat++, request));
+    if (route === "POST /v1/images/generations") return meter(await images(request.body, counts.images++, request));
+    if (route === "POST /v1/images/edits") return meter(await editImage(request, (form) => edits(form, counts.edits++, request)));
     return openAiError(404, `Invalid URL (${route})`, { code: null });
   });
-  return { url: `${server.origin}/v1`, requests: server.requests, close: server.close };
+  return { url: `${server.origin}/v1`, requests: server.requests, sent, close: server.close };
 }
 
 /**

@@ -3,6 +3,7 @@
  * and Redis connections, as a separate process would, over one schema and one key prefix that
  * the test owns (created here, dropped and deleted after the test).
  */
+import type { PriceTable, QuotaCheck } from "../../core/jobs/usage-ledger.ts";
 import { createDistributedJobService, type DistributedJobService, type ServiceRole } from "../../core/jobs/distributed/distributed-job-service.ts";
 import { createPostgresJobStore } from "../../core/jobs/postgres/job-store.ts";
 import type { JobLimits } from "../../core/jobs/limits.ts";
@@ -29,6 +30,9 @@ export interface ServiceSetup {
   mllm?: Mllm;
   generator?: ImageGenerator;
   lockMs?: number;
+  /** Usage: the price table for final events and the quota check (usage-ledger.ts). */
+  prices?: PriceTable;
+  quota?: QuotaCheck;
   /** Leave it open after the test (the test closes it, e.g. to simulate a crash). */
   isManual?: boolean;
 }
@@ -59,6 +63,8 @@ export async function makeCluster(): Promise<Cluster> {
         lockMs: setup.lockMs ?? 1_000,
         pollIntervalMs: 500,
         controlTimeoutMs: 10_000,
+        ...(setup.prices ? { prices: setup.prices } : {}),
+        ...(setup.quota ? { quota: setup.quota } : {}),
       });
       if (!setup.isManual) onCleanup(() => service.close());
       return service;

@@ -35,6 +35,8 @@ const ALLOWED_CORE = new Set([
   "core/images/provenance.ts",
   // The same count, size and type checks for reference images on every surface (no sharp, no I/O).
   "core/images/reference-images.ts",
+  // The usage ledger's read side and its wording (cost line, /gems usage): pure, no I/O.
+  "core/jobs/usage-ledger.ts",
 ]);
 
 describe("bots/slack's dependencies", () => {

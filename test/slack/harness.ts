@@ -4,6 +4,7 @@
  * latencies and an in-memory store (or whatever store a test passes). Requests reach the bot
  * signed as Slack signs them. Everything started here is closed after the test.
  */
+import { createUsageLedger, NO_PRICES, type PriceTable, type Quotas, type UsageLedger } from "../../core/jobs/usage-ledger.ts";
 import { onCleanup } from "../support/cleanup.ts";
 import { testLimits } from "../support/limits.ts";
 import { join } from "node:path";
@@ -58,6 +59,8 @@ export interface HarnessOptions {
   /** Leave the job service and bot to the test to close (restart tests). */
   isManual?: boolean;
   previewPacing?: PreviewPacing;
+  /** A usage ledger with these prices and quotas, wired as bots/server.ts does (admins: the harness's admin). */
+  usage?: { prices?: PriceTable; quotas?: Quotas };
 }
 
 export interface SlackHarness {
@@ -82,7 +85,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<SlackH
   const latencyMs = options.latencyMs ?? 1;
   const images = options.images ?? createInMemoryImageStore();
   const skills = await bundledSkills();
+  const admins = [`slack:${fake.teamId}:${admin.id}`];
+  let ledger: UsageLedger | undefined;
   const jobs = createJobService({
+    ...(options.usage ? { prices: options.usage.prices ?? NO_PRICES, quota: (person, ref) => ledger?.quotaProblem(person, ref) ?? null } : {}),
     // Job ids seed the sim generator: counted ids make every run draw the same images.
     createJobId: () => `job-${String(++jobCounter).padStart(4, "0")}`,
     mllm: options.mllm ?? createSimMllm({ latencyMs }),
@@ -94,7 +100,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<SlackH
     logger: silentLogger,
     limits: { ...TEST_LIMITS, admins: [`slack:${fake.teamId}:${admin.id}`], ...options.limits },
   });
+  if (options.usage) {
+    ledger = createUsageLedger({ jobs, models: { mllm: "sim", generator: "sim" }, prices: options.usage.prices ?? NO_PRICES, ...(options.usage.quotas ? { quotas: options.usage.quotas } : {}) });
+  }
   const bot = createSlackBot({
+    ...(ledger ? { usage: { ledger, admins } } : {}),
     jobs,
     images,
     skills,

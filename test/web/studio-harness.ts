@@ -2,6 +2,7 @@
  * A web studio on a real job service (sim models, in-memory stores) at 127.0.0.1:0, plus the
  * small HTTP and SSE clients the web tests read it with.
  */
+import { createUsageLedger, NO_PRICES, type PriceTable, type Quotas, type UsageLedger } from "../../core/jobs/usage-ledger.ts";
 import type { ImageGenerator } from "../../core/models/ports.ts";
 import type { ModelServerStats } from "../../bots/web/studio-metrics.ts";
 import { testLimits } from "../support/limits.ts";
@@ -54,12 +55,16 @@ export async function startStudio(
     logger?: Logger;
     /** The studio's clock (session expiry). */
     now?: () => number;
+    /** A usage ledger with these prices and quotas, wired as bots/server.ts does. */
+    usage?: { prices?: PriceTable; quotas?: Quotas };
   } = {},
 ): Promise<StudioHarness> {
   const latencyMs = options.latencyMs ?? 0;
   const images = createInMemoryImageStore();
   const skills = await loadSkillLibrary(join(import.meta.dirname, "../../skills"));
+  let ledger: UsageLedger | undefined;
   const jobs = createJobService({
+    ...(options.usage ? { prices: options.usage.prices ?? NO_PRICES, quota: (person, ref) => ledger?.quotaProblem(person, ref) ?? null } : {}),
     // Job ids seed the sim generator: counted ids make every run draw the same images.
     createJobId: () => `job-${String(++jobCounter).padStart(4, "0")}`,
     mllm: createSimMllm({ latencyMs }),
@@ -77,6 +82,9 @@ export async function startStudio(
     },
     logger: silentLogger,
   });
+  if (options.usage) {
+    ledger = createUsageLedger({ jobs, models: { mllm: "sim", generator: "sim" }, prices: options.usage.prices ?? NO_PRICES, ...(options.usage.quotas ? { quotas: options.usage.quotas } : {}) });
+  }
   await jobs.start();
   const seen: JobEvent[] = [];
   const waiters = new Set<{ match: (event: JobEvent) => boolean; resolve: (event: JobEvent) => void }>();
@@ -121,6 +129,7 @@ export async function startStudio(
     logger: options.logger ?? silentLogger,
     modelsDescription: "simulated MLLM and generator",
     modelServers: options.modelServers,
+    ...(ledger ? { usage: { ledger, admins: options.admins ?? [] } } : {}),
   });
   const { url } = await studio.start();
   return {

@@ -129,7 +129,10 @@ describeInBrowser("the web studio in a browser", () => {
 
     // "Use this" makes iteration 1 the result.
     await page.locator("#iteration-1").getByRole("button", { name: "Use this" }).click();
-    await poll(() => page.locator("#job-progress").textContent()).toBe("Done: iteration 1 was picked as the result.");
+    // Then what the job spent (the sim has no price: tokens and images).
+    await poll(() => page.locator("#job-progress").textContent()).toMatch(
+      /^Done: iteration 1 was picked as the result\. Usage: [\d,]+ tokens in, [\d,]+ out, \d+ images? \(no price set for sim\)$/,
+    );
   });
 
   it("the vote buttons on an iteration card record the person's vote and show the count", async () => {

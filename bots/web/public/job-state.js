@@ -61,17 +61,19 @@ export function votesText(state) {
 
 export function doneText(state) {
   const votes = votesText(state);
-  const text = doneTextWithoutVotes(state);
-  return state.status === "done" && votes ? `${text} ${votes}` : text;
+  const text = endText(state);
+  const withVotes = state.status === "done" && votes ? `${text} ${votes}` : text;
+  return withVotes && state.usage ? `${withVotes} ${costText(state.usage)}` : withVotes;
 }
 
-function doneTextWithoutVotes(state) {
+function endText(state) {
   const best = state.best;
   const bestText = best ? `iteration ${best.n} passed ${best.passed} of ${best.total}` : "there is no image";
   switch (state.status) {
     case "done":
       if (state.stopReason === "all-passed") return `Done: every requirement passed on iteration ${best?.n ?? "?"}.`;
       if (state.stopReason === "picked") return `Done: iteration ${best?.n ?? "?"} was picked as the result.`;
+      if (state.stopReason === "quota") return `Stopped by a quota: ${state.stopMessage ?? "the daily quota is used up."} The best, ${bestText}.`;
       return `Done after ${plural(state.iterations.size, "iteration")}; the best, ${bestText}.`;
     case "failed":
       return `Failed: ${state.error ?? "unknown error"}${best ? ` The best so far: ${bestText}.` : ""}`;
@@ -175,9 +177,11 @@ export function applyEvent(state, event) {
       state.best = event.best;
       state.stopReason = event.type === "job.done" ? event.reason : event.type === "job.cancelled" ? "stopped" : null;
       state.error = event.type === "job.failed" ? event.error : null;
+      state.stopMessage = event.type === "job.done" ? (event.message ?? null) : null;
       state.position = null;
       if (event.type === "job.done" && event.votes) setVotes(state, event.votes);
       state.isChosenByVotes = event.type === "job.done" && event.isChosenByVotes === true;
+      state.usage = event.usage ?? null;
       state.progress = doneText(state);
       break;
     default:
@@ -246,4 +250,17 @@ export function checklistOf(state, it) {
     regressed: rows.filter((r) => r.mark === "regressed").length,
     retired: retiredRows.length,
   };
+}
+
+/** The job's cost line, as the chat surfaces show it (core/jobs/usage-ledger.ts formatCostLine). */
+export function costText(usage) {
+  const n = (x) => x.toLocaleString("en-US");
+  const amounts = `${n(usage.inputTokens)} tokens in, ${n(usage.outputTokens)} out, ${usage.images} image${usage.images === 1 ? "" : "s"}`;
+  if (usage.cost === null) return `Usage: ${amounts} (no price set for ${usage.unpriced.join(", ") || "these models"})`;
+  return `Cost: ${formatMoney(usage.cost, usage.currency)} (${amounts}${usage.unpriced.length > 0 ? `; no price for ${usage.unpriced.join(", ")}` : ""})`;
+}
+
+export function formatMoney(amount, currency) {
+  const text = amount.toFixed(amount !== 0 && Math.abs(amount) < 1 ? 4 : 2);
+  return currency === "USD" || currency === "$" ? `$${text}` : `${text} ${currency}`;
 }

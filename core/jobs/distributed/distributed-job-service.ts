@@ -16,6 +16,7 @@
  * (a worker running it, or a surfaces process changing a job no worker holds); others add
  * feedback rows, move cursors and change the surface reference (see postgres/job-store.ts).
  */
+import { costViewOf, NO_PRICES, type PriceTable, type QuotaCheck } from "../usage-ledger.ts";
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { Job as BullJob, Queue, Worker } from "bullmq";
@@ -86,6 +87,10 @@ export interface DistributedJobServiceDeps {
   modes?: LoopModes;
   /** How the models are named in trajectories and image provenance; default the ports' names. */
   modelNames?: ModelNames;
+  /** Daily quotas (usage-ledger.ts): asked at submit and before each iteration; a message refuses or stops. */
+  quota?: QuotaCheck;
+  /** Prices for the cost put on each job's final event; default none (tokens and images only). */
+  prices?: PriceTable;
 }
 
 export interface DistributedJobService extends JobService {
@@ -158,7 +163,10 @@ export function createDistributedJobService(deps: DistributedJobServiceDeps): Di
     sleep,
     logger: log,
   });
+  // What a job spent goes on its final event, priced by the models its trajectory names.
+  const usageModels = deps.modelNames ?? { mllm: deps.mllm.name, generator: deps.generator.name };
   const { commit, commitOrRestore } = createCommitter({
+    usageOf: (t) => costViewOf(t, usageModels, deps.prices ?? NO_PRICES),
     table,
     now,
     logger: log,
@@ -180,6 +188,7 @@ export function createDistributedJobService(deps: DistributedJobServiceDeps): Di
     logger: log,
     agentLogger: deps.logger,
     ...(deps.modelNames ? { modelNames: deps.modelNames } : {}),
+    ...(deps.quota ? { quota: deps.quota } : {}),
     now,
     sleep,
     commit: (job, t, events) => {
@@ -635,6 +644,8 @@ export function createDistributedJobService(deps: DistributedJobServiceDeps): Di
         if (error instanceof InputError) return refuse("input", error.message);
         throw error;
       }
+      const overQuota = await deps.quota?.(requester, surfaceRef);
+      if (overQuota) return refuse("quota", overQuota);
       let jobId = createJobId();
       while (table.has(jobId)) jobId = createJobId();
       let admitted;
