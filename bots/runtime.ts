@@ -9,6 +9,10 @@ import type { ImageGenerator, Mllm } from "../core/models/ports.ts";
 import type { SkillLibrary } from "../core/skills/types.ts";
 import { loadSkillLibrary } from "../core/skills/registry.ts";
 import { createGenerator, createMllm, modelNamesOf } from "./model-factory.ts";
+import { createTeamSkillLibrary, type TeamSkillLibrary } from "../core/skills/team-skills.ts";
+import { createFileSkillDefaultStore, createFileTeamSkillStore, type SkillDefaultStore } from "../core/skills/file-skill-store.ts";
+import type { ModerationStep } from "../core/moderation/moderator.ts";
+import { createModerationFromConfig } from "./moderation-factory.ts";
 
 export interface Runtime {
   config: Readonly<Config>;
@@ -18,16 +22,24 @@ export interface Runtime {
   skills: SkillLibrary;
   /** How trajectories and image provenance name the models (bots/model-factory.ts's modelNamesOf). */
   modelNames?: ModelNames;
+  /** Checked before anything is generated; optional only so hand-built test runtimes stay short. */
+  moderation?: ModerationStep;
+  /** Skills added from chat or the studio, and each person's default; `skills` includes the team's. */
+  team?: { library: TeamSkillLibrary; defaults: SkillDefaultStore };
 }
 
 export { createGenerator, createMllm } from "./model-factory.ts";
 
 export async function createRuntime(config: Readonly<Config>, logger: Logger, options: { isServing?: boolean } = {}): Promise<Runtime> {
-  const skills = await loadSkillLibrary(config.skillsDir, {
-    log: (problem) => logger.warn({ path: problem.path }, `skipped a skill file: ${problem.problem}`),
-  });
+  const log = (problem: { path: string; problem: string }) => logger.warn({ path: problem.path }, `skipped a skill file: ${problem.problem}`);
+  const bundled = await loadSkillLibrary(config.skillsDir, { log });
+  // Team skills live under the data dir and override bundled ones of the same id.
+  const library = await createTeamSkillLibrary(bundled, createFileTeamSkillStore(config.dataDir), { log });
+  const skills = library;
+  const team = { library, defaults: createFileSkillDefaultStore(config.dataDir) };
   const [mllm, generator] = await Promise.all([createMllm(config.mllm), createGenerator(config.generator, options)]);
-  return { config, logger, mllm, generator, skills, modelNames: modelNamesOf(config, mllm) };
+  const moderation = await createModerationFromConfig(config.moderation, logger.child({ component: "moderation" }));
+  return { config, logger, mllm, generator, skills, modelNames: modelNamesOf(config, mllm), moderation, team };
 }
 
 /** One line for the operator saying which models run, and whether they are simulated. */

@@ -14,6 +14,9 @@ import { GemsError, describeError } from "../core/errors.ts";
 import { createDistributedJobService, type ServiceRole } from "../core/jobs/distributed/distributed-job-service.ts";
 import { connectRedis } from "../core/jobs/distributed/redis.ts";
 import { createJobService } from "../core/jobs/job-service.ts";
+import { withModeration } from "../core/jobs/moderated-jobs.ts";
+import { withSkillDefaults } from "../core/jobs/skill-defaults.ts";
+import { createTeamSkillsService } from "../core/jobs/team-skills-service.ts";
 import { openSqliteJobStore } from "../core/jobs/job-store.ts";
 import { jobLimitsFromConfig } from "../core/jobs/limits.ts";
 import { createPostgresJobStore } from "../core/jobs/postgres/job-store.ts";
@@ -143,19 +146,24 @@ async function createJobs(runtime: Runtime, role: ServiceRole): Promise<JobsSetu
 export async function startServer(runtime: Runtime, modelsDescription: string, options: { role?: ServiceRole } = {}): Promise<RunningServer> {
   const { config, logger } = runtime;
   const role = options.role ?? "all";
-  const { jobs, images, processLabels, usage } = await createJobs(runtime, role);
-  if (role === "worker") return startWorker(runtime, jobs, processLabels);
+  const { jobs: service, images, processLabels, usage } = await createJobs(runtime, role);
+  if (role === "worker") return startWorker(runtime, service, processLabels);
+  // Every surface submits through the moderation step; nothing refused reaches the service.
+  // A person's default skill is filled in first; the moderation step then sees the request as it will run.
+  const withDefaults = runtime.team ? withSkillDefaults(service, { defaults: runtime.team.defaults, skills: runtime.skills, logger: logger.child({ component: "skills" }) }) : service;
+  const jobs = runtime.moderation ? withModeration(withDefaults, { step: runtime.moderation, images, logger: logger.child({ component: "moderation" }) }) : withDefaults;
+  const team = runtime.team ? createTeamSkillsService({ ...runtime.team, admins: config.jobs.admins, jobs: service }) : undefined;
   // The bots connect before the service has started (see below); until it has, their commands wait at this gate.
   const gate = createStartupGate(jobs, {
     onHold: (command) => logger.info({ command }, "a command arrived during start-up; it waits for the job service"),
   });
   const chatSurfaces: Surface[] = [];
   if (config.discord) {
-    const bot = createDiscordBot({ jobs: gate.jobs, images, skills: runtime.skills, config: config.discord, logger: logger.child({ surface: "discord" }), usage });
+    const bot = createDiscordBot({ jobs: gate.jobs, images, skills: runtime.skills, config: config.discord, logger: logger.child({ surface: "discord" }), usage, ...(team ? { team } : {}) });
     chatSurfaces.push({ name: "Discord", start: () => bot.start(), stop: () => bot.stop() });
   }
   if (config.slack) {
-    const bot = createSlackBot({ jobs: gate.jobs, images, skills: runtime.skills, config: config.slack, logger: logger.child({ surface: "slack" }), usage });
+    const bot = createSlackBot({ jobs: gate.jobs, images, skills: runtime.skills, config: config.slack, logger: logger.child({ surface: "slack" }), usage, ...(team ? { team } : {}) });
     chatSurfaces.push({ name: "Slack", start: () => bot.start(), stop: () => bot.stop() });
   }
   const stopSurfaces = async (surfaces: readonly Surface[]): Promise<void> => {
@@ -195,6 +203,7 @@ export async function startServer(runtime: Runtime, modelsDescription: string, o
     skills: runtime.skills,
     config: config.web,
     admins: config.jobs.admins,
+    ...(team ? { team } : {}),
     logger: logger.child({ surface: "web" }),
     modelsDescription,
     modelServers: () => modelServerStats(runtime),

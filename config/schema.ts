@@ -50,6 +50,10 @@ const EXAMPLES: Record<string, string> = {
   GEMS_OUTAGE_BUDGET_MS: "90000",
   GEMS_PREVIEW_INTERVAL_MS: "2500",
   GEMS_RESULT_BY: "votes",
+  GEMS_MODERATION: "openai",
+  GEMS_MODERATION_URL: "https://api.openai.com/v1",
+  GEMS_MODERATION_FAIL: "closed",
+  GEMS_MODERATION_WORDS: "./moderation-words.txt",
   DISCORD_API_URL: "https://discord.com/api",
   SLACK_API_URL: "https://slack.com/api/",
   SLACK_PORT: "3000",
@@ -309,6 +313,13 @@ const envSchema = z.object({
   GEMS_PRICES: optionalText,
   GEMS_QUOTA_PERSON_DAILY: optionalText,
   GEMS_QUOTA_CHANNEL_DAILY: optionalText,
+  // The word list always runs; "openai" adds OpenAI's moderation endpoint after it.
+  GEMS_MODERATION: choice(["words", "openai"] as const),
+  GEMS_MODERATION_URL: url,
+  GEMS_MODERATION_API_KEY: optionalText,
+  GEMS_MODERATION_MODEL: optionalText,
+  GEMS_MODERATION_FAIL: choice(["closed", "open"] as const),
+  GEMS_MODERATION_WORDS: optionalText,
   DISCORD_TOKEN: optionalText,
   DISCORD_APPLICATION_ID: optionalText,
   DISCORD_GUILD_ID: optionalText,
@@ -452,7 +463,17 @@ export interface Config {
   scaleOut: ScaleOutConfig | null;
   /** The price table (GEMS_PRICES) and daily quotas; see core/jobs/usage-ledger.ts. */
   usage: { prices: PriceTable; quotas: Quotas };
+  moderation: ModerationConfig;
   logLevel: string;
+}
+
+/** The moderation step before any generation (core/moderation). */
+export interface ModerationConfig {
+  /** A word list file (one entry a line); undefined: the built-in DEFAULT_BLOCKED_WORDS. */
+  wordsFile: string | undefined;
+  openai: { baseUrl: string; apiKey: string; model: string | undefined } | null;
+  /** What an unreachable endpoint means: refuse (closed, default) or let the word list decide (open). */
+  failMode: "closed" | "open";
 }
 
 /**
@@ -636,6 +657,12 @@ export function loadConfig(env: Env, options: { envFile?: string | null; cwd?: s
 
   const usage = usageOf(e, cwd, problems);
 
+  let moderationOpenAi: ModerationConfig["openai"] = null;
+  if (e.GEMS_MODERATION === "openai") {
+    const apiKey = e.GEMS_MODERATION_API_KEY ?? e.OPENAI_API_KEY;
+    if (!apiKey) problems.push("GEMS_MODERATION: openai needs GEMS_MODERATION_API_KEY or OPENAI_API_KEY (got neither). Example: GEMS_MODERATION_API_KEY=<your OpenAI API key>");
+    else moderationOpenAi = { baseUrl: e.GEMS_MODERATION_URL ?? "https://api.openai.com/v1", apiKey, model: e.GEMS_MODERATION_MODEL };
+  }
   if (problems.length > 0) throw new ConfigError(problems.join("\n"));
 
   const config: Config = {
@@ -668,6 +695,11 @@ export function loadConfig(env: Env, options: { envFile?: string | null; cwd?: s
     },
     scaleOut,
     usage,
+    moderation: {
+      wordsFile: e.GEMS_MODERATION_WORDS ? resolve(cwd, e.GEMS_MODERATION_WORDS) : undefined,
+      openai: moderationOpenAi,
+      failMode: e.GEMS_MODERATION_FAIL ?? "closed",
+    },
     logLevel: e.LOG_LEVEL ?? "info",
   };
   return deepFreeze(config);

@@ -10,6 +10,7 @@ import { runJob } from "../../core/agent/run-job.ts";
 import { parseRefineMode, validateJobRequest } from "../../core/agent/request.ts";
 import { checkReferenceCount, checkReferenceImages, checkReferenceSize, type CheckedImage } from "../../core/images/reference-images.ts";
 import { InputError } from "../../core/errors.ts";
+import { moderationRefusal } from "../../core/jobs/moderated-jobs.ts";
 import { activeRequirements, createTrajectory, type Trajectory } from "../../core/memory/trajectory.ts";
 import { createInMemoryImageStore } from "../../core/memory/image-store.ts";
 import { costViewOf } from "../../core/jobs/usage-ledger.ts";
@@ -50,6 +51,14 @@ export async function runInTerminal(runtime: Runtime, options: RunOptions, stdou
     runtime.skills,
     runtime.config.maxIterations,
   );
+  if (runtime.moderation) {
+    const outcome = await runtime.moderation.check({ text: request.prompt, images: references.map((image) => ({ mimeType: image.contentType, data: image.bytes })) });
+    if (!outcome.ok) {
+      runtime.logger.warn({ moderator: outcome.by, categories: outcome.categories, isOutage: outcome.isOutage }, "moderation refused a prompt");
+      // An InputError: nothing was started, and `gems run` exits 2 as for any refused request.
+      throw new InputError(moderationRefusal(outcome, "prompt").message);
+    }
+  }
   const modes = { ...runtime.config.modes, ...(options.refineMode !== undefined ? { refine: parseRefineMode(options.refineMode) } : {}) };
   const jobId = randomUUID().slice(0, 8);
   const outDir = options.outDir ?? join("out", jobId);

@@ -27,6 +27,10 @@ export const SUBCOMMANDS = {
   usage: "usage",
 } as const;
 
+/** `/gems skill add|default`: a group, since both act on skills and Discord nests them so. */
+export const SKILL_GROUP = { name: "skill", add: "add", default: "default" } as const;
+export const SKILL_OPTIONS = { file: "file", skill: "skill" } as const;
+
 export const OPTIONS = { prompt: "prompt", skill: "skill", iterations: "iterations", text: "text", image: "image", refine: "refine", days: "days" } as const;
 
 export const gemsCommand: RESTPostAPIChatInputApplicationCommandsJSONBody = {
@@ -78,7 +82,26 @@ export const gemsCommand: RESTPostAPIChatInputApplicationCommandsJSONBody = {
         },
       ],
     },
-    { type: ApplicationCommandOptionType.Subcommand, name: SUBCOMMANDS.skills, description: "List the skills the planner can use." },
+    { type: ApplicationCommandOptionType.Subcommand, name: SUBCOMMANDS.skills, description: "List the skills the planner can use, with how well each does." },
+    {
+      type: ApplicationCommandOptionType.SubcommandGroup,
+      name: SKILL_GROUP.name,
+      description: "Add a team skill, or choose your default skill.",
+      options: [
+        {
+          type: ApplicationCommandOptionType.Subcommand,
+          name: SKILL_GROUP.add,
+          description: "Admins: add or replace a skill from a SKILL.md file.",
+          options: [{ type: ApplicationCommandOptionType.Attachment, name: SKILL_OPTIONS.file, description: "The SKILL.md to add.", required: true }],
+        },
+        {
+          type: ApplicationCommandOptionType.Subcommand,
+          name: SKILL_GROUP.default,
+          description: "The skill your jobs use when you name none: a skill id, auto or none.",
+          options: [{ type: ApplicationCommandOptionType.String, name: SKILL_OPTIONS.skill, description: "A skill id, auto or none.", required: true, max_length: 64 }],
+        },
+      ],
+    },
     {
       type: ApplicationCommandOptionType.Subcommand,
       name: SUBCOMMANDS.status,

@@ -23,6 +23,8 @@ export interface DiscordRest {
   edit(channelId: string, messageId: string, message: OutgoingMessage): Promise<APIMessage>;
   startThread(channelId: string, messageId: string, name: string): Promise<APIThreadChannel>;
   react(channelId: string, messageId: string, emoji: string): Promise<void>;
+  /** Sends a direct message: the only private answer Discord allows to a plain message. */
+  sendDirect(userId: string, content: string): Promise<APIMessage>;
 }
 
 export function createDiscordRest(rest: REST, images: ImageStore, logger: Logger): DiscordRest {
@@ -85,6 +87,11 @@ export function createDiscordRest(rest: REST, images: ImageStore, logger: Logger
 
     async react(channelId, messageId, emoji) {
       await rest.put(Routes.channelMessageOwnReaction(channelId, messageId, encodeURIComponent(emoji)));
+    },
+
+    async sendDirect(userId, content) {
+      const dm = (await rest.post(Routes.userChannels(), { body: { recipient_id: userId } })) as { id: string };
+      return (await rest.post(Routes.channelMessages(dm.id), { body: { content, allowed_mentions: { parse: [] } } })) as APIMessage;
     },
   };
 }

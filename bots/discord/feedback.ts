@@ -134,6 +134,11 @@ export async function handleThreadMessage(deps: FeedbackDeps, message: GatewayMe
   if (!result.ok) {
     forget();
     log.info({ reason: result.reason }, "feedback refused");
+    if (result.reason === "moderation") {
+      // Never in the thread: the refusal goes to the author alone, by direct message.
+      await answer(log, () => deps.rest.sendDirect(message.author.id, truncate(`⚠️ ${result.message}`, DISCORD_LIMITS.messageContent)));
+      return;
+    }
     await refuse(result.message);
     return;
   }

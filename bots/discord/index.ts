@@ -5,6 +5,7 @@
  * With `apiUrl` set (DISCORD_API_URL), REST goes there, and so does the gateway lookup:
  * discord.js asks REST for GET /gateway/bot and connects to the `url` it answers.
  */
+import type { TeamSkillsService } from "../../core/jobs/team-skills-service.ts";
 import {
   Client,
   Events,
@@ -45,6 +46,8 @@ export interface DiscordBotDeps {
   logger: Logger;
   /** The usage ledger for `/gems usage`, and who sees the team's. */
   usage?: UsageAccess;
+  /** Team skills (add, default, stats); absent, `/gems skill` says they are not set up. */
+  team?: TeamSkillsService;
 }
 
 export interface DiscordBot {
@@ -78,7 +81,7 @@ export function createDiscordBot(deps: DiscordBotDeps): DiscordBot {
     void work.finally(() => handlers.delete(work));
   };
 
-  client.on(Events.InteractionCreate, (interaction) => track(handleInteraction({ jobs, skills: deps.skills, threads, logger, images: deps.images, ...(deps.usage ? { usage: deps.usage } : {}) }, interaction)));
+  client.on(Events.InteractionCreate, (interaction) => track(handleInteraction({ jobs, skills: deps.skills, threads, logger, images: deps.images, team: deps.team, ...(deps.usage ? { usage: deps.usage } : {}) }, interaction)));
   // Raw MESSAGE_CREATE rather than messageCreate: discord.js drops messages in channels missing
   // from its cache, such as a job thread from before a restart that Discord has archived.
   client.ws.on(GatewayDispatchEvents.MessageCreate, (message: GatewayMessageCreateDispatchData) =>

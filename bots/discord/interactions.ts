@@ -22,7 +22,9 @@ import type { JobService, JobStatus, Person } from "../../core/jobs/types.ts";
 import type { SkillLibrary } from "../../core/skills/types.ts";
 import { USAGE_DEFAULT_DAYS, usageAnswer, type UsageAccess } from "../../core/jobs/usage-ledger.ts";
 import { parseCustomId } from "./buttons.ts";
-import { COMMAND, OPTIONS, SUBCOMMANDS } from "./commands.ts";
+import { COMMAND, OPTIONS, SKILL_GROUP, SUBCOMMANDS } from "./commands.ts";
+import { answerSkillGroup, listSkillsWithStats, } from "./skill-commands.ts";
+import type { TeamSkillsService } from "../../core/jobs/team-skills-service.ts";
 import { DISCORD_LIMITS, oneLine, truncate } from "./limits.ts";
 import { safeError } from "./log-safe.ts";
 import { personOf } from "./person.ts";
@@ -47,6 +49,7 @@ export interface InteractionDeps {
   logger: Logger;
   /** `/gems usage`; without it the command says usage is not tracked. */
   usage?: UsageAccess;
+  team?: TeamSkillsService | undefined;
 }
 
 export const OUTSIDE_THREAD = {
@@ -110,11 +113,14 @@ export function skillChoices(skills: SkillLibrary, typed: string): Array<{ name:
 
 async function answerCommand(deps: InteractionDeps, interaction: ChatInputCommandInteraction, log: Logger): Promise<void> {
   if (!interaction.inGuild()) return answerPrivately(interaction, "Use /gems in a server channel: each job gets its own thread there.");
+  if (interaction.options.getSubcommandGroup(false) === SKILL_GROUP.name) {
+    return answerSkillGroup(deps, interaction, personOfInteraction(interaction), answerPrivately);
+  }
   switch (interaction.options.getSubcommand()) {
     case SUBCOMMANDS.create:
       return create(deps, interaction, log);
     case SUBCOMMANDS.skills:
-      return listSkills(deps, interaction);
+      return listSkillsWithStats(deps, interaction);
     case SUBCOMMANDS.status:
       return showStatus(deps, interaction);
     case SUBCOMMANDS.stop:
@@ -172,17 +178,6 @@ async function showUsage(deps: InteractionDeps, interaction: ChatInputCommandInt
   const days = interaction.options.getInteger(OPTIONS.days) ?? USAGE_DEFAULT_DAYS;
   const lines = usageAnswer(deps.usage, personOfInteraction(interaction), days);
   await answerPrivately(interaction, truncate(lines.join("\n"), DISCORD_LIMITS.messageContent));
-}
-
-async function listSkills(deps: InteractionDeps, interaction: ChatInputCommandInteraction): Promise<void> {
-  const manifest = deps.skills.manifest();
-  const lines = manifest.map((s) => `**${s.name}** (\`${s.id}\`) — ${oneLine(s.description, 300)}`);
-  const description = truncate(lines.length > 0 ? lines.join("\n") : "The skill library is empty.", DISCORD_LIMITS.embedDescription);
-  await interaction.reply({
-    content: "Pick one with `/gems create skill:`, or leave it on auto and the planner chooses.",
-    embeds: [{ title: `Skills (${manifest.length})`, description }],
-    flags: MessageFlags.Ephemeral,
-  });
 }
 
 async function showStatus(deps: InteractionDeps, interaction: ChatInputCommandInteraction): Promise<void> {

@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import type { JobService } from "../../core/jobs/types.ts";
 import type { UsageAccess } from "../../core/jobs/usage-ledger.ts";
 import type { SkillLibrary } from "../../core/skills/types.ts";
+import type { TeamSkillsService } from "../../core/jobs/team-skills-service.ts";
 import type { People } from "./people.ts";
 import type { PendingResponders } from "./responders.ts";
 import type { ThreadIndex } from "./thread-index.ts";
@@ -22,4 +23,6 @@ export interface BotContext {
   botToken?: string;
   /** The usage ledger for `/gems usage`, and who sees the team's. */
   usage?: UsageAccess;
+  /** Team skills (add, default, numbers); absent, `/gems skill` says they are not set up. */
+  team?: TeamSkillsService | undefined;
 }

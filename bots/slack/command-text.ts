@@ -13,6 +13,8 @@ export type GemsCommand =
   | { kind: "help" }
   | { kind: "skills" }
   | { kind: "usage"; days: number }
+  | { kind: "skill-add" }
+  | { kind: "skill-default"; choice: string }
   | { kind: "create"; prompt: string; skill: string | undefined; iterations: number | undefined; refine?: string | undefined }
   | { kind: "invalid"; message: string };
 
@@ -32,6 +34,14 @@ export function parseGemsCommand(rawText: string): GemsCommand {
     const days = usage[1] === undefined ? USAGE_DEFAULT_DAYS : Number(usage[1]);
     if (days < 1 || days > USAGE_MAX_DAYS) return { kind: "invalid", message: `Usage covers 1 to ${USAGE_MAX_DAYS} days back, e.g. \`/gems usage 30d\` (got ${days}).` };
     return { kind: "usage", days };
+  }
+  // `/gems skill …` manages skills; a prompt that starts with the word "skill" needs more than one word after it anyway.
+  const skillCommand = /^skill\s+(add|default)(?:\s+(.*))?$/i.exec(text);
+  if (skillCommand) {
+    const rest = (skillCommand[2] ?? "").trim();
+    if ((skillCommand[1] as string).toLowerCase() === "add") return { kind: "skill-add" };
+    if (rest === "" || /\s/.test(rest)) return { kind: "invalid", message: "Name one skill, or auto or none: `/gems skill default <id|auto|none>`." };
+    return { kind: "skill-default", choice: rest };
   }
 
   const words: string[] = [];

@@ -8,7 +8,8 @@ import type { App, SlashCommand } from "@slack/bolt";
 import type { BotContext } from "./bot-context.ts";
 import { parseGemsCommand } from "./command-text.ts";
 import { buildCreateModal } from "./modal.ts";
-import { renderHelp, renderSkills } from "./render.ts";
+import { renderHelp, renderSkillListing, renderSkills } from "./render.ts";
+import { addSharedSkill } from "./skill-files.ts";
 import { notifyViaRespond, type Notify } from "./responders.ts";
 import { describeSlackError } from "./slack-errors.ts";
 import { submitJob } from "./submit-job.ts";
@@ -37,12 +38,26 @@ async function answer(ctx: BotContext, command: SlashCommand, notify: Notify): P
       await notify(renderHelp().text);
       return;
     case "skills":
-      await notify(renderSkills(ctx.skills.manifest()).text);
+      await notify(ctx.team ? renderSkillListing(ctx.team.list()).text : renderSkills(ctx.skills.manifest()).text);
       return;
     case "usage": {
       if (!ctx.usage) return notify("This GEMS Bot does not keep a usage ledger.");
       const person = ctx.people.remember(command.team_id, command.user_id, command.user_name);
       await notify(escapeMrkdwn(usageAnswer(ctx.usage, person, parsed.days).join("\n")));
+      return;
+    }
+    case "skill-add":
+    case "skill-default": {
+      if (!ctx.team) {
+        await notify("Team skills are not set up on this GEMS Bot.");
+        return;
+      }
+      const person = ctx.people.remember(command.team_id, command.user_id, command.user_name);
+      if (parsed.kind === "skill-default") {
+        await notify((await ctx.team.setDefault(person, parsed.choice)).message);
+        return;
+      }
+      await notify(await addSharedSkill(ctx, ctx.team, person, command.channel_id, command.user_id));
       return;
     }
     case "invalid":

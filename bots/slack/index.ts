@@ -3,6 +3,7 @@
  * thread are feedback; buttons stop, pick and refine. This file wires Bolt to the job service;
  * see README.md for the app manifest and the two connection modes.
  */
+import type { TeamSkillsService } from "../../core/jobs/team-skills-service.ts";
 import type { AddressInfo } from "node:net";
 import { App } from "@slack/bolt";
 import type { Logger } from "pino";
@@ -34,6 +35,8 @@ export interface SlackBotDeps {
   jobs: JobService;
   images: ImageStore;
   skills: SkillLibrary;
+  /** Team skills (add, default, numbers); absent, `/gems skill` says they are not set up. */
+  team?: TeamSkillsService;
   config: SlackConnectionConfig;
   logger: Logger;
   /** WebClient tuning; tests shorten the retry waits. */
@@ -64,6 +67,7 @@ export function createSlackBot(deps: SlackBotDeps): SlackBot {
   const ctx: BotContext = {
     jobs,
     skills: deps.skills,
+    team: deps.team,
     client: app.client,
     people: createPeople(app.client, log),
     threads,

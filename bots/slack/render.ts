@@ -3,6 +3,7 @@
  * thread replies (plan, iterations, feedback, resume) and the final reply with its buttons.
  * Pure functions of the job's status, so the same event renders the same after a restart.
  */
+import { describeSkillStat, type TeamSkillsService } from "../../core/jobs/team-skills-service.ts";
 import type { types } from "@slack/bolt";
 import type { BestView, RequirementView, UsageView, VoteCount } from "../../core/agent/events.ts";
 import { formatCostLine } from "../../core/jobs/usage-ledger.ts";
@@ -267,13 +268,31 @@ export function renderSkills(skills: readonly SkillSummary[]): SlackMessage {
   return { text: fitText(`*Skills* (use with \`/gems <prompt> --skill <id>\`; \`auto\` lets the planner choose, \`none\` uses none):\n${lines.join("\n")}`) };
 }
 
+/** `/gems skills` with team skills marked and each skill's numbers beside the no-skill baseline. */
+export function renderSkillListing(listing: ReturnType<TeamSkillsService["list"]>): SlackMessage {
+  if (listing.skills.length === 0) return { text: "No skills are installed, so every job runs without one." };
+  const lines = listing.skills.map((s) => {
+    const numbers = s.stat ? describeSkillStat(s.stat).replace(/^[^—]*— /, "") : "no finished jobs yet";
+    return `• \`${escapeMrkdwn(s.id)}\` *${escapeMrkdwn(s.name)}*${s.isTeamSkill ? " (team)" : ""}: ${escapeMrkdwn(truncate(s.description, QUESTION_SHOWN))}\n    ↳ ${escapeMrkdwn(numbers)}`;
+  });
+  if (listing.noSkill) lines.push(`_${escapeMrkdwn(describeSkillStat(listing.noSkill))}_`);
+  return {
+    text: fitText(
+      "*Skills* (use with `/gems <prompt> --skill <id>`; `auto` lets the planner choose, `none` uses none; set yours with `/gems skill default <id>`). " +
+        `Numbers: finished jobs, share whose best image passed every check, images per such success; beside them, jobs without a skill on prompts with as many checks.\n${lines.join("\n")}`,
+    ),
+  };
+}
+
 export function renderHelp(): SlackMessage {
   return {
     text: [
       "*GEMS* makes an image, checks it against a list of yes/no questions, and refines it until they pass.",
       "• `/gems <prompt>`: start a job in this channel. Options: `--skill <id|auto|none>`, `--iterations <1-10>`.",
       "• `/gems`: the same, in a form with the skills to pick from.",
-      "• `/gems skills`: list the skills.",
+      "• `/gems skills`: list the skills, with how well each does.",
+      "• `/gems skill default <id|auto|none>`: the skill your jobs use when you name none.",
+      "• `/gems skill add` (admins): share a SKILL.md in this channel first; it adds or replaces that skill.",
       "• `@GEMS <prompt>` in a channel, or a direct message to the bot, starts a job too (same options).",
       "• React :+1: or :-1: on an iteration's image to vote; the team's favourite is noted for the next attempt.",
       "• `/gems usage [30d]`: your jobs' tokens, images and cost (admins: the team's).",

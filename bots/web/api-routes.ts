@@ -9,7 +9,8 @@ import { checkControl, isAdmin } from "../../core/jobs/permissions.ts";
 import type { JobService, Person, Result } from "../../core/jobs/types.ts";
 import type { SkillLibrary } from "../../core/skills/types.ts";
 import { USAGE_DEFAULT_DAYS, USAGE_MAX_DAYS, type UsageAccess } from "../../core/jobs/usage-ledger.ts";
-import { NAME_MISSING, continueBody, feedbackBody, parseBody, personBody, pickBody, startJobBody, voteBody } from "./api-schemas.ts";
+import { NAME_MISSING, addSkillBody, skillDefaultBody, continueBody, feedbackBody, parseBody, personBody, pickBody, startJobBody, voteBody } from "./api-schemas.ts";
+import type { TeamSkillsService } from "../../core/jobs/team-skills-service.ts";
 import type { EventStreams } from "./event-streams.ts";
 import { HttpError, readJsonBody, refusalError, sendJson } from "./http-io.ts";
 import { WEB_LIMITS } from "./limits.ts";
@@ -31,6 +32,8 @@ export interface ApiDeps {
   admins: readonly string[];
   /** The usage ledger for /api/usage; absent: 404. */
   usage?: UsageAccess | undefined;
+  /** Team skills (numbers, add, defaults); absent, the skill routes answer 404 and GET lists plain skills. */
+  team?: TeamSkillsService | undefined;
 }
 
 // The service makes ids of letters, digits, "-" and "_"; anything else cannot name a job.
@@ -52,6 +55,11 @@ function actorOf(ctx: RouteContext, name: string | undefined): Person {
   if (ctx.person) return ctx.person;
   if (name === undefined) throw new HttpError(400, "input", NAME_MISSING);
   return webPerson(name);
+}
+
+function teamOf(deps: ApiDeps): TeamSkillsService {
+  if (!deps.team) throw new HttpError(404, "not-found", "Team skills are not set up on this GEMS Bot.");
+  return deps.team;
 }
 
 function ok<T extends object>(result: Result<T>): T & { ok: true } {
@@ -157,7 +165,39 @@ export function apiRoutes(deps: ApiDeps): Route[] {
     },
     {
       url: "/api/skills",
-      methods: { GET: ({ req, res }) => sendJson(req, res, 200, { skills: skills.manifest() }) },
+      methods: {
+        // With team skills each entry also says isTeamSkill and its stat (see README "Team skills").
+        GET: ({ req, res }) => {
+          const listing = deps.team?.list();
+          sendJson(req, res, 200, listing ? { skills: listing.skills, noSkill: listing.noSkill } : { skills: skills.manifest() });
+        },
+        POST: async (ctx) => {
+          const team = teamOf(deps);
+          const body = parseBody(addSkillBody, await readJsonBody(ctx.req));
+          const by = actorOf(ctx, body.name);
+          if (!team.isAdmin(by)) throw new HttpError(403, "forbidden", "Only admins (GEMS_ADMINS) can add skills. Ask one to add it.");
+          const added = await team.add(body.text, by);
+          if (!added.ok) throw new HttpError(400, "input", added.message);
+          sendJson(ctx.req, ctx.res, 201, added, { location: "/api/skills" });
+        },
+      },
+    },
+    {
+      url: "/api/me/skill-default",
+      methods: {
+        GET: async (ctx) => {
+          const team = teamOf(deps);
+          const name = ctx.url.searchParams.get("name") ?? undefined;
+          sendJson(ctx.req, ctx.res, 200, { skill: (await team.getDefault(actorOf(ctx, name))) ?? "auto" });
+        },
+        POST: async (ctx) => {
+          const team = teamOf(deps);
+          const body = parseBody(skillDefaultBody, await readJsonBody(ctx.req));
+          const result = await team.setDefault(actorOf(ctx, body.name), body.skill);
+          if (!result.ok) throw new HttpError(400, "input", result.message);
+          sendJson(ctx.req, ctx.res, 200, { skill: body.skill.trim().toLowerCase(), message: result.message });
+        },
+      },
     },
     {
       url: "/api/events",

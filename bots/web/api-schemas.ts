@@ -36,6 +36,16 @@ export const feedbackBody = z.strictObject({
 
 export const personBody = z.strictObject({ name });
 
+export const addSkillBody = z.strictObject({
+  text: z.string({ error: "text must be a string: the whole SKILL.md, as read from the file." }),
+  name,
+});
+
+export const skillDefaultBody = z.strictObject({
+  skill: z.string({ error: "skill must be text: a skill id from GET /api/skills, auto or none." }),
+  name,
+});
+
 export const pickBody = z.strictObject({
   iteration: z.number({ error: "iteration must be a number: the iteration whose image to use." }),
   name,

@@ -33,6 +33,8 @@ const REFUSAL_STATUS: Record<RefusalReason, number> = {
   storage: 503,
   // The record exists but cannot be read: the server's fault, not the caller's.
   corrupt: 500,
+  // Well-formed, but its content is refused.
+  moderation: 422,
 };
 
 export function refusalError(refusal: Refusal): HttpError {

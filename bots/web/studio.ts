@@ -11,6 +11,7 @@ import { GemsError, describeError } from "../../core/errors.ts";
 import type { JobService } from "../../core/jobs/types.ts";
 import type { ImageStore } from "../../core/memory/stores.ts";
 import type { SkillLibrary } from "../../core/skills/types.ts";
+import type { TeamSkillsService } from "../../core/jobs/team-skills-service.ts";
 import { apiRoutes } from "./api-routes.ts";
 import { MAX_REFERENCE_BYTES } from "../../core/images/reference-images.ts";
 import { createEventStreams } from "./event-streams.ts";
@@ -34,6 +35,8 @@ export interface WebStudioDeps {
   config: { port: number; host: string; auth?: WebAuthConfig };
   /** GEMS_ADMINS: shown to the page as isAdmin; the job service enforces them. */
   admins?: readonly string[];
+  /** Team skills: numbers on GET /api/skills, POST /api/skills (admins), /api/me/skill-default. */
+  team?: TeamSkillsService;
   /** Milliseconds since the epoch, for session expiry; tests inject one. */
   now?: () => number;
   logger: Logger;
@@ -168,6 +171,7 @@ export function createWebStudio(deps: WebStudioDeps): WebStudio {
           authMode: auth.mode,
           admins: deps.admins ?? [],
           usage: deps.usage,
+          team: deps.team,
         }),
         ...siteRoutes({
           jobs: deps.jobs,

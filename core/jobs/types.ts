@@ -67,7 +67,9 @@ export type RefusalReason =
   | "conflict"
   | "unavailable"
   | "storage"
-  | "corrupt";
+  | "corrupt"
+  /** The content filter refused the text or an image; surfaces show it only to the requester. */
+  | "moderation";
 
 /** A refusal is an answer, not an exception: `message` is written for the person who asked. */
 export interface Refusal {

@@ -9,13 +9,29 @@
  */
 import type { Skill } from "./types.ts";
 
+/**
+ * A problem in a SKILL.md; `line` (1-based) is the line that is wrong, when one line is. Skills
+ * added from chat are refused with it, so the author knows where to look.
+ */
+export class SkillFileError extends Error {
+  override readonly name = "SkillFileError";
+  constructor(
+    message: string,
+    readonly line: number | null = null,
+  ) {
+    super(message);
+  }
+}
+
+const at = (message: string, index: number | undefined): SkillFileError => new SkillFileError(message, index === undefined ? null : index + 1);
+
 /** Every description sits in the planner's context at once, so each one is kept short. */
 export const MAX_DESCRIPTION_CHARS = 1024;
 
 /** Parses the text of `skills/<id>/SKILL.md`; throws an Error whose message names the problem. */
 export function parseSkillFile(id: string, text: string): Skill {
   const lines = text.replace(/^\uFEFF/, "").replace(/\r\n?/g, "\n").split("\n");
-  if (lines.every((line) => line.trim() === "")) throw new Error("the file is empty");
+  if (lines.every((line) => line.trim() === "")) throw at("the file is empty", 0);
   const skill = lines[0]?.trimEnd() === "---" ? parseFrontMatterFormat(id, lines) : parseGemsFormat(id, lines);
   checkDescription(skill.description);
   return skill;
@@ -42,35 +58,36 @@ function parseGemsFormat(id: string, lines: string[]): Skill {
   // The title comes before any section; a "# " line further down belongs to the text around it.
   const title = headings[0]?.level === 1 ? headings[0] : undefined;
   if (!title) {
-    throw new Error('no title: start the file with "# Skill: <Name>", or with front matter that has a name');
+    throw at('no title: start the file with "# Skill: <Name>", or with front matter that has a name', headings[0]?.line ?? lines.findIndex((l) => l.trim() !== ""));
   }
   const titleMatch = /^skill\s*:\s*(.*)$/i.exec(title.text);
-  if (!titleMatch) throw new Error(`the title "# ${title.text}" must read "# Skill: <Name>"`);
+  if (!titleMatch) throw at(`the title "# ${title.text}" must read "# Skill: <Name>"`, title.line);
   const name = titleMatch[1]?.trim() ?? "";
-  if (name === "") throw new Error('the title has no name after "# Skill:"');
+  if (name === "") throw at('the title has no name after "# Skill:"', title.line);
 
   const sections = headings.filter((h) => h.level === 2);
   const instructionsAt = sections.find((h) => /^instructions$/i.test(h.text));
   const descriptionAt = sections.find((h) => /^description$/i.test(h.text));
   if (!descriptionAt || (instructionsAt && descriptionAt.line > instructionsAt.line)) {
     // A "## Description" below "## Instructions" would be read as part of the instructions.
-    throw new Error('missing description: add a "## Description" section above "## Instructions"');
+    throw at('missing description: add a "## Description" section above "## Instructions"', descriptionAt?.line);
   }
-  if (!instructionsAt) throw new Error('missing instructions: add a "## Instructions" section after the description');
+  if (!instructionsAt) throw at('missing instructions: add a "## Instructions" section after the description', undefined);
 
   const stray = sections.find((h) => h.line > descriptionAt.line && h.line < instructionsAt.line);
   if (stray) {
     // Only two sections are read; failing loudly beats dropping text the author meant to be used.
-    throw new Error(
+    throw at(
       `unexpected section "## ${stray.text}" between the description and the instructions; ` +
         'move it below "## Instructions"',
+      stray.line,
     );
   }
 
   const description = lines.slice(descriptionAt.line + 1, instructionsAt.line).join("\n").trim();
-  if (description === "") throw new Error('missing description: the "## Description" section is empty');
+  if (description === "") throw at('missing description: the "## Description" section is empty', descriptionAt.line);
   const instructions = lines.slice(instructionsAt.line + 1).join("\n").trim();
-  if (instructions === "") throw new Error('empty instructions: the "## Instructions" section has no text');
+  if (instructions === "") throw at('empty instructions: the "## Instructions" section has no text', instructionsAt.line);
   return { id, name, description, instructions };
 }
 
@@ -108,7 +125,7 @@ function headingLines(lines: string[]): Heading[] {
 
 function parseFrontMatterFormat(id: string, lines: string[]): Skill {
   const close = lines.findIndex((line, index) => index > 0 && /^(---|\.\.\.)\s*$/.test(line));
-  if (close < 0) throw new Error('unterminated front matter: the "---" on line 1 has no closing "---" line');
+  if (close < 0) throw at('unterminated front matter: the "---" on line 1 has no closing "---" line', 0);
   const fields = readFrontMatter(lines.slice(1, close));
   const name = fields.get("name")?.trim() ?? "";
   if (name === "") throw new Error('no name: the front matter needs a "name: <Name>" line');
@@ -137,7 +154,7 @@ function readFrontMatter(lines: string[]): Map<string, string> {
     if (line.trim() === "" || line.trimStart().startsWith("#")) continue;
     const match = KEY_VALUE.exec(line.trimEnd());
     if (!match || /^\s/.test(line)) {
-      throw new Error(`front matter line ${lineNumber} is not a "key: value" line: ${line.trim()}`);
+      throw new SkillFileError(`front matter line ${lineNumber} is not a "key: value" line: ${line.trim()}`, lineNumber);
     }
     const key = match[1] ?? "";
     const raw = (match[2] ?? "").trim();
@@ -146,7 +163,7 @@ function readFrontMatter(lines: string[]): Map<string, string> {
       nested.push(lines[index] ?? "");
       index += 1;
     }
-    if (fields.has(key)) throw new Error(`front matter line ${lineNumber} repeats the key "${key}"`);
+    if (fields.has(key)) throw new SkillFileError(`front matter line ${lineNumber} repeats the key "${key}"`, lineNumber);
     fields.set(key, readValue(key, raw, nested, lineNumber));
   }
   return fields;
@@ -175,7 +192,7 @@ function unquote(key: string, value: string, lineNumber: number): string {
   const end = quote === '"' ? findClosingDoubleQuote(value) : findClosingSingleQuote(value);
   const rest = end < 0 ? "" : stripComment(value.slice(end + 1)).trim();
   if (end < 0 || rest !== "") {
-    throw new Error(`front matter line ${lineNumber}: the quoted value of "${key}" is not closed properly`);
+    throw new SkillFileError(`front matter line ${lineNumber}: the quoted value of "${key}" is not closed properly`, lineNumber);
   }
   const inner = value.slice(1, end);
   if (quote === "'") return inner.replace(/''/g, "'");

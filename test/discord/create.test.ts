@@ -29,7 +29,7 @@ describe("starting", () => {
     const put = world.fake.calls.find((c) => c.method === "PUT" && c.route === "/applications/:app/guilds/:guild/commands");
     expect(put?.path).toBe(`/applications/${world.fake.applicationId}/guilds/${world.fake.guildId}/commands`);
     expect(put?.body).toEqual([expect.objectContaining({ name: "gems" })]);
-    expect(put?.body[0].options.map((o: { name: string }) => o.name)).toEqual(["create", "skills", "status", "stop", "feedback", "usage"]);
+    expect(put?.body[0].options.map((o: { name: string }) => o.name)).toEqual(["create", "skills", "skill", "status", "stop", "feedback", "usage"]);
   });
 
   it("finds the gateway through GET /gateway/bot on DISCORD_API_URL and asks for the message-content intent", () => {

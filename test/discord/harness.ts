@@ -4,6 +4,11 @@
  * and read what Discord would show.
  */
 import { createUsageLedger, NO_PRICES, type PriceTable, type Quotas, type UsageLedger } from "../../core/jobs/usage-ledger.ts";
+import { createTeamSkillsService } from "../../core/jobs/team-skills-service.ts";
+import type { TeamSkillLibrary } from "../../core/skills/team-skills.ts";
+import type { SkillDefaultStore } from "../../core/skills/file-skill-store.ts";
+import { withModeration } from "../../core/jobs/moderated-jobs.ts";
+import type { ModerationStep } from "../../core/moderation/moderator.ts";
 import { testLimits } from "../support/limits.ts";
 import type { APIUser } from "discord.js";
 import { createDiscordBot, type DiscordBot } from "../../bots/discord/index.ts";
@@ -108,6 +113,10 @@ export interface WorldOptions {
   limits?: Partial<JobLimits>;
   /** A usage ledger with these prices, quotas and admins: wired into the service and the bot as bots/server.ts does. */
   usage?: { prices?: PriceTable; quotas?: Quotas; admins?: string[] };
+  /** Puts the moderation step between the bot and the job service, as the server does. */
+  moderation?: ModerationStep;
+  /** Team skills: the library replaces the bundled one for the job service and the bot. */
+  team?: { library: TeamSkillLibrary; defaults: SkillDefaultStore; admins: string[] };
 }
 
 export interface World {
@@ -135,7 +144,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const logger = createLogger("debug", { write: (line: string) => void logs.push(line) });
   const images = options.images ?? createInMemoryImageStore();
   const latencyMs = options.latencyMs ?? 2;
-  const library = await skills();
+  const library = options.team?.library ?? (await skills());
   let ledger: UsageLedger | undefined;
   const jobs = createJobService({
     ...(options.usage ? { prices: options.usage.prices ?? NO_PRICES, quota: (person, ref) => ledger?.quotaProblem(person, ref) ?? null } : {}),
@@ -165,7 +174,8 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   );
   await jobs.start();
   const bot = createDiscordBot({
-    jobs,
+    jobs: options.moderation ? withModeration(jobs, { step: options.moderation, images, logger }) : jobs,
+    ...(options.team ? { team: createTeamSkillsService({ ...options.team, jobs }) } : {}),
     images,
     skills: library,
     config: { token: fake.token, applicationId: fake.applicationId, guildId: fake.guildId, apiUrl: fake.apiUrl },

@@ -21,6 +21,8 @@ const files = readdirSync(folder).filter((name) => name.endsWith(".ts")).map((na
 const ALLOWED_CORE = new Set([
   "core/jobs/types.ts",
   "core/jobs/vote-text.ts",
+  // The team-skills contract (list, add, defaults), as JobService is for jobs.
+  "core/jobs/team-skills-service.ts",
   "core/agent/events.ts",
   "core/agent/request.ts",
   "core/memory/stores.ts",

@@ -5,6 +5,12 @@
  * signed as Slack signs them. Everything started here is closed after the test.
  */
 import { createUsageLedger, NO_PRICES, type PriceTable, type Quotas, type UsageLedger } from "../../core/jobs/usage-ledger.ts";
+import { withSkillDefaults } from "../../core/jobs/skill-defaults.ts";
+import { createTeamSkillsService } from "../../core/jobs/team-skills-service.ts";
+import type { TeamSkillLibrary } from "../../core/skills/team-skills.ts";
+import type { SkillDefaultStore } from "../../core/skills/file-skill-store.ts";
+import { withModeration } from "../../core/jobs/moderated-jobs.ts";
+import type { ModerationStep } from "../../core/moderation/moderator.ts";
 import { onCleanup } from "../support/cleanup.ts";
 import { testLimits } from "../support/limits.ts";
 import { join } from "node:path";
@@ -61,6 +67,10 @@ export interface HarnessOptions {
   previewPacing?: PreviewPacing;
   /** A usage ledger with these prices and quotas, wired as bots/server.ts does (admins: the harness's admin). */
   usage?: { prices?: PriceTable; quotas?: Quotas };
+  /** Puts the moderation step between the bot and the job service, as the server does. */
+  moderation?: ModerationStep;
+  /** Team skills: the library replaces the bundled one for the job service and the bot. */
+  team?: { library: TeamSkillLibrary; defaults: SkillDefaultStore; admins: string[] };
 }
 
 export interface SlackHarness {
@@ -84,7 +94,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<SlackH
   for (const user of [alice, bob, admin]) fake.addUser({ id: user.id, name: user.name, displayName: user.name[0]!.toUpperCase() + user.name.slice(1) });
   const latencyMs = options.latencyMs ?? 1;
   const images = options.images ?? createInMemoryImageStore();
-  const skills = await bundledSkills();
+  const skills = options.team?.library ?? (await bundledSkills());
   const admins = [`slack:${fake.teamId}:${admin.id}`];
   let ledger: UsageLedger | undefined;
   const jobs = createJobService({
@@ -105,7 +115,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<SlackH
   }
   const bot = createSlackBot({
     ...(ledger ? { usage: { ledger, admins } } : {}),
-    jobs,
+    // As the server composes them: a person's default skill first, then moderation.
+    jobs: ((inner) => (options.moderation ? withModeration(inner, { step: options.moderation, images, logger: silentLogger }) : inner))(
+      options.team ? withSkillDefaults(jobs, { defaults: options.team.defaults, skills, logger: silentLogger }) : jobs,
+    ),
+    ...(options.team ? { team: createTeamSkillsService({ ...options.team, jobs }) } : {}),
     images,
     skills,
     config: { botToken: fake.botToken, signingSecret: SIGNING_SECRET, apiUrl: fake.apiUrl, port: 0, host: "127.0.0.1" },

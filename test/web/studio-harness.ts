@@ -3,6 +3,11 @@
  * small HTTP and SSE clients the web tests read it with.
  */
 import { createUsageLedger, NO_PRICES, type PriceTable, type Quotas, type UsageLedger } from "../../core/jobs/usage-ledger.ts";
+import { createTeamSkillsService } from "../../core/jobs/team-skills-service.ts";
+import type { TeamSkillLibrary } from "../../core/skills/team-skills.ts";
+import type { SkillDefaultStore } from "../../core/skills/file-skill-store.ts";
+import { withModeration } from "../../core/jobs/moderated-jobs.ts";
+import type { ModerationStep } from "../../core/moderation/moderator.ts";
 import type { ImageGenerator } from "../../core/models/ports.ts";
 import type { ModelServerStats } from "../../bots/web/studio-metrics.ts";
 import { testLimits } from "../support/limits.ts";
@@ -57,11 +62,15 @@ export async function startStudio(
     now?: () => number;
     /** A usage ledger with these prices and quotas, wired as bots/server.ts does. */
     usage?: { prices?: PriceTable; quotas?: Quotas };
+    /** Puts the moderation step between the studio and the job service, as the server does. */
+    moderation?: ModerationStep;
+    /** Team skills: the library replaces the bundled one for the job service and the studio. */
+    team?: { library: TeamSkillLibrary; defaults: SkillDefaultStore };
   } = {},
 ): Promise<StudioHarness> {
   const latencyMs = options.latencyMs ?? 0;
   const images = createInMemoryImageStore();
-  const skills = await loadSkillLibrary(join(import.meta.dirname, "../../skills"));
+  const skills = options.team?.library ?? (await loadSkillLibrary(join(import.meta.dirname, "../../skills")));
   let ledger: UsageLedger | undefined;
   const jobs = createJobService({
     ...(options.usage ? { prices: options.usage.prices ?? NO_PRICES, quota: (person, ref) => ledger?.quotaProblem(person, ref) ?? null } : {}),
@@ -120,7 +129,8 @@ export async function startStudio(
     });
   }
   const studio = createWebStudio({
-    jobs,
+    jobs: options.moderation ? withModeration(jobs, { step: options.moderation, images, logger: silentLogger }) : jobs,
+    ...(options.team ? { team: createTeamSkillsService({ ...options.team, admins: options.admins ?? [], jobs }) } : {}),
     images,
     skills,
     config: { port: 0, host: "127.0.0.1", ...(options.auth ? { auth: options.auth } : {}) },

@@ -171,6 +171,7 @@ function baseInteraction(context: InteractionContext, type: InteractionType) {
 
 export type OptionValue = string | number | boolean;
 
+/** `subcommand` may name a group and its subcommand ("skill add"), as Discord nests them. */
 function subcommandData(commandId: string, guildId: string, subcommand: string, options: Record<string, OptionValue>, focused?: string) {
   const typed = Object.entries(options).map(([name, value]) => ({
     name,
@@ -178,12 +179,14 @@ function subcommandData(commandId: string, guildId: string, subcommand: string, 
     value,
     ...(name === focused ? { focused: true } : {}),
   }));
+  const [first, second] = subcommand.split(" ");
+  const leaf = { type: ApplicationCommandOptionType.Subcommand, name: second ?? first, options: typed };
   return {
     id: commandId,
     name: "gems",
     type: ApplicationCommandType.ChatInput,
     guild_id: guildId,
-    options: [{ type: ApplicationCommandOptionType.Subcommand, name: subcommand, options: typed }],
+    options: second ? [{ type: ApplicationCommandOptionType.SubcommandGroup, name: first, options: [leaf] }] : [leaf],
   };
 }
 
@@ -201,7 +204,9 @@ export function chatInputPayload(
   const data = subcommandData(commandId, context.guildId, subcommand, options);
   const entries = Object.entries(attachments);
   if (entries.length > 0) {
-    const sub = data.options[0] as { options: unknown[] };
+    // The subcommand's own options, inside its group when it has one ("skill add").
+    const top = data.options[0] as { type: number; options: unknown[] };
+    const sub = (top.type === ApplicationCommandOptionType.SubcommandGroup ? top.options[0] : top) as { options: unknown[] };
     for (const [name, attachment] of entries) sub.options.push({ name, type: ApplicationCommandOptionType.Attachment, value: attachment.id });
     Object.assign(data, { resolved: { attachments: Object.fromEntries(entries.map(([, a]) => [a.id, a])) } });
   }

@@ -110,6 +110,13 @@ export function matchRoute(state: FakeDiscordState, hooks: RouteHooks, method: s
       return noContent();
     });
   }
+  if (method === "POST" && is("users", "@me", "channels")) {
+    return route("/users/@me/channels", "global", (body) => {
+      const recipient = body?.recipient_id;
+      if (typeof recipient !== "string" || !/^\d{17,20}$/.test(recipient)) return discordError(400, 50035, "Invalid Form Body: recipient_id is not snowflake.");
+      return json(200, state.channelPayload(state.openDm(recipient)));
+    });
+  }
   if (method === "GET" && is("channels", ":channel")) {
     return route("/channels/:channel", at(1), () => {
       const channel = state.channels.get(at(1));

@@ -32,7 +32,7 @@ export interface FakeMessage {
 
 export interface FakeChannel {
   id: string;
-  kind: "text" | "thread";
+  kind: "text" | "thread" | "dm";
   name: string;
   parentId: string | null;
   /** The message a thread was started from (its id is the thread's id). */
@@ -68,6 +68,15 @@ export class FakeDiscordState {
     readonly origin: () => string,
   ) {}
 
+  /** Opens (or returns) the bot's direct-message channel with a person, as POST /users/@me/channels does. */
+  openDm(recipientId: string): FakeChannel {
+    const existing = [...this.channels.values()].find((c) => c.kind === "dm" && c.name === recipientId);
+    if (existing) return existing;
+    const channel: FakeChannel = { id: snowflake(), kind: "dm", name: recipientId, parentId: null, starterMessageId: null };
+    this.channels.set(channel.id, channel);
+    return channel;
+  }
+
   addTextChannel(name: string): FakeChannel {
     const channel: FakeChannel = { id: snowflake(), kind: "text", name, parentId: null, starterMessageId: null };
     this.channels.set(channel.id, channel);
@@ -81,6 +90,8 @@ export class FakeDiscordState {
   }
 
   channelPayload(channel: FakeChannel) {
+    // A DM channel (type 1): no guild, its recipient listed.
+    if (channel.kind === "dm") return { id: channel.id, type: 1, last_message_id: null, flags: 0, recipients: [{ id: channel.name, username: "person", discriminator: "0", global_name: null, avatar: null }] };
     return channel.kind === "thread"
       ? threadPayload(channel.id, this.guildId, channel.parentId as string, this.bot.id, channel.name)
       : textChannelPayload(channel.id, this.guildId, channel.name);

@@ -88,6 +88,8 @@ export interface FakeSlack {
   /** A person's message, as Slack would have stored it, so reactions can find it. */
   addUserMessage(message: { channel: string; ts: string; threadTs?: string; user: string; text: string }): void;
   callsOf(method: string): SlackCall[];
+  /** A file a person shared in a channel: listed by files.list, downloadable from url_private with the bot token. */
+  addUserFile(file: { user: string; channel: string; filename: string; bytes: Uint8Array; mimetype?: string }): string;
   /** Bot messages in a thread (file shares included), oldest first, root excluded. */
   threadReplies(channel: string, threadTs: string): FakeMessage[];
   message(channel: string, ts: string): FakeMessage | undefined;
@@ -127,6 +129,7 @@ export async function startFakeSlack(options: { teamId?: string } = {}): Promise
     for (const waiter of [...waiters]) waiter();
   };
   const findMessage = (channel: string, ts: string) => messages.find((m) => m.channel === channel && m.ts === ts);
+  const userFiles: Array<{ id: string; user: string; channel: string; filename: string; bytes: Uint8Array; mimetype: string; created: number }> = [];
   const fileExists = (id: string) => files.get(id)?.isShared === true;
 
   function takeInjection(method: string): Injection | null {
@@ -323,6 +326,32 @@ export async function startFakeSlack(options: { teamId?: string } = {}): Promise
       });
     },
 
+    // files.list as Slack answers it: newest first, filtered by channel and user, with paging.
+    "files.list": (args) => {
+      const channel = typeof args.channel === "string" ? args.channel : null;
+      const user = typeof args.user === "string" ? args.user : null;
+      const count = Math.max(1, Math.min(1000, Number(args.count ?? 100) || 100));
+      const listed = userFiles
+        .filter((f) => (channel === null || f.channel === channel) && (user === null || f.user === user))
+        .sort((a, b) => b.created - a.created)
+        .slice(0, count)
+        .map((f) => ({
+          id: f.id,
+          created: f.created,
+          timestamp: f.created,
+          name: f.filename,
+          title: f.filename,
+          mimetype: f.mimetype,
+          filetype: f.filename.endsWith(".md") ? "markdown" : "text",
+          user: f.user,
+          size: f.bytes.byteLength,
+          url_private: `${origin}/files-pri/${teamId}-${f.id}/${encodeURIComponent(f.filename)}`,
+          url_private_download: `${origin}/files-pri/${teamId}-${f.id}/download/${encodeURIComponent(f.filename)}`,
+          channels: [f.channel],
+        }));
+      return ok({ files: listed, paging: { count, total: listed.length, page: 1, pages: 1 } });
+    },
+
     "apps.connections.open": () => (socketModeUrl ? ok({ url: socketModeUrl }) : fail("internal_error")),
   };
 
@@ -348,6 +377,15 @@ export async function startFakeSlack(options: { teamId?: string } = {}): Promise
       return ok();
     }
     if (request.path.startsWith("/upload/v1/")) return upload(request);
+    if (request.path.startsWith("/files-pri/")) {
+      const id = /^\/files-pri\/[^-]+-([^/]+)\//.exec(request.path)?.[1];
+      const file = userFiles.find((f) => f.id === id);
+      calls.push({ method: "url_private", args: { file_id: id ?? "" }, status: 200, response: {}, at: performance.now() });
+      // Without the bot token Slack answers its sign-in page, with 200: a client must check.
+      if (request.headers.authorization !== `Bearer ${botToken}`) return { status: 200, headers: { "content-type": "text/html; charset=utf-8" }, body: "<!DOCTYPE html><html><title>Slack</title><body>Sign in</body></html>" };
+      if (!file) return { status: 404, headers: { "content-type": "text/plain" }, body: "File not found" };
+      return { status: 200, headers: { "content-type": file.mimetype }, body: file.bytes };
+    }
     const method = request.path.replace(/^\/api\//, "");
     const args = readArgs(request);
     const reply = answer(method, request, args);
@@ -441,6 +479,11 @@ export async function startFakeSlack(options: { teamId?: string } = {}): Promise
       wake();
     },
     callsOf: (method) => calls.filter((call) => call.method === method),
+    addUserFile(file) {
+      const id = `F0USER${String(userFiles.length + 1).padStart(4, "0")}`;
+      userFiles.push({ id, user: file.user, channel: file.channel, filename: file.filename, bytes: file.bytes, mimetype: file.mimetype ?? "text/markdown", created: Math.floor(Date.now() / 1000) + userFiles.length });
+      return id;
+    },
     threadReplies: (channel, threadTs) => messages.filter((m) => m.channel === channel && m.threadTs === threadTs && m.user === botUserId),
     message: findMessage,
     waitFor<T>(what: string, find: () => T | undefined | null | false, timeoutMs = 10_000): Promise<T> {
