@@ -6,6 +6,7 @@ import { applyEvent, createJobState, isFinished, setVotes, updateFromStatus } fr
 import { createJobView } from "./job-view.js";
 import { createJobsList } from "./jobs-list.js";
 import { createStartForm } from "./start-form.js";
+import { createSkillsPanel } from "./skills-panel.js";
 import { show } from "./dom.js";
 
 const $ = (id) => document.getElementById(id);
@@ -76,6 +77,13 @@ const startForm = createStartForm(
     },
   },
 );
+
+const skillsPanel = createSkillsPanel({
+  currentName: bodyName,
+  // Without sign-in anyone may try; the server checks GEMS_ADMINS either way.
+  canAdd: () => me.auth !== "oidc" || me.isAdmin,
+  onSkillsChanged: (skills) => startForm.setSkills(skills),
+});
 
 // Many events can arrive at once (a replay); the page redraws once per frame.
 function scheduleRender() {
@@ -270,6 +278,7 @@ async function init() {
   }
   startForm.setLimits(limits);
   startForm.setSkills(skills.skills);
+  void skillsPanel.load();
   watchAllJobs();
   window.addEventListener("hashchange", () => route());
   route({ isFocused: false });

@@ -44,7 +44,10 @@ export function createStartForm(els, { currentName, onStarted }) {
   return {
     setSkills(skills) {
       for (const skill of skills) {
+        // Called again after a team skill is added: known ids only get their new description.
+        const isKnown = descriptions.has(skill.id);
         descriptions.set(skill.id, skill.description);
+        if (isKnown) continue;
         els.skill.append(h("option", { value: skill.id, text: skill.name }));
       }
       describe();
