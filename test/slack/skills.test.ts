@@ -38,7 +38,7 @@ describe("team skills on Slack", () => {
 
     const refused = await answer("skill add", alice);
     expect(refused.body).toMatchObject({ response_type: "ephemeral", text: "Only admins (GEMS_ADMINS) can add skills. Ask one to add it." });
-    expect(fake.callsOf("url_private")).toEqual([]);
+    expect(fake.fileReads).toEqual([]);
 
     const added = await answer("skill add", admin);
     expect(added.body.response_type).toBe("ephemeral");

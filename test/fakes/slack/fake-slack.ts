@@ -129,7 +129,8 @@ export async function startFakeSlack(options: { teamId?: string } = {}): Promise
     for (const waiter of [...waiters]) waiter();
   };
   const findMessage = (channel: string, ts: string) => messages.find((m) => m.channel === channel && m.ts === ts);
-  const userFiles: Array<{ id: string; user: string; channel: string; filename: string; bytes: Uint8Array; mimetype: string; created: number }> = [];
+  // Files people shared in channels, for files.list; their bytes are served as shareFile's are.
+  const userFiles: Array<{ entry: Json; user: string; channel: string; created: number }> = [];
   const fileExists = (id: string) => files.get(id)?.isShared === true;
 
   function takeInjection(method: string): Injection | null {
@@ -335,20 +336,7 @@ export async function startFakeSlack(options: { teamId?: string } = {}): Promise
         .filter((f) => (channel === null || f.channel === channel) && (user === null || f.user === user))
         .sort((a, b) => b.created - a.created)
         .slice(0, count)
-        .map((f) => ({
-          id: f.id,
-          created: f.created,
-          timestamp: f.created,
-          name: f.filename,
-          title: f.filename,
-          mimetype: f.mimetype,
-          filetype: f.filename.endsWith(".md") ? "markdown" : "text",
-          user: f.user,
-          size: f.bytes.byteLength,
-          url_private: `${origin}/files-pri/${teamId}-${f.id}/${encodeURIComponent(f.filename)}`,
-          url_private_download: `${origin}/files-pri/${teamId}-${f.id}/download/${encodeURIComponent(f.filename)}`,
-          channels: [f.channel],
-        }));
+        .map((f) => ({ ...(f.entry as Record<string, Json>), created: f.created, timestamp: f.created, user: f.user, channels: [f.channel] }));
       return ok({ files: listed, paging: { count, total: listed.length, page: 1, pages: 1 } });
     },
 
@@ -377,15 +365,6 @@ export async function startFakeSlack(options: { teamId?: string } = {}): Promise
       return ok();
     }
     if (request.path.startsWith("/upload/v1/")) return upload(request);
-    if (request.path.startsWith("/files-pri/")) {
-      const id = /^\/files-pri\/[^-]+-([^/]+)\//.exec(request.path)?.[1];
-      const file = userFiles.find((f) => f.id === id);
-      calls.push({ method: "url_private", args: { file_id: id ?? "" }, status: 200, response: {}, at: performance.now() });
-      // Without the bot token Slack answers its sign-in page, with 200: a client must check.
-      if (request.headers.authorization !== `Bearer ${botToken}`) return { status: 200, headers: { "content-type": "text/html; charset=utf-8" }, body: "<!DOCTYPE html><html><title>Slack</title><body>Sign in</body></html>" };
-      if (!file) return { status: 404, headers: { "content-type": "text/plain" }, body: "File not found" };
-      return { status: 200, headers: { "content-type": file.mimetype }, body: file.bytes };
-    }
     const method = request.path.replace(/^\/api\//, "");
     const args = readArgs(request);
     const reply = answer(method, request, args);
@@ -433,7 +412,7 @@ export async function startFakeSlack(options: { teamId?: string } = {}): Promise
   });
   origin = server.origin;
 
-  return {
+  const fake: FakeSlack = {
     origin,
     apiUrl: `${origin}/api/`,
     botToken,
@@ -480,9 +459,9 @@ export async function startFakeSlack(options: { teamId?: string } = {}): Promise
     },
     callsOf: (method) => calls.filter((call) => call.method === method),
     addUserFile(file) {
-      const id = `F0USER${String(userFiles.length + 1).padStart(4, "0")}`;
-      userFiles.push({ id, user: file.user, channel: file.channel, filename: file.filename, bytes: file.bytes, mimetype: file.mimetype ?? "text/markdown", created: Math.floor(Date.now() / 1000) + userFiles.length });
-      return id;
+      const entry = fake.shareFile(file.filename, file.bytes, file.mimetype ?? "text/markdown");
+      userFiles.push({ entry, user: file.user, channel: file.channel, created: Math.floor(Date.now() / 1000) + userFiles.length });
+      return String((entry as { id: string }).id);
     },
     threadReplies: (channel, threadTs) => messages.filter((m) => m.channel === channel && m.threadTs === threadTs && m.user === botUserId),
     message: findMessage,
@@ -516,4 +495,5 @@ export async function startFakeSlack(options: { teamId?: string } = {}): Promise
     },
     close: () => server.close(),
   };
+  return fake;
 }
