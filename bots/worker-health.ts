@@ -6,7 +6,8 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { JobService } from "../core/jobs/types.ts";
-import { EXPOSITION_CONTENT_TYPE, family, histogramFamily, labelSamples } from "./web/prometheus.ts";
+import { modelCallFamilies } from "./web/model-call-metrics.ts";
+import { EXPOSITION_CONTENT_TYPE, family, labelSamples } from "./web/prometheus.ts";
 
 export interface WorkerHealth {
   url: string;
@@ -18,26 +19,7 @@ export function renderWorkerMetrics(jobs: JobService, labels: { role: string; in
   return [
     family("gems_worker_running_jobs", "gauge", "Jobs this process is running.", [{ value: service.running }]),
     family("gems_queue_length", "gauge", "Jobs waiting to run, across all workers.", [{ value: service.queued }]),
-    family("gems_model_in_flight", "gauge", "Model calls of this process holding a global slot.", [
-      { labels: { model: "mllm" }, value: service.mllmInFlight },
-      { labels: { model: "generator" }, value: service.generatorInFlight },
-    ]),
-    family("gems_model_waiting", "gauge", "Model calls of this process waiting for a global slot.", [
-      { labels: { model: "mllm" }, value: service.mllmWaiting },
-      { labels: { model: "generator" }, value: service.generatorWaiting },
-    ]),
-    histogramFamily(
-      "gems_model_call_seconds",
-      "Model call latency by model and GEMS role, timed once the call holds a model slot.",
-      service.modelCallBucketsSeconds,
-      service.modelCalls.map((series) => ({ labels: { model: series.model, role: series.role }, buckets: series.buckets, sum: series.sumSeconds, count: series.count })),
-    ),
-    family(
-      "gems_model_call_failures_total",
-      "counter",
-      "Model calls that failed after the adapter's retries, by model and GEMS role.",
-      service.modelCalls.map((series) => ({ labels: { model: series.model, role: series.role }, value: series.failures })),
-    ),
+    ...modelCallFamilies(service),
   ]
     .map((text) => labelSamples(text, labels))
     .join("");

@@ -5,7 +5,8 @@
 import type { JobEvent } from "../../core/agent/events.ts";
 import type { JobService } from "../../core/jobs/types.ts";
 import type { TrajectoryStatus } from "../../core/memory/trajectory.ts";
-import { family, histogramFamily, labelSamples, type Labels } from "./prometheus.ts";
+import { modelCallFamilies } from "./model-call-metrics.ts";
+import { family, labelSamples, type Labels } from "./prometheus.ts";
 
 const STATES: readonly TrajectoryStatus[] = ["queued", "running", "done", "failed", "cancelled"];
 
@@ -50,31 +51,7 @@ export function createStudioMetrics(jobs: JobService, modelServers?: () => Model
       return [
         family("gems_jobs", "gauge", "Stored jobs by state.", STATES.map((state) => ({ labels: { state }, value: counts.get(state) ?? 0 }))),
         family("gems_queue_length", "gauge", "Jobs waiting to run.", [{ value: service.queued }]),
-        family("gems_model_in_flight", "gauge", "Model calls in progress across all jobs.", [
-          { labels: { model: "mllm" }, value: service.mllmInFlight },
-          { labels: { model: "generator" }, value: service.generatorInFlight },
-        ]),
-        family("gems_model_waiting", "gauge", "Model calls waiting for a free slot.", [
-          { labels: { model: "mllm" }, value: service.mllmWaiting },
-          { labels: { model: "generator" }, value: service.generatorWaiting },
-        ]),
-        histogramFamily(
-          "gems_model_call_seconds",
-          "Model call latency by model and GEMS role, timed once the call holds a model slot.",
-          service.modelCallBucketsSeconds,
-          service.modelCalls.map((series) => ({
-            labels: { model: series.model, role: series.role },
-            buckets: series.buckets,
-            sum: series.sumSeconds,
-            count: series.count,
-          })),
-        ),
-        family(
-          "gems_model_call_failures_total",
-          "counter",
-          "Model calls that failed after the adapter's retries, by model and GEMS role.",
-          service.modelCalls.map((series) => ({ labels: { model: series.model, role: series.role }, value: series.failures })),
-        ),
+        ...modelCallFamilies(service),
         family("gems_images_generated_total", "counter", "Images generated since the studio started (image.ready events).", [{ value: imagesGenerated }]),
         family("gems_iterations_failed_total", "counter", "Iterations whose image could not be generated, since the studio started.", [
           { value: iterationsFailed },
