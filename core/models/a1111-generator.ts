@@ -8,11 +8,19 @@
  */
 import { BackendError } from "../errors.ts";
 import { sniffImageType } from "../images/image-type.ts";
-import { callBackend, hostOf, type RetryTuning } from "./backend-call.ts";
-import { classifyFetchFailure, decodeBase64Image, requestJson, requireImage, type DetailOf } from "./generator-http.ts";
+import { callBackend, hostOf } from "./backend-call.ts";
+import {
+  GENERATOR_SERVER_DEFAULTS,
+  classifyFetchFailure,
+  decodeBase64Image,
+  requestJson,
+  requireImage,
+  type DetailOf,
+  type GeneratorServerOptions,
+} from "./generator-http.ts";
 import type { ImageGenerator, ImageRequest } from "./ports.ts";
 
-export interface A1111GeneratorConfig {
+export interface A1111GeneratorConfig extends GeneratorServerOptions {
   /** The server's root, e.g. "http://gpu-box:7860". */
   url: string;
   /** Sampling steps; the server's default (20) when unset. */
@@ -20,12 +28,8 @@ export interface A1111GeneratorConfig {
   negativePrompt?: string;
   /** Used when a request gives no width and height. */
   size?: { width: number; height: number };
-  timeoutMs?: number;
-  maxRetries?: number;
   /** How often progress is polled while an image is drawn. */
   progressIntervalMs?: number;
-  fetch?: typeof fetch;
-  retry?: RetryTuning;
   /**
    * img2img `denoising_strength` for an edit (low keeps more of the image) and for drawing from a
    * reference (higher follows the prompt more); defaults 0.5 and 0.75 (A1111's own default).
@@ -37,8 +41,6 @@ export interface A1111GeneratorConfig {
 const DEFAULT_EDIT_STRENGTH = 0.5;
 const DEFAULT_REFERENCE_STRENGTH = 0.75;
 
-const DEFAULT_TIMEOUT_MS = 300_000;
-const DEFAULT_MAX_RETRIES = 2;
 const DEFAULT_PROGRESS_INTERVAL_MS = 1_000;
 
 /**
@@ -111,8 +113,8 @@ export function createA1111Generator(config: A1111GeneratorConfig): ImageGenerat
         {
           backend: "generator",
           label,
-          timeoutMs: config.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-          maxRetries: config.maxRetries ?? DEFAULT_MAX_RETRIES,
+          timeoutMs: config.timeoutMs ?? GENERATOR_SERVER_DEFAULTS.timeoutMs,
+          maxRetries: config.maxRetries ?? GENERATOR_SERVER_DEFAULTS.maxRetries,
           retry: config.retry,
           signal: request.signal,
           classify: (error) => classifyFetchFailure(error, label),

@@ -14,12 +14,20 @@ import { createHash, randomInt, randomUUID } from "node:crypto";
 import WebSocket from "ws";
 import { BackendError } from "../errors.ts";
 import { sniffImageType } from "../images/image-type.ts";
-import { TransientFailure, callBackend, hostOf, shorten, type RetryTuning } from "./backend-call.ts";
+import { TransientFailure, callBackend, hostOf, shorten } from "./backend-call.ts";
 import { fillWorkflow, type ComfyWorkflow } from "./comfyui-workflow.ts";
-import { classifyFetchFailure, requestJson, requireImage, statusError, type DetailOf } from "./generator-http.ts";
+import {
+  GENERATOR_SERVER_DEFAULTS,
+  classifyFetchFailure,
+  requestJson,
+  requireImage,
+  statusError,
+  type DetailOf,
+  type GeneratorServerOptions,
+} from "./generator-http.ts";
 import type { ImageGenerator, ImageRequest } from "./ports.ts";
 
-export interface ComfyUiGeneratorConfig {
+export interface ComfyUiGeneratorConfig extends GeneratorServerOptions {
   /** The server's root, e.g. "http://gpu-box:8188". */
   url: string;
   workflow: ComfyWorkflow;
@@ -36,16 +44,10 @@ export interface ComfyUiGeneratorConfig {
   steps?: number;
   /** Used when a request gives no width and height. */
   size?: { width: number; height: number };
-  timeoutMs?: number;
-  maxRetries?: number;
   /** How often `/history` is polled when the socket is lost. */
   historyPollMs?: number;
-  fetch?: typeof fetch;
-  retry?: RetryTuning;
 }
 
-const DEFAULT_TIMEOUT_MS = 300_000;
-const DEFAULT_MAX_RETRIES = 2;
 const DEFAULT_SIZE = { width: 1024, height: 1024 };
 
 /** Binary socket frames start with a big-endian u32 event type (ComfyUI's BinaryEventTypes). */
@@ -204,8 +206,8 @@ export function createComfyUiGenerator(config: ComfyUiGeneratorConfig): ImageGen
         {
           backend: "generator",
           label,
-          timeoutMs: config.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-          maxRetries: config.maxRetries ?? DEFAULT_MAX_RETRIES,
+          timeoutMs: config.timeoutMs ?? GENERATOR_SERVER_DEFAULTS.timeoutMs,
+          maxRetries: config.maxRetries ?? GENERATOR_SERVER_DEFAULTS.maxRetries,
           retry: config.retry,
           signal: request.signal,
           classify: (error) => classifyFetchFailure(error, label),

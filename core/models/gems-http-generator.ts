@@ -1,23 +1,14 @@
-import { callBackend, hostOf, type RetryTuning } from "./backend-call.ts";
-import { classifyFetchFailure } from "./generator-http.ts";
+import { callBackend, hostOf } from "./backend-call.ts";
+import { GENERATOR_SERVER_DEFAULTS, classifyFetchFailure, type GeneratorServerOptions } from "./generator-http.ts";
 import { DEFAULT_MAX_IMAGE_BYTES, readImageResponse } from "./http-image.ts";
 import type { ImageGenerator, ImageRequest } from "./ports.ts";
 
-export interface GemsHttpGeneratorConfig {
+export interface GemsHttpGeneratorConfig extends GeneratorServerOptions {
   /** The server's generate endpoint, e.g. "http://gpu-box:8000/generate". */
   url: string;
-  /** Per attempt; a large diffusion model on a busy GPU can take minutes. */
-  timeoutMs?: number;
-  /** Retries after the first attempt. */
-  maxRetries?: number;
   /** Larger answers are cut off and reported; default 64 MB. */
   maxImageBytes?: number;
-  fetch?: typeof fetch;
-  retry?: RetryTuning;
 }
-
-const DEFAULT_TIMEOUT_MS = 300_000;
-const DEFAULT_MAX_RETRIES = 2;
 
 /**
  * An ImageGenerator for the GEMS diffusers server: `POST {url}?prompt=…` answers the image
@@ -35,8 +26,8 @@ export function createGemsHttpGenerator(config: GemsHttpGeneratorConfig): ImageG
         {
           backend: "generator",
           label,
-          timeoutMs: config.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-          maxRetries: config.maxRetries ?? DEFAULT_MAX_RETRIES,
+          timeoutMs: config.timeoutMs ?? GENERATOR_SERVER_DEFAULTS.timeoutMs,
+          maxRetries: config.maxRetries ?? GENERATOR_SERVER_DEFAULTS.maxRetries,
           retry: config.retry,
           signal: request.signal,
           classify: (error) => classifyFetchFailure(error, label),

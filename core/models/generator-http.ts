@@ -5,8 +5,20 @@
  */
 import { BackendError, RateLimitError } from "../errors.ts";
 import { sniffImageType } from "../images/image-type.ts";
-import { TransientFailure, describeCause, shorten } from "./backend-call.ts";
+import { TransientFailure, describeCause, shorten, type RetryTuning } from "./backend-call.ts";
 import { parseRetryAfterMs } from "./retry-after.ts";
+
+/** What every self-hosted generator adapter takes besides its own settings. */
+export interface GeneratorServerOptions {
+  /** Per attempt; a large diffusion model on a busy GPU can take minutes. */
+  timeoutMs?: number;
+  /** Retries after the first attempt. */
+  maxRetries?: number;
+  fetch?: typeof fetch;
+  retry?: RetryTuning;
+}
+
+export const GENERATOR_SERVER_DEFAULTS = { timeoutMs: 300_000, maxRetries: 2 } as const;
 
 /** The server's own words for a failed request, from its body; "" when it said nothing useful. */
 export type DetailOf = (body: unknown, text: string) => string;
