@@ -5,6 +5,10 @@ import { preferenceText, TEAM_AUTHOR } from "../../core/jobs/votes.ts";
 import { alice, bob, carol, gatedGenerator, makeService, recordSurface, sqliteStore, submitted, tempDir, thread } from "./job-harness.ts";
 import { RED_CUBE, redFrom, wireModels } from "./wire-models.ts";
 import { makeCluster } from "./distributed-harness.ts";
+import type { JobLimits } from "../../core/jobs/limits.ts";
+import { createPostgresImageStore } from "../../core/memory/postgres/image-store.ts";
+import { TINY_PNG } from "../fakes/png-fixture.ts";
+import { testDatabase } from "../support/postgres.ts";
 
 function statusOf(service: JobService, jobId: string) {
   const status = service.status(jobId);
@@ -160,19 +164,95 @@ describe("team votes", () => {
 });
 
 describe("team votes when scaled out", () => {
-  it("are refused with a clear message rather than lost (votes have no rows of their own in PostgreSQL yet)", async () => {
+  /** A surfaces process and a worker on one schema; the worker holds iteration 2 until told. */
+  async function heldCluster(workerLimits: Partial<JobLimits> = {}) {
+    const { mllm, generator } = await wireModels({ verifier: redFrom(3) });
+    const gate = gatedGenerator(generator.generator);
     const cluster = await makeCluster();
-    const service = await cluster.service("all");
-    const surface = recordSurface(service);
-    await service.start();
-    const jobId = submitted(await service.submit({ ...RED_CUBE, iterations: 1 }, alice, thread));
+    const surfaces = await cluster.service("surfaces");
+    const worker = await cluster.service("worker", { mllm: mllm.mllm, generator: gate.generator, limits: workerLimits });
+    const surface = recordSurface(surfaces);
+    await surfaces.start();
+    await worker.start();
+    const jobId = submitted(await surfaces.submit({ ...RED_CUBE, iterations: 3 }, alice, thread));
+    await gate.arrived(1);
+    gate.releaseWaiting();
+    await gate.arrived(2);
+    await surface.waitFor((e) => e.jobId === jobId && e.type === "verified" && e.n === 1);
+    return { cluster, surfaces, worker, surface, gate, jobId, mllm };
+  }
+
+  it("a vote cast through the surfaces process makes the most voted image the worker's result, and shows in job.done", async () => {
+    const { surfaces, surface, gate, jobId } = await heldCluster({ resultBy: "votes" });
+
+    await surfaces.vote(jobId, bob, 1, "down");
+    expect(await surfaces.vote(jobId, bob, 1, "up")).toEqual({ ok: true, votes: [{ n: 1, up: 1, down: 0 }] });
+    expect(await surfaces.vote(jobId, carol, 1, "up")).toEqual({ ok: true, votes: [{ n: 1, up: 2, down: 0 }] });
+    expect(await surfaces.vote(jobId, carol, 1, "remove-down")).toEqual({ ok: true, votes: [{ n: 1, up: 2, down: 0 }] });
+    gate.open();
     await surface.finished(jobId);
 
-    expect(await service.vote(jobId, bob, 1, "up")).toEqual({
-      ok: false,
-      reason: "unavailable",
-      message: "Votes are not available yet when GEMS Bot runs scaled out (GEMS_DATABASE_URL). Say which image you prefer in the thread instead.",
-    });
-    expect(await service.vote("nope", bob, 1, "up")).toMatchObject({ ok: false, reason: "not-found" });
+    const done = doneOf(surface.of(jobId));
+    expect(done).toMatchObject({ reason: "all-passed", isChosenByVotes: true, best: { n: 1 }, votes: [{ n: 1, up: 2, down: 0 }] });
+    expect(statusOf(surfaces, jobId).votes).toEqual([{ n: 1, up: 2, down: 0 }]);
+    expect(statusOf(surfaces, jobId).best?.n).toBe(1);
+  });
+
+  it("votes from two surfaces processes add up, are stored, and a third process reads them", async () => {
+    const cluster = await makeCluster();
+    const first = await cluster.service("all");
+    const second = await cluster.service("surfaces");
+    const surface = recordSurface(first);
+    await first.start();
+    await second.start();
+    const jobId = submitted(await first.submit({ ...RED_CUBE, iterations: 1 }, alice, thread));
+    await surface.finished(jobId);
+
+    await first.vote(jobId, bob, 1, "up");
+    expect(await second.vote(jobId, carol, 1, "down")).toEqual({ ok: true, votes: [{ n: 1, up: 1, down: 1 }] });
+    expect(await second.vote(jobId, bob, 7, "up")).toEqual({ ok: false, reason: "input", message: "Iteration 7 has no image to vote on. Vote on one of: 1." });
+    expect(await second.vote(jobId, bob, 1, "sideways" as never)).toMatchObject({ ok: false, reason: "input" });
+    expect(await second.vote("nope", bob, 1, "up")).toMatchObject({ ok: false, reason: "not-found" });
+
+    const third = await cluster.service("surfaces");
+    await third.start();
+    expect(statusOf(third, jobId).votes).toEqual([{ n: 1, up: 1, down: 1 }]);
+  });
+
+  it("a finished job continued from another process writes the team's preference into memory", async () => {
+    const { mllm, generator } = await wireModels({ verifier: redFrom(9) });
+    const cluster = await makeCluster();
+    const worker = await cluster.service("worker", { mllm: mllm.mllm, generator: generator.generator });
+    const voters = await cluster.service("surfaces");
+    const other = await cluster.service("surfaces");
+    const surface = recordSurface(voters);
+    await worker.start();
+    await voters.start();
+    await other.start();
+    const jobId = submitted(await voters.submit({ ...RED_CUBE, iterations: 2 }, alice, thread));
+    await surface.finished(jobId);
+    await voters.vote(jobId, bob, 2, "up");
+
+    expect(await other.continue(jobId, 1, alice)).toMatchObject({ ok: true });
+    await surface.waitFor((e) => e.jobId === jobId && e.type === "job.done" && e.seq > doneOf(surface.of(jobId)).seq);
+
+    const feedback = statusOf(voters, jobId).trajectory.feedback;
+    expect(feedback).toEqual([expect.objectContaining({ author: TEAM_AUTHOR, text: preferenceText(2), requirementIds: [] })]);
+    expect(mllm.callsOf("feedback")).toHaveLength(0);
+    expect(mllm.callsOf("refiner").at(-1)?.text).toContain("The team preferred iteration 2");
+  });
+
+  it("feedback with an image, given to the surfaces process, reaches the memory of the job on the worker", async () => {
+    const { cluster, surfaces, surface, gate, jobId } = await heldCluster();
+    const images = createPostgresImageStore(await testDatabase({ schema: cluster.schema }));
+    const hash = await images.put(TINY_PNG);
+
+    expect(await surfaces.addFeedback(jobId, bob, "like this one", [hash])).toMatchObject({ ok: true, isApplied: false });
+    gate.open();
+    await surface.finished(jobId);
+
+    const feedback = statusOf(surfaces, jobId).trajectory.feedback;
+    expect(feedback).toEqual([expect.objectContaining({ text: "like this one", imageHashes: [hash] })]);
+    expect(statusOf(surfaces, jobId).pendingFeedback).toBe(0);
   });
 });

@@ -21,7 +21,7 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { Job as BullJob, Queue, Worker } from "bullmq";
 import { applyFeedback, bestView } from "../../agent/run-job.ts";
-import { parseRefineMode, validateFeedbackText, validateJobRequest, type JobRequestInput } from "../../agent/request.ts";
+import { MAX_REFERENCE_IMAGES, parseRefineMode, validateFeedbackText, validateJobRequest, type JobRequestInput } from "../../agent/request.ts";
 import { GemsError, InputError, describeError } from "../../errors.ts";
 import type { ImageStore } from "../../memory/stores.ts";
 import { createTrajectory, REFERENCE_MODES, type LoopModes, type ModelNames } from "../../memory/trajectory.ts";
@@ -38,6 +38,8 @@ import type { JobLimits } from "../limits.ts";
 import { limitGenerator, limitMllm } from "../limited-models.ts";
 import { MODEL_CALL_BUCKETS_SECONDS, ModelCallStats } from "../model-call-stats.ts";
 import { checkControl } from "../permissions.ts";
+import { notePreference } from "../voting.ts";
+import { VOTE_ACTIONS, countVotes } from "../votes.ts";
 import { LostJobError, type PostgresJobStore } from "../postgres/job-store.ts";
 import { createSweeper } from "../sweeper.ts";
 import type {
@@ -99,7 +101,7 @@ export interface DistributedJobService extends JobService {
 }
 
 type StopRequest = { kind: "cancel" } | { kind: "pick"; iteration: number };
-type ControlMessage = { type: "stop"; jobId: string } | { type: "feedback"; jobId: string };
+type ControlMessage = { type: "stop"; jobId: string } | { type: "feedback"; jobId: string } | { type: "vote"; jobId: string };
 
 const HOUR_MS = 60 * 60 * 1000;
 const HEARTBEAT_MS = 5_000;
@@ -166,6 +168,7 @@ export function createDistributedJobService(deps: DistributedJobServiceDeps): Di
   // What a job spent goes on its final event, priced by the models its trajectory names.
   const usageModels = deps.modelNames ?? { mllm: deps.mllm.name, generator: deps.generator.name };
   const { commit, commitOrRestore } = createCommitter({
+    ...(limits.resultBy ? { resultBy: limits.resultBy } : {}),
     usageOf: (t) => costViewOf(t, usageModels, deps.prices ?? NO_PRICES),
     table,
     now,
@@ -191,8 +194,10 @@ export function createDistributedJobService(deps: DistributedJobServiceDeps): Di
     ...(deps.quota ? { quota: deps.quota } : {}),
     now,
     sleep,
-    commit: (job, t, events) => {
+    commit: async (job, t, events) => {
       rememberPending(job);
+      // Votes are cast in any process: the job's end counts them as stored now.
+      if (events.some((e) => e.type === "job.done")) job.record.votes = await store.votesOf(job.record.jobId);
       return commit(job, t, events);
     },
     eventsAdded: (jobId) => delivery.kick(jobId),
@@ -267,6 +272,7 @@ export function createDistributedJobService(deps: DistributedJobServiceDeps): Di
     record.requester = fresh.requester;
     record.surfaceRef = fresh.surfaceRef;
     record.pendingFeedback = fresh.pendingFeedback;
+    record.votes = fresh.votes ?? [];
     for (const [surface, seq] of Object.entries(fresh.cursors)) record.cursors[surface] = Math.max(record.cursors[surface] ?? 0, seq);
   }
 
@@ -370,9 +376,13 @@ export function createDistributedJobService(deps: DistributedJobServiceDeps): Di
     return seen;
   }
 
-  /** Feedback added by another process to a job this one runs: it joins the record before the next step. */
+  /**
+   * Feedback and votes added by another process to a job this one runs: they join the record
+   * before the next step (where a clear team preference becomes a note, as in one process).
+   */
   async function mergePendingFromStore(job: Job): Promise<void> {
     const { jobId } = job.record;
+    job.record.votes = await store.votesOf(jobId);
     rememberPending(job);
     const stored = await store.pendingOf(jobId);
     const seen = rememberPending(job);
@@ -565,7 +575,12 @@ export function createDistributedJobService(deps: DistributedJobServiceDeps): Di
   }
 
   function statusOf(job: Job): JobStatus {
-    return { ...summaryOf(job), surfaceRef: structuredClone(job.record.surfaceRef), trajectory: structuredClone(job.record.trajectory) };
+    return {
+      ...summaryOf(job),
+      surfaceRef: structuredClone(job.record.surfaceRef),
+      trajectory: structuredClone(job.record.trajectory),
+      votes: countVotes(job.record.votes ?? []),
+    };
   }
 
   const bestOf = (job: Job) => (job.record.trajectory.best ? { ...job.record.trajectory.best } : null);
@@ -765,6 +780,8 @@ export function createDistributedJobService(deps: DistributedJobServiceDeps): Di
             const next = structuredClone(job.record.trajectory);
             applyContinue(next, extraIterations);
             next.updatedAt = now().toISOString();
+            // As in one process: a clear team preference becomes a note for the next attempt.
+            notePreference(job.record, next, now());
             return commitOrRestore(job, next, [{ type: "job.queued", position }]);
           });
           if (failed) {
@@ -793,9 +810,8 @@ export function createDistributedJobService(deps: DistributedJobServiceDeps): Di
       let checked: string;
       try {
         checked = validateFeedbackText(text);
-        // Pending feedback lives in PostgreSQL rows without images (yet): refused, never dropped.
-        if (imageHashes && imageHashes.length > 0) {
-          throw new InputError("Images with feedback are not taken by this scaled-out GEMS Bot yet. Send the feedback as text, or start a new job with the image.");
+        if (imageHashes && imageHashes.length > MAX_REFERENCE_IMAGES) {
+          throw new InputError(`${imageHashes.length} images came with the feedback; the limit is ${MAX_REFERENCE_IMAGES}. Attach the ones that matter most.`);
         }
       } catch (error) {
         if (error instanceof InputError) return refuse("input", error.message);
@@ -803,7 +819,12 @@ export function createDistributedJobService(deps: DistributedJobServiceDeps): Di
       }
       // Stored before it is acknowledged, so a crash cannot lose it; a row of its own, so the
       // worker's writes of the same job cannot overwrite it.
-      const entry = { author: { id: author.id, name: author.name }, text: checked, receivedAt: now().toISOString() };
+      const entry = {
+        author: { id: author.id, name: author.name },
+        text: checked,
+        receivedAt: now().toISOString(),
+        ...(imageHashes && imageHashes.length > 0 ? { imageHashes: [...imageHashes] } : {}),
+      };
       // The cached record learns of it from the database (the reload below), never by a local
       // push: a worker may apply it before this line runs, and a push would bring it back.
       const stored = await store.addPending(jobId, entry).then(
@@ -836,12 +857,30 @@ export function createDistributedJobService(deps: DistributedJobServiceDeps): Di
       }
     },
 
-    // Votes need rows of their own in PostgreSQL (a worker rewrites the job row while people
-    // vote); until they have them, scaled out says so rather than losing votes.
-    async vote(jobId) {
-      const job = find(jobId);
+    // Votes live in rows of their own (a worker rewrites the job row while people vote); the
+    // worker running the job reads them at its next step boundary and at the job's end.
+    async vote(jobId, voter, iteration, action) {
+      const job = await fresh(jobId);
       if (isRefusal(job)) return job;
-      return refuse("unavailable", "Votes are not available yet when GEMS Bot runs scaled out (GEMS_DATABASE_URL). Say which image you prefer in the thread instead.");
+      if (isClosed) return refuse("unavailable", "GEMS Bot is restarting. Try again in a minute.");
+      if (!VOTE_ACTIONS.includes(action)) return refuse("input", `A vote is one of ${VOTE_ACTIONS.join(", ")} (got ${String(action)}).`);
+      if (typeof voter?.id !== "string" || voter.id.trim() === "") return refuse("input", "The vote has no voter.");
+      const withImages = job.record.trajectory.iterations.filter((it) => it.imageHash !== null).map((it) => it.n);
+      if (!withImages.includes(iteration)) {
+        const choice = withImages.length > 0 ? `Vote on one of: ${withImages.join(", ")}.` : "This job has no image yet.";
+        return refuse("input", `Iteration ${String(iteration)} has no image to vote on. ${choice}`);
+      }
+      let votes;
+      try {
+        votes = await store.setVote(jobId, voter, iteration, action, now().toISOString());
+      } catch (error) {
+        log.error({ err: error, jobId }, "could not store a vote");
+        return storageRefusal(error, "the vote");
+      }
+      if (!job.run) job.record.votes = votes;
+      log.info({ jobId, voter: voter.id, iteration, action }, "vote recorded");
+      await redis.commands.publish(controlChannel, JSON.stringify({ type: "vote", jobId } satisfies ControlMessage)).catch(() => undefined);
+      return { ok: true, votes: countVotes(votes) };
     },
 
     async setSurfaceRef(jobId, surfaceRef) {

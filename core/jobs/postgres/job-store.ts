@@ -16,7 +16,8 @@ import type { Database } from "../../memory/postgres/database.ts";
 import { CorruptRecordError, storageError } from "../../memory/storage-errors.ts";
 import { parseJobRecord } from "../job-record.ts";
 import type { JobStore } from "../job-store.ts";
-import type { JobRecord, PendingFeedback } from "../types.ts";
+import type { JobRecord, PendingFeedback, Person } from "../types.ts";
+import type { VoteAction, VoteEntry } from "../votes.ts";
 
 /** What this process last knew to be stored for a job. */
 interface Written {
@@ -47,6 +48,13 @@ export interface PostgresJobStore extends JobStore {
   release(jobId: string, options?: { forget?: boolean }): void;
   /** Adds one piece of feedback to the job's pending list (any process may). */
   addPending(jobId: string, entry: PendingFeedback): Promise<void>;
+  /**
+   * Records one person's vote on one iteration (any process may; the last vote counts). Rows of
+   * their own: the job row the owner writes is never touched. Returns the job's votes after it.
+   */
+  setVote(jobId: string, voter: Person, iteration: number, action: VoteAction, at: string): Promise<VoteEntry[]>;
+  /** The job's votes as stored now. */
+  votesOf(jobId: string): Promise<VoteEntry[]>;
   /** The job's pending feedback as stored now, oldest first. */
   pendingOf(jobId: string): Promise<PendingFeedback[]>;
   /** Ids of jobs written at or after `since` (database time), and the database time now. */
@@ -58,6 +66,35 @@ export interface PostgresJobStore extends JobStore {
 }
 
 const pendingKey = (p: PendingFeedback): string => `${p.receivedAt}\u0000${p.text}`;
+
+interface PendingRow {
+  author: PendingFeedback["author"];
+  text: string;
+  received_at: Date;
+  image_hashes: string[] | null;
+  is_note: boolean;
+}
+
+const PENDING_COLUMNS = "author, text, received_at, image_hashes, is_note";
+
+function pendingOfRow(row: PendingRow): PendingFeedback {
+  return {
+    author: row.author,
+    text: row.text,
+    receivedAt: row.received_at.toISOString(),
+    ...(row.image_hashes && row.image_hashes.length > 0 ? { imageHashes: row.image_hashes } : {}),
+    ...(row.is_note ? { isNote: true } : {}),
+  };
+}
+
+interface VoteRow {
+  iteration: number;
+  voter: Person;
+  vote: "up" | "down";
+  updated_at: Date;
+}
+
+const voteOfRow = (row: VoteRow): VoteEntry => ({ n: row.iteration, voter: row.voter, value: row.vote, at: row.updated_at.toISOString() });
 
 interface JobRow {
   job_id: string;
@@ -118,19 +155,21 @@ export function createPostgresJobStore(db: Database, options: PostgresJobStoreOp
     const jobs = await client.query<JobRow>(`SELECT job_id, requester, surface_ref, trajectory, finished_at FROM ${t("jobs")} ${where} ORDER BY ord`, params);
     const events = await client.query<{ job_id: string; event: JobEvent }>(`SELECT job_id, event FROM ${t("job_events")} ${where} ORDER BY job_id, seq`, params);
     const cursors = await client.query<{ job_id: string; surface: string; seq: number }>(`SELECT job_id, surface, seq FROM ${t("delivery_cursors")} ${where}`, params);
-    const pending = await client.query<{ job_id: string; author: unknown; text: string; received_at: Date }>(
-      `SELECT job_id, author, text, received_at FROM ${t("pending_feedback")} ${where} ORDER BY id`,
+    const pending = await client.query<PendingRow & { job_id: string }>(`SELECT job_id, ${PENDING_COLUMNS} FROM ${t("pending_feedback")} ${where} ORDER BY id`, params);
+    const votes = await client.query<VoteRow & { job_id: string }>(
+      `SELECT job_id, iteration, voter, vote, updated_at FROM ${t("job_votes")} ${where} ORDER BY iteration, updated_at, voter_id`,
       params,
     );
-    const byJob = new Map<string, { events: JobEvent[]; cursors: Record<string, number>; pending: unknown[] }>();
+    const byJob = new Map<string, { events: JobEvent[]; cursors: Record<string, number>; pending: unknown[]; votes: VoteEntry[] }>();
     const partsOf = (id: string) => {
       let parts = byJob.get(id);
-      if (!parts) byJob.set(id, (parts = { events: [], cursors: {}, pending: [] }));
+      if (!parts) byJob.set(id, (parts = { events: [], cursors: {}, pending: [], votes: [] }));
       return parts;
     };
+    for (const row of votes.rows) partsOf(row.job_id).votes.push(voteOfRow(row));
     for (const row of events.rows) partsOf(row.job_id).events.push(row.event);
     for (const row of cursors.rows) partsOf(row.job_id).cursors[row.surface] = row.seq;
-    for (const row of pending.rows) partsOf(row.job_id).pending.push({ author: row.author, text: row.text, receivedAt: row.received_at.toISOString() });
+    for (const row of pending.rows) partsOf(row.job_id).pending.push(pendingOfRow(row));
     const loaded = { records: [] as JobRecord[], corrupt: [] as CorruptRecordError[] };
     for (const row of jobs.rows) {
       const parts = partsOf(row.job_id);
@@ -144,6 +183,7 @@ export function createPostgresJobStore(db: Database, options: PostgresJobStoreOp
           events: parts.events,
           cursors: parts.cursors,
           pendingFeedback: parts.pending,
+          ...(parts.votes.length > 0 ? { votes: parts.votes } : {}),
           finishedAt: row.finished_at === null ? null : row.finished_at.toISOString(),
         });
         // What this process owns it knows better than the database does while it writes.
@@ -155,6 +195,21 @@ export function createPostgresJobStore(db: Database, options: PostgresJobStoreOp
       }
     }
     return loaded;
+  }
+
+  async function insertPending(client: pg.PoolClient | pg.Pool, jobId: string, p: PendingFeedback): Promise<void> {
+    await client.query(
+      `INSERT INTO ${t("pending_feedback")} (job_id, author, text, received_at, image_hashes, is_note) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+      [jobId, JSON.stringify(p.author), p.text, p.receivedAt, p.imageHashes && p.imageHashes.length > 0 ? p.imageHashes : null, p.isNote === true],
+    );
+  }
+
+  async function readVotes(client: pg.PoolClient | pg.Pool, jobId: string): Promise<VoteEntry[]> {
+    const { rows } = await client.query<VoteRow>(
+      `SELECT iteration, voter, vote, updated_at FROM ${t("job_votes")} WHERE job_id = $1 ORDER BY iteration, updated_at, voter_id`,
+      [jobId],
+    );
+    return rows.map(voteOfRow);
   }
 
   async function write(client: pg.PoolClient, record: JobRecord, before: Written | undefined): Promise<void> {
@@ -225,12 +280,7 @@ export function createPostgresJobStore(db: Database, options: PostgresJobStoreOp
     // Shared: others add feedback with addPending, never by diff (their copy may hold feedback
     // the owner has applied meanwhile; writing it again would apply it twice).
     const added = isOwner ? record.pendingFeedback.filter((p) => !before?.pending.has(pendingKey(p))) : [];
-    for (const p of added) {
-      await client.query(
-        `INSERT INTO ${t("pending_feedback")} (job_id, author, text, received_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
-        [id, JSON.stringify(p.author), p.text, p.receivedAt],
-      );
-    }
+    for (const p of added) await insertPending(client, id, p);
     // Feedback leaves the pending list when its owner applied it; nobody else removes it.
     for (const key of isOwner ? (before?.pending ?? []) : []) {
       if (keys.has(key)) continue;
@@ -299,10 +349,7 @@ export function createPostgresJobStore(db: Database, options: PostgresJobStoreOp
 
     async addPending(jobId, entry) {
       try {
-        await db.pool.query(
-          `INSERT INTO ${t("pending_feedback")} (job_id, author, text, received_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
-          [jobId, JSON.stringify(entry.author), entry.text, entry.receivedAt],
-        );
+        await insertPending(db.pool, jobId, entry);
         await db.pool.query(`UPDATE ${t("jobs")} SET updated_at = now() WHERE job_id = $1`, [jobId]);
       } catch (error) {
         throw storageError("Could not save the feedback", error);
@@ -330,13 +377,46 @@ export function createPostgresJobStore(db: Database, options: PostgresJobStoreOp
       if (releaseOptions.forget) written.delete(jobId);
     },
 
+    async setVote(jobId, voter, iteration, action, at) {
+      try {
+        return await db.transaction(async (client) => {
+          if (action === "up" || action === "down") {
+            await client.query(
+              `INSERT INTO ${t("job_votes")} (job_id, iteration, voter, voter_id, vote, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
+               ON CONFLICT (job_id, iteration, voter_id) DO UPDATE SET voter = excluded.voter, vote = excluded.vote, updated_at = excluded.updated_at`,
+              [jobId, iteration, JSON.stringify({ id: voter.id, name: voter.name }), voter.id, action, at],
+            );
+          } else {
+            // "remove-up"/"remove-down" clear the vote only while it is still that value.
+            const only = action === "clear" ? null : action === "remove-up" ? "up" : "down";
+            await client.query(`DELETE FROM ${t("job_votes")} WHERE job_id = $1 AND iteration = $2 AND voter_id = $3 AND ($4::text IS NULL OR vote = $4)`, [
+              jobId,
+              iteration,
+              voter.id,
+              only,
+            ]);
+          }
+          // Pollers in other processes find the job by updated_at.
+          await client.query(`UPDATE ${t("jobs")} SET updated_at = now() WHERE job_id = $1`, [jobId]);
+          return readVotes(client, jobId);
+        });
+      } catch (error) {
+        throw storageError("Could not save the vote", error);
+      }
+    },
+
+    async votesOf(jobId) {
+      try {
+        return await readVotes(db.pool, jobId);
+      } catch (error) {
+        throw storageError(`Could not read the votes of job ${jobId}`, error);
+      }
+    },
+
     async pendingOf(jobId) {
       try {
-        const { rows } = await db.pool.query<{ author: PendingFeedback["author"]; text: string; received_at: Date }>(
-          `SELECT author, text, received_at FROM ${t("pending_feedback")} WHERE job_id = $1 ORDER BY id`,
-          [jobId],
-        );
-        const entries = rows.map((row) => ({ author: row.author, text: row.text, receivedAt: row.received_at.toISOString() }));
+        const { rows } = await db.pool.query<PendingRow>(`SELECT ${PENDING_COLUMNS} FROM ${t("pending_feedback")} WHERE job_id = $1 ORDER BY id`, [jobId]);
+        const entries = rows.map(pendingOfRow);
         // They are stored: once the owner applies one, its next write must delete the row.
         const known = written.get(jobId);
         for (const entry of entries) known?.pending.add(pendingKey(entry));

@@ -74,6 +74,26 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX jobs_updated_at ON {schema}.jobs (updated_at);
     `,
   },
+  {
+    version: 3,
+    name: "team votes; images and the note flag on pending feedback",
+    sql: `
+      -- One row per person per iteration (the last vote counts): rows of their own, so a
+      -- surfaces process recording a vote never overwrites the job row a worker is writing.
+      CREATE TABLE {schema}.job_votes (
+        job_id     text NOT NULL REFERENCES {schema}.jobs (job_id) ON DELETE CASCADE,
+        iteration  integer NOT NULL CHECK (iteration >= 1),
+        voter      jsonb NOT NULL,
+        voter_id   text NOT NULL,
+        vote       text NOT NULL CHECK (vote IN ('up', 'down')),
+        updated_at timestamptz NOT NULL,
+        PRIMARY KEY (job_id, iteration, voter_id)
+      );
+      -- Feedback images (hashes into images) and the team-preference note flag travel with the row.
+      ALTER TABLE {schema}.pending_feedback ADD COLUMN image_hashes text[];
+      ALTER TABLE {schema}.pending_feedback ADD COLUMN is_note boolean NOT NULL DEFAULT false;
+    `,
+  },
 ];
 
 /** Applies every migration not yet recorded; returns the versions it applied. */
