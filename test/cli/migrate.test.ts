@@ -18,6 +18,8 @@ describe("gems migrate --to postgres", () => {
       submitted(await service.submit({ prompt: "a blue sphere", skill: "none", iterations: 1 }, bob, thread)),
     ];
     await Promise.all(jobs.map((jobId) => surface.finished(jobId)));
+    await service.vote(jobs[0]!, bob, 1, "up");
+    expect(await service.vote(jobs[0]!, alice, 1, "down")).toMatchObject({ ok: true });
     await service.drain();
     const statuses = jobs.map((jobId) => service.status(jobId));
     await service.close();
@@ -39,6 +41,12 @@ describe("gems migrate --to postgres", () => {
       expect(copied?.trajectory).toEqual(status.job.trajectory);
       expect(copied?.events.length).toBe(status.job.lastSeq);
       expect(copied?.cursors).toEqual({ test: status.job.lastSeq });
+      const votes = [...(copied?.votes ?? [])].sort((x, y) => x.voter.id.localeCompare(y.voter.id));
+      const expected = [
+        { n: 1, voter: { id: alice.id, name: alice.name }, value: "down" },
+        { n: 1, voter: { id: bob.id, name: bob.name }, value: "up" },
+      ].sort((x, y) => x.voter.id.localeCompare(y.voter.id));
+      expect(votes).toEqual(status.job.jobId === jobs[0] ? expected.map((v) => expect.objectContaining(v)) : []);
       for (const iteration of status.job.trajectory.iterations) expect(await images.has(iteration.imageHash ?? "")).toBe(true);
     }
   });

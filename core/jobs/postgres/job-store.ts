@@ -233,6 +233,14 @@ export function createPostgresJobStore(db: Database, options: PostgresJobStoreOp
          ON CONFLICT (job_id) ${conflict}`,
         [id, requester, surfaceRef, trajectory, record.finishedAt],
       );
+      // A record first written here with votes (gems migrate --to postgres copying a SQLite job)
+      // keeps them; afterwards only setVote writes votes, so no write of the job undoes one.
+      for (const vote of record.votes ?? []) {
+        await client.query(
+          `INSERT INTO ${t("job_votes")} (job_id, iteration, voter, voter_id, vote, updated_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+          [id, vote.n, JSON.stringify({ id: vote.voter.id, name: vote.voter.name }), vote.voter.id, vote.value, vote.at],
+        );
+      }
     } else {
       // Only the columns this process changed: another process may own the others right now.
       // updated_at moves on every write, so pollers find the job; the owner check fences out a
