@@ -877,7 +877,8 @@ export function createDistributedJobService(deps: DistributedJobServiceDeps): Di
         log.error({ err: error, jobId }, "could not store a vote");
         return storageRefusal(error, "the vote");
       }
-      if (!job.run) job.record.votes = votes;
+      // Safe on a job this process runs too: the store never writes votes from the record.
+      job.record.votes = votes;
       log.info({ jobId, voter: voter.id, iteration, action }, "vote recorded");
       await redis.commands.publish(controlChannel, JSON.stringify({ type: "vote", jobId } satisfies ControlMessage)).catch(() => undefined);
       return { ok: true, votes: countVotes(votes) };
