@@ -510,7 +510,19 @@ function nextPromptOrSame(iteration: IterationRecord, refined: RefinedPrompt | n
   return { prompt: iteration.prompt, thought: NO_PROMPT_NOTE };
 }
 
-/** The history as the refiners see it; `withImage` picks the attempts whose image is sent. */
+/**
+ * What both refiners (the full loop's and the fast loop's) are shown: the request, the checklist,
+ * the feedback and every attempt; `withImage` picks the attempts whose image is sent.
+ */
+async function refinerHistory(t: Trajectory, images: AgentDeps["images"], withImage: (it: IterationRecord) => boolean) {
+  return {
+    request: t.request.prompt,
+    checklist: activeRequirements(t).map((r) => ({ id: r.id, question: r.question })),
+    feedback: feedbackViews(t),
+    attempts: await attemptViews(t, images, withImage),
+  };
+}
+
 async function attemptViews(t: Trajectory, images: AgentDeps["images"], withImage: (it: IterationRecord) => boolean): Promise<AttemptView[]> {
   const attempts: AttemptView[] = [];
   for (const it of t.iterations) {
@@ -533,17 +545,7 @@ async function refine(
   commit: Commit,
   signal?: AbortSignal,
 ): Promise<void> {
-  const attempts = await attemptViews(t, deps.images, () => true);
-  const refined = await refinePrompt(
-    deps.mllm,
-    {
-      request: t.request.prompt,
-      checklist: activeRequirements(t).map((r) => ({ id: r.id, question: r.question })),
-      feedback: feedbackViews(t),
-      attempts,
-    },
-    signal,
-  );
+  const refined = await refinePrompt(deps.mllm, await refinerHistory(t, deps.images, () => true), signal);
   // The note lands in the stored experience; surfaces show it as the next prompt's thought, so
   // the events stay the same as in the fast loop.
   const next = nextPromptOrSame(iteration, refined);
@@ -563,16 +565,10 @@ async function revise(
   commit: Commit,
   signal?: AbortSignal,
 ): Promise<void> {
-  const attempts = await attemptViews(t, deps.images, (it) => it.n === iteration.n);
+  const history = await refinerHistory(t, deps.images, (it) => it.n === iteration.n);
   const revision = await reviseAttempt(
     deps.mllm,
-    {
-      request: t.request.prompt,
-      checklist: activeRequirements(t).map((r) => ({ id: r.id, question: r.question })),
-      feedback: feedbackViews(t),
-      attempts,
-      thought: iteration.thought,
-    },
+    { ...history, thought: iteration.thought },
     signal,
   );
   iteration.experience = revision.experience;
