@@ -23,8 +23,25 @@ export const GENERATOR_SERVER_DEFAULTS = { timeoutMs: 300_000, maxRetries: 2 } a
 /** The server's own words for a failed request, from its body; "" when it said nothing useful. */
 export type DetailOf = (body: unknown, text: string) => string;
 
-/** Turns a non-2xx answer into TransientFailure (408, 5xx), RateLimitError (429) or BackendError. */
-export async function statusError(response: Response, label: string, detailOf: DetailOf): Promise<Error> {
+/** What to tell the operator to check, by failure; the rest of each message is the same for every server. */
+export interface StatusAdvice {
+  credentials: string;
+  notFound: string;
+  /** After a 400 or 422; none when the server's own words say enough. */
+  invalidInput?: string;
+}
+
+const SELF_HOSTED_ADVICE: StatusAdvice = {
+  credentials: "Check the server's API auth settings.",
+  notFound: "Check the URL points at the server's root.",
+};
+
+/**
+ * The one mapping of a non-2xx answer onto the retry policy: TransientFailure (408, 5xx; 503 and
+ * 504 in the words a loading or slow diffusion server means), RateLimitError (429) or a final
+ * BackendError in the operator's words.
+ */
+export async function statusError(response: Response, label: string, detailOf: DetailOf, advice: StatusAdvice = SELF_HOSTED_ADVICE): Promise<Error> {
   const status = response.status;
   const text = await response.text().catch(() => "");
   let body: unknown;
@@ -35,15 +52,15 @@ export async function statusError(response: Response, label: string, detailOf: D
   }
   const detail = shorten(detailOf(body, text) || text || response.statusText || "no body");
   if (status === 429) return new RateLimitError(`${label} is rate limiting requests (429).`, parseRetryAfterMs(response.headers));
+  if (status === 503) return new TransientFailure(`busy or still loading its model (503): ${detail}`, status);
+  if (status === 504) return new TransientFailure(`took too long to draw the image (504): ${detail}`, status);
   if (status === 408 || status >= 500) return new TransientFailure(`server error ${status}: ${detail}`, status);
-  if (status === 401 || status === 403) {
-    // Never quote the server here: some echo the credentials they refused.
-    return new BackendError(`${label} refused our credentials (${status}). Check the server's API auth settings.`, "generator", { status });
-  }
-  if (status === 404) {
-    return new BackendError(`${label} has no such endpoint (404): ${detail}. Check the URL points at the server's root.`, "generator", { status });
-  }
-  return new BackendError(`${label} rejected the request (${status}): ${detail}`, "generator", { status });
+  const fail = (message: string): BackendError => new BackendError(message, "generator", { status });
+  // Never quote the server here: some echo the credentials they refused.
+  if (status === 401 || status === 403) return fail(`${label} refused our credentials (${status}). ${advice.credentials}`);
+  if (status === 404) return fail(`${label} has no such endpoint (404): ${detail}. ${advice.notFound}`);
+  if ((status === 400 || status === 422) && advice.invalidInput) return fail(`${label} rejected the request (${status}): ${detail}. ${advice.invalidInput}`);
+  return fail(`${label} rejected the request (${status}): ${detail}`);
 }
 
 /** GETs or POSTs JSON and returns the parsed body, or throws what `statusError` makes of a failure. */

@@ -5,11 +5,10 @@
  * answered with a URL under the same rules. JSON plumbing for ComfyUI and A1111 is in
  * generator-http.ts.
  */
-import { BackendError, RateLimitError } from "../errors.ts";
-import { TransientFailure, callBackend, shorten, type BackendCall } from "./backend-call.ts";
-import { classifyFetchFailure } from "./generator-http.ts";
+import { BackendError } from "../errors.ts";
+import { callBackend, type BackendCall } from "./backend-call.ts";
+import { classifyFetchFailure, statusError } from "./generator-http.ts";
 import { sniffImageType } from "../images/image-type.ts";
-import { parseRetryAfterMs } from "./retry-after.ts";
 
 /** Larger than any image a diffusion server sends (a 4096² PNG is ~50 MB at worst). */
 export const DEFAULT_MAX_IMAGE_BYTES = 64 * 1024 * 1024;
@@ -50,23 +49,16 @@ async function readCapped(response: Response, label: string, maxBytes: number): 
   return new Uint8Array(Buffer.concat(chunks));
 }
 
+/** The GEMS server and OpenAI-style image servers: FastAPI's error bodies, a key to check. */
+const IMAGE_SERVER_ADVICE = {
+  credentials: "Check the generator's API key or access rules.",
+  notFound: "Check the generator URL.",
+  invalidInput: "Check the prompt and size settings.",
+};
+
 /** An error status as a retryable failure (429, 408, 5xx) or a final error in the user's words. */
-export async function httpStatusError(response: Response, label: string): Promise<Error> {
-  const status = response.status;
-  const detail = shorten(serverDetail(await response.text()) || response.statusText || "no body");
-  if (status === 429) {
-    return new RateLimitError(`${label} is rate limiting requests (429).`, parseRetryAfterMs(response.headers));
-  }
-  if (status === 503) return new TransientFailure(`busy or still loading its model (503): ${detail}`, status);
-  if (status === 504) return new TransientFailure(`took too long to draw the image (504): ${detail}`, status);
-  if (status === 408 || status >= 500) return new TransientFailure(`server error ${status}: ${detail}`, status);
-  const fail = (message: string) => new BackendError(message, "generator", { status });
-  if (status === 401 || status === 403) {
-    return fail(`${label} refused the request (${status}). Check the generator's API key or access rules.`);
-  }
-  if (status === 404) return fail(`${label} has no such endpoint (404): ${detail}. Check the generator URL.`);
-  if (status === 422 || status === 400) return fail(`${label} rejected the request (${status}): ${detail}. Check the prompt and size settings.`);
-  return fail(`${label} rejected the request (${status}): ${detail}`);
+export function httpStatusError(response: Response, label: string): Promise<Error> {
+  return statusError(response, label, (_body, text) => serverDetail(text), IMAGE_SERVER_ADVICE);
 }
 
 /**

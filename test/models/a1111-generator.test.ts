@@ -88,6 +88,13 @@ describe("AUTOMATIC1111 generator", () => {
     expect(error.message).not.toContain("\n");
   });
 
+  it("words a 503 as a server still loading its model, as for the GEMS server", async () => {
+    const { generator, fake } = await against({ fail: () => ({ status: 503, json: { detail: "Model is loading" } }) });
+    const error = await rejectionOf(generator.generate({ prompt: "a cat" }));
+    expect(error.message).toMatch(/did not answer after 3 attempts: busy or still loading its model \(503\)/);
+    expect(fake.txt2img).toHaveLength(3);
+  });
+
   it("does not retry a 404 for an unknown model, and quotes it", async () => {
     const { generator, fake } = await against({ fail: () => a1111Error(404, "HTTPException", "404: Model not found", "Model not found") });
     const error = await rejectionOf(generator.generate({ prompt: "a cat" }));
