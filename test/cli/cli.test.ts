@@ -1,14 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { tmpdir } from "node:os";
-import { Writable } from "node:stream";
-import { main, type Io } from "../../bots/cli/main.ts";
 import { parseStoredTrajectory } from "../../core/memory/trajectory-schema.ts";
 import { isPng } from "../../core/images/png.ts";
 import { startSimServer } from "../../servers/sim/http-server.ts";
 import { startFakeGemsGenerator, fastApiError } from "../fakes/gems-generator-server.ts";
+import { runBin as runGemsBin, runMain as runGemsMain } from "../support/cli.ts";
 
 const root = resolve(import.meta.dirname, "../..");
 const PROMPT = 'three red cubes on the left of a blue sphere, a sign that says "OPEN"';
@@ -21,52 +20,12 @@ afterAll(() => {
   rmSync(work, { recursive: true, force: true });
 });
 
-class Capture extends Writable {
-  text = "";
-  override _write(chunk: Buffer, _encoding: string, done: () => void): void {
-    this.text += chunk.toString();
-    done();
-  }
-}
-
 /** Runs main() in this process, for the cases that end before any model is called. */
-async function runMain(argv: string[], env: Record<string, string> = {}) {
-  const stdout = new Capture();
-  const stderr = new Capture();
-  const io: Io = { argv, env: { GEMS_DATA_DIR: join(work, "data"), ...env }, stdout, stderr, cwd: work };
-  const code = await main(io);
-  return { code, stdout: stdout.text, stderr: stderr.text };
-}
-
-interface Spawned {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+const runMain = (argv: string[], env: Record<string, string> = {}) => runGemsMain(argv, { GEMS_DATA_DIR: join(work, "data"), ...env }, work);
 
 /** Runs the real `gems` bin as a child process, with a clean environment. */
-function runBin(
-  args: string[],
-  env: Record<string, string> = {},
-  onStdout?: (text: string, child: ReturnType<typeof spawn>) => void,
-): Promise<Spawned> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [join(root, "bin/gems.mjs"), ...args], {
-      cwd: work,
-      env: { PATH: process.env["PATH"] ?? "", HOME: work, GEMS_SKILLS_DIR: join(root, "skills"), ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-      onStdout?.(stdout, child);
-    });
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolvePromise({ code, stdout, stderr }));
-  });
-}
+const runBin = (args: string[], env: Record<string, string> = {}, onStdout?: (text: string, child: ChildProcess) => void) =>
+  runGemsBin(args, { cwd: work, env, ...(onStdout ? { onStdout } : {}) });
 
 describe("gems run on the simulated models", () => {
   it("prints every step and writes each image, the best one and the trajectory", async () => {
@@ -149,6 +108,7 @@ describe("gems run on the simulated models", () => {
       expect(http.stderr).toMatch(/MLLM: openai-compatible:\S+; image generator: gems-http:127\.0\.0\.1/);
       expect(http.code).toBe(0);
       const local = await runBin(["run", PROMPT, "--out", inProcess, "--seed", "11"]);
+      expect(local.code, local.stderr).toBe(0);
       const read = (dir: string) => JSON.parse(readFileSync(join(dir, "trajectory.json"), "utf8"));
       const [a, b] = [read(viaHttp), read(inProcess)];
       expect(a.iterations.map((it: { prompt: string }) => it.prompt)).toEqual(b.iterations.map((it: { prompt: string }) => it.prompt));

@@ -2,18 +2,17 @@
  * `gems run` and `gems backends` as an operator runs them: the real bin in a child process,
  * against loopback ComfyUI and AUTOMATIC1111 servers.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readProvenance } from "../../core/images/provenance.ts";
 import { readImageInfo } from "../../core/images/sharp-images.ts";
 import { startFakeA1111 } from "../fakes/a1111-server.ts";
 import { markedWorkflow, startFakeComfyUi } from "../fakes/comfyui-server.ts";
 import { startLoopbackServer } from "../fakes/loopback-server.ts";
+import { runBin as runGemsBin } from "../support/cli.ts";
 
-const root = resolve(import.meta.dirname, "../..");
 let work: string;
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), "gems-cli-gen-"));
@@ -22,21 +21,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-function runBin(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done, reject) => {
-    const child = spawn(process.execPath, [join(root, "bin/gems.mjs"), ...args], {
-      cwd: work,
-      env: { PATH: process.env["PATH"] ?? "", HOME: work, GEMS_SKILLS_DIR: join(root, "skills"), GEMS_MLLM: "sim", ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => done({ code, stdout, stderr }));
-  });
-}
+const runBin = (args: string[], env: Record<string, string>) => runGemsBin(args, { cwd: work, env: { GEMS_MLLM: "sim", ...env } });
 
 describe("gems run on a user's own generator", () => {
   it("runs a ComfyUI workflow and writes the WebP it saved as iter-1.webp", async () => {

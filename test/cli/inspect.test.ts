@@ -3,10 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { tmpdir } from "node:os";
-import { Writable } from "node:stream";
-import { main, type Io } from "../../bots/cli/main.ts";
 import { withProvenance } from "../../core/images/provenance.ts";
 import { parseStoredTrajectory } from "../../core/memory/trajectory-schema.ts";
+import { runMain } from "../support/cli.ts";
 
 const root = resolve(import.meta.dirname, "../..");
 let work: string;
@@ -18,22 +17,7 @@ afterAll(() => {
   rmSync(work, { recursive: true, force: true });
 });
 
-class Capture extends Writable {
-  text = "";
-  override _write(chunk: Buffer, _encoding: string, done: () => void): void {
-    this.text += chunk.toString();
-    done();
-  }
-}
-
-async function gems(argv: string[]) {
-  const stdout = new Capture();
-  const stderr = new Capture();
-  const env = { GEMS_DATA_DIR: join(work, "data"), GEMS_SKILLS_DIR: join(root, "skills"), GEMS_SIM_LATENCY_MS: "1" };
-  const io: Io = { argv, env, stdout, stderr, cwd: work };
-  const code = await main(io);
-  return { code, stdout: stdout.text, stderr: stderr.text };
-}
+const gems = (argv: string[]) => runMain(argv, { GEMS_DATA_DIR: join(work, "data"), GEMS_SKILLS_DIR: join(root, "skills"), GEMS_SIM_LATENCY_MS: "1" }, work);
 
 const PROVENANCE = { jobId: "job-7", iteration: 2, prompt: "a red cube\non a blue sphere", mllm: "openai-compatible:qwen3-vl", generator: "comfyui:flux.json", surface: "discord" };
 const picture = () => sharp({ create: { width: 16, height: 16, channels: 3, background: { r: 1, g: 2, b: 3 } } });

@@ -2,10 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { Writable } from "node:stream";
-import { main } from "../../bots/cli/main.ts";
 import { startFakeGemsGenerator, type FakeGemsGenerator } from "../fakes/gems-generator-server.ts";
 import { startFakeModerationServer, type FakeModerationServer } from "../fakes/openai-moderation-server.ts";
+import { runMain } from "../support/cli.ts";
 
 const KEY = "sk-cli-moderation-0123456789";
 let work: string;
@@ -24,26 +23,11 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-class Capture extends Writable {
-  text = "";
-  override _write(chunk: Buffer, _encoding: string, done: () => void): void {
-    this.text += chunk.toString();
-    done();
-  }
-}
-
 async function run(prompt: string, env: Record<string, string>) {
-  const stdout = new Capture();
-  const stderr = new Capture();
   const out = join(work, `out-${Math.random().toString(36).slice(2)}`);
-  const code = await main({
-    argv: ["run", prompt, "--out", out, "--iterations", "1"],
-    env: { GEMS_DATA_DIR: join(work, "data"), GEMS_MLLM: "sim", GEMS_GENERATOR_URL: generator.url, GEMS_MODERATION_WORDS: join(work, "words.txt"), LOG_LEVEL: "silent", ...env },
-    stdout,
-    stderr,
-    cwd: work,
-  });
-  return { code, stderr: stderr.text, stdout: stdout.text, wroteOutput: existsSync(out) };
+  const fullEnv = { GEMS_DATA_DIR: join(work, "data"), GEMS_MLLM: "sim", GEMS_GENERATOR_URL: generator.url, GEMS_MODERATION_WORDS: join(work, "words.txt"), LOG_LEVEL: "silent", ...env };
+  const result = await runMain(["run", prompt, "--out", out, "--iterations", "1"], fullEnv, work);
+  return { ...result, wroteOutput: existsSync(out) };
 }
 
 describe("gems run and moderation", () => {

@@ -5,9 +5,8 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { main } from "../../bots/cli/main.ts";
+import { runMain } from "../support/cli.ts";
 import { markedImageWorkflow, markedWorkflow, startFakeComfyUi } from "../fakes/comfyui-server.ts";
 import { JPEG_BYTES, TINY_PNG } from "../fakes/png-fixture.ts";
 
@@ -25,26 +24,8 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-class Capture extends Writable {
-  text = "";
-  override _write(chunk: Buffer, _encoding: string, done: () => void): void {
-    this.text += chunk.toString();
-    done();
-  }
-}
-
-async function run(argv: string[], env: Record<string, string> = {}) {
-  const stdout = new Capture();
-  const stderr = new Capture();
-  const code = await main({
-    argv,
-    env: { GEMS_DATA_DIR: join(work, "data"), GEMS_SKILLS_DIR: join(root, "skills"), GEMS_MLLM: "sim", ...env },
-    stdout,
-    stderr,
-    cwd: work,
-  });
-  return { code, stdout: stdout.text, stderr: stderr.text };
-}
+const run = (argv: string[], env: Record<string, string> = {}) =>
+  runMain(argv, { GEMS_DATA_DIR: join(work, "data"), GEMS_SKILLS_DIR: join(root, "skills"), GEMS_MLLM: "sim", ...env }, work);
 
 describe("gems run --image", () => {
   it("sends the reference to the generator, keeps it in the job folder and edits the best image with --refine edit", async () => {

@@ -1,14 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { Writable } from "node:stream";
-import { main, type Io } from "../../bots/cli/main.ts";
 import { TEST_DATABASE_URL, dropSchema, uniqueSchemaName } from "../support/postgres.ts";
 import { TEST_REDIS_URL, deletePrefix, uniquePrefix } from "../support/redis.ts";
+import { runMain as runGemsMain, startServing, type Served } from "../support/cli.ts";
 
-const root = resolve(import.meta.dirname, "../..");
 let work: string;
 const children: ChildProcess[] = [];
 
@@ -20,50 +18,15 @@ afterAll(() => {
   rmSync(work, { recursive: true, force: true });
 });
 
-class Capture extends Writable {
-  text = "";
-  override _write(chunk: Buffer, _encoding: string, done: () => void): void {
-    this.text += chunk.toString();
-    done();
-  }
-}
-
-async function runMain(argv: string[], env: Record<string, string> = {}) {
-  const stdout = new Capture();
-  const stderr = new Capture();
-  const io: Io = { argv, env: { GEMS_DATA_DIR: join(work, "data"), ...env }, stdout, stderr, cwd: work };
-  const code = await main(io);
-  return { code, stdout: stdout.text, stderr: stderr.text };
-}
-
-interface Served {
-  child: ChildProcess;
-  url: string;
-  output: () => string;
-  exited: Promise<number | null>;
-}
+const runMain = (argv: string[], env: Record<string, string> = {}) => runGemsMain(argv, { GEMS_DATA_DIR: join(work, "data"), ...env }, work);
 
 /** Starts `gems serve --role <role>` and resolves with the studio's (or the worker's health) address. */
-function startRole(role: string, env: Record<string, string>): Promise<Served> {
-  const child = spawn(process.execPath, [join(root, "bin/gems.mjs"), "serve", "--role", role], {
+const startRole = (role: string, env: Record<string, string>): Promise<Served> =>
+  startServing(["serve", "--role", role], {
     cwd: work,
-    env: { PATH: process.env["PATH"] ?? "", HOME: work, GEMS_WEB_PORT: "0", GEMS_WORKER_PORT: "0", GEMS_SIM_LATENCY_MS: "5", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
+    env: { GEMS_WEB_PORT: "0", GEMS_WORKER_PORT: "0", GEMS_SIM_LATENCY_MS: "5", ...env },
+    onSpawn: (child) => children.push(child),
   });
-  children.push(child);
-  let output = "";
-  const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
-  return new Promise((resolvePromise, reject) => {
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString();
-      const match = /(?:GEMS Studio is open at|\/healthz and \/metrics at) (http:\/\/\S+?)\/?\n[\s\S]*Ctrl-C stops/.exec(output);
-      if (match) resolvePromise({ child, url: match[1] as string, output: () => output, exited });
-    };
-    child.stdout!.on("data", onData);
-    child.stderr!.on("data", onData);
-    void exited.then((code) => reject(new Error(`serve --role ${role} exited (${code}) before it was ready:\n${output}`)));
-  });
-}
 
 async function waitFor<T>(read: () => Promise<T>, isReady: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

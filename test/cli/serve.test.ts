@@ -1,16 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { startFakeSlack } from "../fakes/slack/fake-slack.ts";
 import { createSlackSender } from "../fakes/slack/signed-requests.ts";
 import { slashCommand } from "../fakes/slack/payloads.ts";
 import { startFakeDiscord } from "../fakes/discord/fake-discord.ts";
+import { spawnBin, startServing, type Served } from "../support/cli.ts";
 
-const root = resolve(import.meta.dirname, "../..");
 let work: string;
 const children: ChildProcess[] = [];
 
@@ -22,35 +22,9 @@ afterAll(() => {
   rmSync(work, { recursive: true, force: true });
 });
 
-interface Served {
-  child: ChildProcess;
-  url: string;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
 /** Starts `gems serve` and resolves once it prints the studio's address. */
-function startServe(dataDir: string, env: Record<string, string> = {}): Promise<Served> {
-  const child = spawn(process.execPath, [join(root, "bin/gems.mjs"), "serve"], {
-    cwd: work,
-    env: { PATH: process.env["PATH"] ?? "", HOME: work, GEMS_DATA_DIR: dataDir, GEMS_WEB_PORT: "0", GEMS_SIM_LATENCY_MS: "40", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.push(child);
-  let output = "";
-  const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
-  return new Promise((resolvePromise, reject) => {
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString();
-      // The last line of the start-up message: everything before it has been printed.
-      const match = /GEMS Studio is open at (http:\/\/\S+?)\/?\n[\s\S]*Ctrl-C stops/.exec(output);
-      if (match) resolvePromise({ child, url: match[1] as string, output: () => output, exited });
-    };
-    child.stdout!.on("data", onData);
-    child.stderr!.on("data", onData);
-    void exited.then((code) => reject(new Error(`serve exited (${code}) before it was ready:\n${output}`)));
-  });
-}
+const startServe = (dataDir: string, env: Record<string, string> = {}): Promise<Served> =>
+  startServing(["serve"], { cwd: work, env: { GEMS_DATA_DIR: dataDir, GEMS_WEB_PORT: "0", GEMS_SIM_LATENCY_MS: "40", ...env }, onSpawn: (child) => children.push(child) });
 
 async function submit(url: string, prompt: string, iterations = 3): Promise<string> {
   const response = await fetch(`${url}/api/jobs`, {
@@ -174,11 +148,7 @@ describe("gems serve", () => {
     await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
     const port = (blocker.address() as AddressInfo).port;
     try {
-      const child = spawn(process.execPath, [join(root, "bin/gems.mjs"), "serve"], {
-        cwd: work,
-        env: { PATH: process.env["PATH"] ?? "", HOME: work, GEMS_DATA_DIR: join(work, "data-3"), GEMS_WEB_PORT: String(port) },
-        stdio: ["ignore", "pipe", "pipe"],
-      });
+      const child = spawnBin(["serve"], { cwd: work, env: { GEMS_DATA_DIR: join(work, "data-3"), GEMS_WEB_PORT: String(port) } });
       children.push(child);
       let stderr = "";
       child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));

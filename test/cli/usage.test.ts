@@ -3,28 +3,15 @@
  * SQLite store runs jobs for two people, then the CLI reports what they spent.
  */
 import { describe, expect, it } from "vitest";
-import { Writable } from "node:stream";
-import { main } from "../../bots/cli/main.ts";
 import { parseSince } from "../../bots/cli/usage-command.ts";
 import type { JobEvent } from "../../core/agent/events.ts";
+import { runMain } from "../support/cli.ts";
 import { alice, bob, makeService, recordSurface, sqliteStore, submitted, tempDir, thread } from "../jobs/job-harness.ts";
 
 const PRICES = JSON.stringify({ currency: "USD", models: { sim: { input: 1, output: 2, image: 0.01 } } });
 
-class Capture extends Writable {
-  text = "";
-  override _write(chunk: Buffer, _encoding: string, done: () => void): void {
-    this.text += chunk.toString();
-    done();
-  }
-}
-
-async function usage(dataDir: string, argv: string[], env: Record<string, string> = {}) {
-  const stdout = new Capture();
-  const stderr = new Capture();
-  const code = await main({ argv: ["usage", ...argv], env: { GEMS_DATA_DIR: dataDir, GEMS_PRICES: PRICES, ...env }, stdout, stderr, cwd: dataDir });
-  return { code, stdout: stdout.text, stderr: stderr.text };
-}
+const usage = (dataDir: string, argv: string[], env: Record<string, string> = {}) =>
+  runMain(["usage", ...argv], { GEMS_DATA_DIR: dataDir, GEMS_PRICES: PRICES, ...env }, dataDir);
 
 describe("gems usage", () => {
   it("reports the stored jobs' tokens, images and cost, per person and day, as text and JSON", async () => {

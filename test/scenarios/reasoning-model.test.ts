@@ -7,8 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { tmpdir } from "node:os";
-import { Writable } from "node:stream";
-import { main } from "../../bots/cli/main.ts";
+import { runMain } from "../support/cli.ts";
 import { SERVER_FAMILIES, startReasoningModel, thinkingFor, type ServerFamily } from "../fakes/model-servers.ts";
 
 const root = resolve(import.meta.dirname, "../..");
@@ -21,23 +20,13 @@ afterAll(() => {
   rmSync(work, { recursive: true, force: true });
 });
 
-class Capture extends Writable {
-  text = "";
-  override _write(chunk: Buffer, _encoding: string, done: () => void): void {
-    this.text += chunk.toString();
-    done();
-  }
-}
-
 async function runAgainst(family: ServerFamily, thinking: (index: number) => number, env: Record<string, string> = {}) {
   const model = await startReasoningModel({ family, thinkingTokens: thinking });
   const out = join(work, `${family}-${Math.random().toString(36).slice(2)}`);
-  const stdout = new Capture();
-  const stderr = new Capture();
   try {
-    const code = await main({
-      argv: ["run", PROMPT, "--out", out, "--seed", "3", "--skill", "none"],
-      env: {
+    const { code, stderr } = await runMain(
+      ["run", PROMPT, "--out", out, "--seed", "3", "--skill", "none"],
+      {
         GEMS_DATA_DIR: join(out, "data"),
         GEMS_SKILLS_DIR: join(root, "skills"),
         GEMS_MLLM_BASE_URL: model.url,
@@ -45,12 +34,10 @@ async function runAgainst(family: ServerFamily, thinking: (index: number) => num
         GEMS_GENERATOR: "sim",
         ...env,
       },
-      stdout,
-      stderr,
-      cwd: work,
-    });
+      work,
+    );
     const trajectory = JSON.parse(readFileSync(join(out, "trajectory.json"), "utf8"));
-    return { code, trajectory, calls: model.requests.length, completionTokens: model.completionTokens(), stderr: stderr.text };
+    return { code, trajectory, calls: model.requests.length, completionTokens: model.completionTokens(), stderr };
   } finally {
     await model.close();
   }

@@ -5,19 +5,19 @@
  * fakes received. Runs the real `gems` bin, at the default log level and at debug.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { startLoopbackServer, type FakeReply, type LoopbackServer } from "../fakes/loopback-server.ts";
 import { startFakeDiscord } from "../fakes/discord/fake-discord.ts";
 import { startFakeSlack } from "../fakes/slack/fake-slack.ts";
 import { createSlackSender } from "../fakes/slack/signed-requests.ts";
 import { slashCommand } from "../fakes/slack/payloads.ts";
+import { runBin as runGemsBin, spawnBin } from "../support/cli.ts";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 
-const root = resolve(import.meta.dirname, "../..");
 const KEY = "sk-leakcheck-7Q2xV9pL4mN8rT6yZ3wB";
 /** How the key shows up when a server masks it: OpenAI's stars, an ellipsis, the tail alone. */
 const FRAGMENTS = [KEY, KEY.slice(8), KEY.slice(-12), `${KEY.slice(0, 7)}***`, `...${KEY.slice(-4)}`, `***${KEY.slice(-4)}`];
@@ -61,22 +61,7 @@ async function echoingServer(reply: () => FakeReply): Promise<LoopbackServer> {
   return server;
 }
 
-function runBin(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done, reject) => {
-    const child = spawn(process.execPath, [join(root, "bin/gems.mjs"), ...args], {
-      cwd: work,
-      env: { PATH: process.env["PATH"] ?? "", HOME: work, GEMS_SKILLS_DIR: join(root, "skills"), ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    children.push(child);
-    let stdout = "";
-    let stderr = "";
-    child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once("error", reject);
-    child.once("exit", (code) => done({ code, stdout, stderr }));
-  });
-}
+const runBin = (args: string[], env: Record<string, string>) => runGemsBin(args, { cwd: work, env, onSpawn: (child) => children.push(child) });
 
 /** Every file under `dir`, as text (binary files such as SQLite included, byte for byte). */
 function filesUnder(dir: string): Array<{ path: string; text: string }> {
@@ -156,15 +141,12 @@ describe("no key or bot token in what gems serve writes", () => {
     const slackPort = await freePort();
     const dataDir = join(work, "data-serve");
     try {
-      const child = spawn(process.execPath, [join(root, "bin/gems.mjs"), "serve"], {
+      const child = spawnBin(["serve"], {
         cwd: work,
         env: {
-          PATH: process.env["PATH"] ?? "",
-          HOME: work,
           LOG_LEVEL: "debug",
           GEMS_DATA_DIR: dataDir,
           GEMS_WEB_PORT: "0",
-          GEMS_SKILLS_DIR: join(root, "skills"),
           GEMS_MLLM_BASE_URL: `${mllm.origin}/v1`,
           GEMS_MLLM_MODEL: "m",
           GEMS_MLLM_API_KEY: KEY,
@@ -179,7 +161,6 @@ describe("no key or bot token in what gems serve writes", () => {
           SLACK_API_URL: slack.apiUrl,
           SLACK_PORT: String(slackPort),
         },
-        stdio: ["ignore", "pipe", "pipe"],
       });
       children.push(child);
       let log = "";
