@@ -11,6 +11,7 @@ import { join } from "node:path";
 import type { Runtime } from "./runtime.ts";
 import type { ScaleOutConfig } from "../config/schema.ts";
 import { GemsError, describeError } from "../core/errors.ts";
+import { createDistributedBackend, createLocalBackend } from "../core/jobs/backend.ts";
 import { createDistributedJobService, type ServiceRole } from "../core/jobs/distributed/distributed-job-service.ts";
 import { connectRedis } from "../core/jobs/distributed/redis.ts";
 import { createJobService } from "../core/jobs/job-service.ts";
@@ -100,13 +101,14 @@ async function createJobs(runtime: Runtime, role: ServiceRole): Promise<JobsSetu
       throw new GemsError(`--role ${role} needs the shared stores: set GEMS_DATABASE_URL and GEMS_REDIS_URL (README.md, Scaling out).`, "config");
     }
     const images = createDiskImageStore(join(config.dataDir, "images"));
+    const limits = jobLimitsFromConfig(config);
     const jobs = createJobService({
       mllm: runtime.mllm,
       generator: runtime.generator,
       skills: runtime.skills,
       images,
-      store: await openSqliteJobStore(config.dataDir),
-      limits: jobLimitsFromConfig(config),
+      backend: createLocalBackend(limits, await openSqliteJobStore(config.dataDir)),
+      limits,
       modes: config.modes,
       ...(runtime.modelNames ? { modelNames: runtime.modelNames } : {}),
       logger: logger.child({ component: "jobs" }),
@@ -124,6 +126,7 @@ async function createJobs(runtime: Runtime, role: ServiceRole): Promise<JobsSetu
     throw error;
   }
   const images = createPostgresImageStore(db);
+  const limits = jobLimitsFromConfig(config);
   const jobs = createDistributedJobService({
     role,
     instance,
@@ -131,9 +134,8 @@ async function createJobs(runtime: Runtime, role: ServiceRole): Promise<JobsSetu
     generator: runtime.generator,
     skills: runtime.skills,
     images,
-    store: createPostgresJobStore(db, { isShared: true }),
-    redis,
-    limits: jobLimitsFromConfig(config),
+    backend: await createDistributedBackend({ limits, store: createPostgresJobStore(db, { isShared: true }), redis, logger: logger.child({ component: "jobs" }) }),
+    limits,
     modes: config.modes,
     ...(runtime.modelNames ? { modelNames: runtime.modelNames } : {}),
     logger: logger.child({ component: "jobs" }),

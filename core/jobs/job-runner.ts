@@ -15,7 +15,7 @@ import type { ModelNames, Trajectory } from "../memory/trajectory.ts";
 import type { ImageGenerator, Mllm } from "../models/ports.ts";
 import type { Sleep } from "../models/retry.ts";
 import type { SkillLibrary } from "../skills/types.ts";
-import type { Admission } from "./admission.ts";
+import type { RunQueue } from "./admission.ts";
 import { isFinished } from "./job-actions.ts";
 import type { Job, JobTable, Run } from "./job-table.ts";
 import type { JobLimits } from "./limits.ts";
@@ -30,7 +30,8 @@ export interface JobRunnerHost {
   images: ImageStore;
   limits: JobLimits;
   table: JobTable;
-  admission: Admission;
+  /** Where jobs wait to start in this process, and the count of running ones. */
+  runQueue: RunQueue;
   logger: Logger;
   /** The root logger runJob logs under. */
   agentLogger: Logger;
@@ -68,7 +69,7 @@ export interface JobRunner {
 }
 
 export function createJobRunner(host: JobRunnerHost): JobRunner {
-  const { limits, table, admission, now, sleep } = host;
+  const { limits, table, runQueue, now, sleep } = host;
   const log = host.logger;
 
   function agentDeps(job: Job): AgentDeps {
@@ -139,7 +140,7 @@ export function createJobRunner(host: JobRunnerHost): JobRunner {
       outageWaits: 0,
     };
     job.run = run;
-    admission.started(requester.id);
+    runQueue.started(requester.id);
     const controls: RunControls = {
       signal: run.controller.signal,
       pause: run.pause.signal,
@@ -157,7 +158,7 @@ export function createJobRunner(host: JobRunnerHost): JobRunner {
       }
     })().finally(() => {
       job.run = null;
-      admission.finished(requester.id);
+      runQueue.finished(requester.id);
       if (host.isClosed()) return;
       if (host.runEnded) return host.runEnded(job);
       if (isFinished(job.record.trajectory.status) && job.record.pendingFeedback.length > 0) {
@@ -180,10 +181,16 @@ export function createJobRunner(host: JobRunnerHost): JobRunner {
     host.eventsAdded(record.jobId);
   }
 
+  /** A job in line may start once its record says it is to run (a submit or continue may still be writing it). */
+  function isReady(jobId: string): boolean {
+    const job = table.get(jobId);
+    return job !== undefined && !isFinished(job.record.trajectory.status);
+  }
+
   function schedule(): void {
     if (!host.isTakingWork()) return;
     for (;;) {
-      const jobId = admission.takeNext();
+      const jobId = runQueue.takeNext(isReady);
       if (jobId === undefined) return;
       const job = table.get(jobId);
       if (job && !job.run) startRun(job);

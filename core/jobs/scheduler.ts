@@ -64,9 +64,17 @@ export class FairQueue {
     return true;
   }
 
-  /** Removes and returns the job to start next; `running` counts a person's running jobs. */
-  takeNext(running: (personId: string) => number): string | undefined {
-    const choice = this.#resumed[0] ?? this.#choose(running, this.#lastServed, (personId) => this.#lanes.get(personId)?.[0]);
+  /**
+   * Removes and returns the job to start next; `running` counts a person's running jobs. A job
+   * that is not ready yet (its record is still being written) keeps its place, and so holds
+   * back its person's later jobs.
+   */
+  takeNext(running: (personId: string) => number, isReady: (jobId: string) => boolean = () => true): string | undefined {
+    const head = (personId: string): string | undefined => {
+      const jobId = this.#lanes.get(personId)?.[0];
+      return jobId !== undefined && isReady(jobId) ? jobId : undefined;
+    };
+    const choice = this.#resumed.find((c) => isReady(c.jobId)) ?? this.#choose(running, this.#lastServed, head);
     if (choice === undefined) return undefined;
     this.remove(choice.jobId);
     this.#lastServed.set(choice.personId, this.#turn++);

@@ -19,6 +19,7 @@
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { createDistributedBackend } from "../../core/jobs/backend.ts";
 import { createDistributedJobService, type ServiceRole } from "../../core/jobs/distributed/distributed-job-service.ts";
 import { connectRedis } from "../../core/jobs/distributed/redis.ts";
 import { isFinished } from "../../core/jobs/job-actions.ts";
@@ -105,8 +106,12 @@ const service: JobService = db
       generator,
       skills,
       images: createPostgresImageStore(db),
-      store: createPostgresJobStore(db, { isShared: true }),
-      redis: await connectRedis(values["redis-url"], values.prefix as string),
+      backend: await createDistributedBackend({
+        limits,
+        store: createPostgresJobStore(db, { isShared: true }),
+        redis: await connectRedis(values["redis-url"], values.prefix as string),
+        logger,
+      }),
       logger,
       lockMs: Number(values["lock-ms"]),
       pollIntervalMs: 1_000,

@@ -4,6 +4,7 @@
  * the test owns (created here, dropped and deleted after the test).
  */
 import type { PriceTable, QuotaCheck } from "../../core/jobs/usage-ledger.ts";
+import { createDistributedBackend } from "../../core/jobs/backend.ts";
 import { createDistributedJobService, type DistributedJobService, type ServiceRole } from "../../core/jobs/distributed/distributed-job-service.ts";
 import { createPostgresJobStore } from "../../core/jobs/postgres/job-store.ts";
 import type { JobLimits } from "../../core/jobs/limits.ts";
@@ -49,6 +50,7 @@ export async function makeCluster(): Promise<Cluster> {
     prefix,
     async service(role, setup = {}) {
       const db = await openDatabase(TEST_DATABASE_URL, { schema, maxConnections: 6 });
+      const limits = { ...TEST_LIMITS, ...setup.limits };
       const service = createDistributedJobService({
         role,
         instance: `test-${++instances}`,
@@ -56,9 +58,8 @@ export async function makeCluster(): Promise<Cluster> {
         generator: setup.generator ?? createSimGenerator({ latencyMs: 5 }),
         skills: await skills(),
         images: createPostgresImageStore(db),
-        store: createPostgresJobStore(db, { isShared: true }),
-        redis: await testRedisLink(prefix),
-        limits: { ...TEST_LIMITS, ...setup.limits },
+        backend: await createDistributedBackend({ limits, store: createPostgresJobStore(db, { isShared: true }), redis: await testRedisLink(prefix), logger: silentLogger }),
+        limits,
         logger: silentLogger,
         lockMs: setup.lockMs ?? 1_000,
         pollIntervalMs: 500,

@@ -31,6 +31,8 @@ export interface RunRequest {
   jobId: string;
 }
 
+export type JobQueue = Queue<RunRequest>;
+
 /** BullMQ refuses ids that look like integers; GEMS ids can be all digits. */
 export const queueJobId = (jobId: string): string => `g-${jobId}`;
 

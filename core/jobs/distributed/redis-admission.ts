@@ -16,6 +16,8 @@
  * fair:finish (hashes), fair:vtime, fair:seq, workers (capacity heartbeats). One Redis, not a
  * Redis Cluster: scripts touch keys they compute.
  */
+import type { Logger } from "pino";
+import { queueFullMessage, rateLimitedMessage, type Admission, type Admitted } from "../admission.ts";
 import type { Person, Refusal } from "../types.ts";
 import type { JobLimits } from "../limits.ts";
 import type { RedisLink } from "./redis.ts";
@@ -70,29 +72,26 @@ end
 if redis.call('ZCARD', KEYS[1]) == 0 then redis.call('DEL', KEYS[4], KEYS[5]) end
 return s`;
 
-export type Admitted = { ok: true; rank: number; priority: number };
-
-export interface DistributedAdmission {
-  /** Counts a new job against the person's queue limit and hourly rate, and gives it a tag. */
-  admitNew(jobId: string, person: Person): Promise<Admitted | Refusal>;
-  /** A continued job: the queue limit only. */
-  admitContinue(jobId: string, requester: Person): Promise<Admitted | Refusal>;
-  /** Takes back everything admitNew counted (the job could not be stored). */
-  undoNew(jobId: string, personId: string): Promise<void>;
+/**
+ * Admission (admission.ts) in Redis, plus what only a shared queue needs. The time of a submit is
+ * Redis's own (scripts read TIME), so `atMs` is not used: workers with skewed clocks agree.
+ */
+export interface DistributedAdmission extends Admission {
   /** A worker took the job: it leaves the queue and moves the virtual time. */
   taken(jobId: string): Promise<void>;
-  /** The job left the queue without running (cancelled or picked while queued). */
-  removeQueued(jobId: string): Promise<void>;
   /** A worker says how many jobs it runs at once; it counts as capacity while it keeps saying so. */
   heartbeat(instance: string, concurrency: number): Promise<void>;
-  /** Re-reads the queue order and the free capacity for positionOf. */
-  refreshPositions(activeJobs: number): Promise<void>;
-  /** As of the last refresh: 0 starts now, n ≥ 1 n-th in line, null not queued. */
-  positionOf(jobId: string): number | null;
-  readonly queued: number;
+  /** Re-reads the queue order and the free capacity for positionOf; a failure is logged and keeps the last. */
+  refreshPositions(): Promise<void>;
 }
 
-export function createRedisAdmission(link: RedisLink, limits: JobLimits): DistributedAdmission {
+export interface RedisAdmissionOptions {
+  /** How many jobs workers run now (BullMQ's active count): capacity they hold is not free. */
+  activeJobs(): Promise<number>;
+  logger: Logger;
+}
+
+export function createRedisAdmission(link: RedisLink, limits: JobLimits, options: RedisAdmissionOptions): DistributedAdmission {
   const k = link.key;
   const fairKeys = (personId: string): string[] => [
     k("queued", personId),
@@ -120,24 +119,35 @@ export function createRedisAdmission(link: RedisLink, limits: JobLimits): Distri
       isNew ? "1" : "0",
     )) as [string, number, number?];
     const [verdict, value, priority] = reply;
-    if (verdict === "queue-full") {
-      return {
-        ok: false,
-        reason: "queue-full",
-        message: isNew
-          ? `You already have ${value} job${value === 1 ? "" : "s"} waiting; the limit is ${limits.maxQueuedPerPerson}. Wait for one to start, or stop one.`
-          : `${person.name} already has ${value} jobs waiting; the limit is ${limits.maxQueuedPerPerson}. Try again when one has started.`,
-      };
+    if (verdict === "queue-full") return { ok: false, reason: "queue-full", message: queueFullMessage(value, limits.maxQueuedPerPerson, isNew ? null : person) };
+    if (verdict === "rate-limited") return { ok: false, reason: "rate-limited", message: rateLimitedMessage(limits.rateLimitPerHour, value) };
+    await refreshPositions();
+    return { ok: true, position: positionOf(jobId) ?? value, priority: Math.min(PRIORITY_LIMIT, priority ?? 1) };
+  }
+
+  async function refreshPositions(): Promise<void> {
+    try {
+      const [ids, workers, active] = await Promise.all([link.commands.zrange(k("fair", "order"), 0, -1), link.commands.hgetall(k("workers")), options.activeJobs()]);
+      let capacity = 0;
+      for (const value of Object.values(workers)) {
+        try {
+          const { concurrency, until } = JSON.parse(value) as { concurrency: number; until: number };
+          if (until > Date.now()) capacity += concurrency;
+        } catch {
+          // A malformed heartbeat counts as no capacity; the worker rewrites it within seconds.
+        }
+      }
+      order = ids;
+      free = Math.max(0, capacity - active);
+    } catch (error) {
+      options.logger.warn({ err: error }, "could not read queue positions");
     }
-    if (verdict === "rate-limited") {
-      const minutes = Math.max(1, Math.ceil(value / 60_000));
-      return {
-        ok: false,
-        reason: "rate-limited",
-        message: `You have started ${limits.rateLimitPerHour} jobs in the last hour, the limit. Try again in ${minutes} minute${minutes === 1 ? "" : "s"}.`,
-      };
-    }
-    return { ok: true, rank: value, priority: Math.min(PRIORITY_LIMIT, priority ?? 1) };
+  }
+
+  function positionOf(jobId: string): number | null {
+    const index = order.indexOf(jobId);
+    if (index < 0) return null;
+    return index < free ? 0 : index - free + 1;
   }
 
   const leave = (jobId: string, isTaken: boolean): Promise<unknown> =>
@@ -156,7 +166,7 @@ export function createRedisAdmission(link: RedisLink, limits: JobLimits): Distri
       await leave(jobId, true);
     },
 
-    async removeQueued(jobId) {
+    async remove(jobId) {
       await leave(jobId, false);
     },
 
@@ -164,26 +174,8 @@ export function createRedisAdmission(link: RedisLink, limits: JobLimits): Distri
       await link.commands.hset(k("workers"), instance, JSON.stringify({ concurrency, until: Date.now() + WORKER_TTL_MS }));
     },
 
-    async refreshPositions(activeJobs) {
-      const [ids, workers] = await Promise.all([link.commands.zrange(k("fair", "order"), 0, -1), link.commands.hgetall(k("workers"))]);
-      let capacity = 0;
-      for (const value of Object.values(workers)) {
-        try {
-          const { concurrency, until } = JSON.parse(value) as { concurrency: number; until: number };
-          if (until > Date.now()) capacity += concurrency;
-        } catch {
-          // A malformed heartbeat counts as no capacity; the worker rewrites it within seconds.
-        }
-      }
-      order = ids;
-      free = Math.max(0, capacity - activeJobs);
-    },
-
-    positionOf(jobId) {
-      const index = order.indexOf(jobId);
-      if (index < 0) return null;
-      return index < free ? 0 : index - free + 1;
-    },
+    refreshPositions,
+    positionOf,
 
     get queued() {
       return order.length;

@@ -1,0 +1,146 @@
+/**
+ * The worker role: takes runs from BullMQ, claims each job in PostgreSQL (an owner token that
+ * fences out any worker that lost it), runs the loop over its memory with JobRunner.run, and
+ * reports its capacity so positions in line are right. A drained worker hands its jobs back to
+ * the queue; a worker that lost a job to another (its lock lapsed) stops without a word, since
+ * the job goes on elsewhere.
+ */
+import { randomUUID } from "node:crypto";
+import type { Logger } from "pino";
+import type { Job as BullJob, Worker } from "bullmq";
+import { isFinished } from "../job-actions.ts";
+import type { JobRunner } from "../job-runner.ts";
+import type { Job, JobTable } from "../job-table.ts";
+import type { JobLimits } from "../limits.ts";
+import type { PostgresJobStore } from "../postgres/job-store.ts";
+import type { ServiceCore } from "../service-core.ts";
+import { createJobWorker, type RunRequest } from "./bullmq-queue.ts";
+import type { Control } from "./control.ts";
+import type { RecordCache } from "./record-cache.ts";
+import type { DistributedAdmission } from "./redis-admission.ts";
+import type { RedisLink } from "./redis.ts";
+
+const HEARTBEAT_MS = 5_000;
+
+/** A worker that drains hands its job back to the queue by failing the attempt with this. */
+class HandedBackError extends Error {
+  override readonly name = "HandedBackError";
+}
+
+export interface WorkerHost {
+  instance: string;
+  /** Whether this process also answers the API (role all): it keeps the records it ran. */
+  isSurfaces: boolean;
+  redis: RedisLink;
+  store: PostgresJobStore;
+  table: JobTable;
+  admission: DistributedAdmission;
+  runner: JobRunner;
+  cache: RecordCache;
+  control: Control;
+  core: Pick<ServiceCore, "state" | "every">;
+  limits: JobLimits;
+  log: Logger;
+  lockMs?: number;
+}
+
+export interface JobWorker {
+  start(): Promise<void>;
+  /** Drain: waits for the processors to hand their jobs back. Close (`force`): at once. */
+  close(force: boolean): Promise<void>;
+}
+
+export function createWorkerRole(host: WorkerHost): JobWorker {
+  const { table, store, admission, runner, cache, control, log } = host;
+  const { state } = host.core;
+  /** Per job: the processor call handling it in this process. */
+  const processing = new Map<string, Promise<void>>();
+  let worker: Worker<RunRequest> | undefined;
+
+  /**
+   * A worker whose event loop stalled past the lock can be handed its own job again while the
+   * first run still goes on. The first run pauses at its next step boundary and ends before the
+   * second claims the job, so one process never runs a job twice at once.
+   */
+  async function processRun(bullJob: BullJob<RunRequest>): Promise<void> {
+    const { jobId } = bullJob.data;
+    const prior = processing.get(jobId);
+    if (prior) {
+      table.get(jobId)?.run?.pause.abort();
+      await prior.catch(() => undefined);
+    }
+    const current = processOnce(jobId);
+    processing.set(jobId, current);
+    try {
+      await current;
+    } finally {
+      if (processing.get(jobId) === current) processing.delete(jobId);
+    }
+  }
+
+  async function processOnce(jobId: string): Promise<void> {
+    if (state.isDraining || state.isClosed) throw new HandedBackError("this worker is stopping");
+    await admission.taken(jobId);
+    const claimed = await store.claim(jobId, `${host.instance}/${randomUUID().slice(0, 8)}`);
+    if (!claimed) return;
+    try {
+      if (isFinished(claimed.trajectory.status)) return;
+      const cached = table.get(jobId);
+      const job = cached ?? table.add(claimed);
+      // The claimed record is the truth now, also for what a cached copy had seen.
+      if (cached) cache.adopt(cached, claimed);
+      control.runStarts(job);
+      const stop = await control.stopOf(jobId);
+      if (stop) {
+        await control.applyStopToIdle(job, stop);
+        return;
+      }
+      const running = runner.run(job);
+      // A stop asked between the check above and the run's start is seen here.
+      control.applyStopToRun(job).catch((error: unknown) => log.warn({ err: error, jobId }, "could not check for a stop request"));
+      await running;
+      if (!isFinished(job.record.trajectory.status)) {
+        if (state.isClosed) return;
+        // Lost to another worker (fenced), or paused by a drain: either way the job goes on elsewhere.
+        if (state.isDraining) throw new HandedBackError("handed back by a draining worker");
+        log.warn({ jobId }, "a run ended without finishing its job; another worker has taken it over");
+        await reloadAfterLoss(job);
+        return;
+      }
+      await control.clearStop(jobId);
+      await control.mergePendingFromStore(job);
+      if (job.record.pendingFeedback.length > 0) await runner.applyLeftoverFeedback(job);
+    } finally {
+      control.runEnds(jobId);
+      store.release(jobId, { forget: !host.isSurfaces });
+      if (!host.isSurfaces) table.forget(jobId);
+    }
+  }
+
+  /** After losing a job the cached record may hold steps that were never stored: read it again. */
+  async function reloadAfterLoss(job: Job): Promise<void> {
+    if (!host.isSurfaces) return;
+    const fresh = await store.get(job.record.jobId);
+    if (fresh) cache.adopt(job, fresh);
+  }
+
+  const heartbeat = (): Promise<void> => admission.heartbeat(host.instance, host.limits.maxRunningJobs);
+
+  return {
+    async start() {
+      await heartbeat();
+      host.core.every(HEARTBEAT_MS, heartbeat, "could not report worker capacity");
+      worker = createJobWorker(host.redis, processRun, { concurrency: host.limits.maxRunningJobs, lockMs: host.lockMs });
+      worker.on("error", (error) => log.error({ err: error }, "the queue worker reported an error"));
+      worker.on("failed", (bullJob, error) => {
+        if (!(error instanceof HandedBackError)) log.error({ err: error, jobId: bullJob?.data.jobId }, "a queued run failed");
+      });
+      void worker.run().catch((error: unknown) => log.error({ err: error }, "the queue worker stopped"));
+    },
+
+    async close(force) {
+      if (force) await worker?.close(true).catch(() => undefined);
+      else await worker?.close();
+    },
+  };
+}
