@@ -12,7 +12,6 @@ import { applyContinue, applyPick, continueProblem, isFinished, pickProblem } fr
 import type { JobStore } from "./job-store.ts";
 import type { Job } from "./job-table.ts";
 import { bestOf, finishedVerb, isRefusal, refuse, RESTARTING, storageRefusal } from "./job-views.ts";
-import { surfaceProblem } from "./job-intake.ts";
 import { checkControl } from "./permissions.ts";
 import { createServiceCore, type JobServiceBaseDeps } from "./service-core.ts";
 import { createVoting, notePreference } from "./voting.ts";
@@ -224,29 +223,9 @@ export function createJobService(deps: JobServiceDeps): JobService {
       return voting.vote(job, voter, iteration, action);
     },
 
-    async setSurfaceRef(jobId, surfaceRef) {
-      const job = views.find(jobId);
-      if (isRefusal(job)) return job;
-      const noSurface = surfaceProblem(surfaceRef);
-      if (noSurface) return noSurface;
-      const before = job.record.surfaceRef;
-      job.record.surfaceRef = structuredClone(surfaceRef);
-      try {
-        await table.persist(job);
-      } catch (error) {
-        job.record.surfaceRef = before;
-        return storageRefusal(error, "the job");
-      }
-      delivery.kick(jobId);
-      return { ok: true };
-    },
-
-    status: views.status,
-    list: views.list,
-    events: views.events,
-    corruptJobs: views.corruptJobs,
-    subscribe: (surface, handler, options) => delivery.subscribe(surface, handler, options),
-    sweep: (at) => core.sweep(at),
+    ...core.reads,
+    // Not behind the job's lock: a surface names its thread right after submit, while a stop may wait for a run.
+    setSurfaceRef: (jobId, surfaceRef) => core.setSurfaceRef(jobId, surfaceRef, { isLocked: false }),
     metrics: () => core.metrics({ queued: admission.queued, running: admission.running }),
 
     drain(options = {}) {

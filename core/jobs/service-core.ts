@@ -21,12 +21,13 @@ import { createJobIntake, type JobIntake } from "./job-intake.ts";
 import { createJobRunner, type JobRunner } from "./job-runner.ts";
 import type { LoadedJobs } from "./job-store.ts";
 import { JobTable, type Job, type Run } from "./job-table.ts";
-import { createJobViews, refuse, RESTARTING, STARTING, type JobViews } from "./job-views.ts";
+import { createJobViews, isRefusal, refuse, RESTARTING, STARTING, storageRefusal, type JobViews } from "./job-views.ts";
 import type { JobLimits } from "./limits.ts";
 import { limitGenerator, limitMllm } from "./limited-models.ts";
 import { MODEL_CALL_BUCKETS_SECONDS, ModelCallStats } from "./model-call-stats.ts";
 import { createSweeper } from "./sweeper.ts";
-import type { JobRecord, JobServiceMetrics, Refusal, SweepReport } from "./types.ts";
+import { surfaceProblem } from "./job-intake.ts";
+import type { JobRecord, JobService, JobServiceMetrics, Refusal, Result, SurfaceRef, SweepReport } from "./types.ts";
 import { costViewOf, NO_PRICES, type PriceTable, type QuotaCheck } from "./usage-ledger.ts";
 
 /** What every job service is given, whichever its shape. */
@@ -100,6 +101,10 @@ export interface ServiceCore extends Committer {
   drain(timeoutMs: number | undefined, hooks: { afterRuns?: () => Promise<void>; resumesWhere: string }): Promise<void>;
   /** The first part of close(): nothing new starts, nothing more is delivered, every run is aborted. */
   beginClose(): Run[];
+  /** The parts of the API that read what this process holds, the same in both shapes. */
+  reads: Pick<JobService, "status" | "list" | "events" | "corruptJobs" | "subscribe" | "sweep">;
+  /** `isLocked`: waits for the job's other operations (scaled out, a claim may be refreshing the record). */
+  setSurfaceRef(jobId: string, surfaceRef: SurfaceRef, options: { isLocked: boolean }): Promise<Result>;
 }
 
 const HOUR_MS = 60 * 60 * 1000;
@@ -175,6 +180,20 @@ export function createServiceCore(deps: JobServiceBaseDeps, setup: CoreSetup): S
   const stopTimers = (): void => {
     for (const timer of timers) clearInterval(timer);
   };
+  const views = createJobViews(table, setup.positionOf);
+
+  async function changeSurfaceRef(job: Job, surfaceRef: SurfaceRef): Promise<Result> {
+    const before = job.record.surfaceRef;
+    job.record.surfaceRef = structuredClone(surfaceRef);
+    try {
+      await table.persist(job);
+    } catch (error) {
+      job.record.surfaceRef = before;
+      return storageRefusal(error, "the job");
+    }
+    delivery.kick(job.record.jobId);
+    return { ok: true };
+  }
 
   return {
     state,
@@ -187,7 +206,7 @@ export function createServiceCore(deps: JobServiceBaseDeps, setup: CoreSetup): S
     mllm,
     commit,
     commitOrRestore,
-    views: createJobViews(table, setup.positionOf),
+    views,
     intake: createJobIntake({ skills, limits, now, ...pick(deps) }),
     sweep,
 
@@ -253,6 +272,23 @@ export function createServiceCore(deps: JobServiceBaseDeps, setup: CoreSetup): S
         clearTimeout(timer);
       })();
       return draining;
+    },
+
+    reads: {
+      status: views.status,
+      list: views.list,
+      events: views.events,
+      corruptJobs: views.corruptJobs,
+      subscribe: (surface, handler, options) => delivery.subscribe(surface, handler, options),
+      sweep,
+    },
+
+    async setSurfaceRef(jobId, surfaceRef, { isLocked }) {
+      const job = views.find(jobId);
+      if (isRefusal(job)) return job;
+      const noSurface = surfaceProblem(surfaceRef);
+      if (noSurface) return noSurface;
+      return isLocked ? table.withLock(job, () => changeSurfaceRef(job, surfaceRef)) : changeSurfaceRef(job, surfaceRef);
     },
 
     beginClose() {

@@ -20,7 +20,6 @@ import type { JobRequestInput } from "../../agent/request.ts";
 import { createLocalAdmission } from "../admission.ts";
 import type { DistributedBackend } from "../backend.ts";
 import { applyContinue, applyPick, continueProblem, isFinished, pickProblem } from "../job-actions.ts";
-import { surfaceProblem } from "../job-intake.ts";
 import type { Job } from "../job-table.ts";
 import { bestOf, finishedVerb, isRefusal, refuse, RESTARTING, storageRefusal } from "../job-views.ts";
 import { checkControl } from "../permissions.ts";
@@ -363,31 +362,8 @@ export function createDistributedJobService(deps: DistributedJobServiceDeps): Di
       return { ok: true, votes: countVotes(votes) };
     },
 
-    async setSurfaceRef(jobId, surfaceRef) {
-      const job = views.find(jobId);
-      if (isRefusal(job)) return job;
-      const noSurface = surfaceProblem(surfaceRef);
-      if (noSurface) return noSurface;
-      return table.withLock(job, async (): Promise<Result> => {
-        const before = job.record.surfaceRef;
-        job.record.surfaceRef = structuredClone(surfaceRef);
-        try {
-          await table.persist(job);
-        } catch (error) {
-          job.record.surfaceRef = before;
-          return storageRefusal(error, "the job");
-        }
-        delivery.kick(jobId);
-        return { ok: true };
-      });
-    },
-
-    status: views.status,
-    list: views.list,
-    events: views.events,
-    corruptJobs: views.corruptJobs,
-    subscribe: (surface, handler, options) => delivery.subscribe(surface, handler, options),
-    sweep: (at) => core.sweep(at),
+    ...core.reads,
+    setSurfaceRef: (jobId, surfaceRef) => core.setSurfaceRef(jobId, surfaceRef, { isLocked: true }),
 
     metrics() {
       let running = 0;
