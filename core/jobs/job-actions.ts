@@ -2,6 +2,7 @@
 import { nextStep } from "../agent/run-job.ts";
 import type { BestImage, Trajectory, TrajectoryStatus } from "../memory/trajectory.ts";
 import { MAX_EXTRA_ITERATIONS, MAX_TOTAL_ITERATIONS } from "./limits.ts";
+import type { JobRecord, Refusal } from "./types.ts";
 
 export function isFinished(status: TrajectoryStatus): boolean {
   return status === "done" || status === "failed" || status === "cancelled";
@@ -58,4 +59,13 @@ export function applyContinue(t: Trajectory, extra: number): void {
   t.status = "queued";
   t.stopReason = null;
   t.error = null;
+}
+
+/** Why a job cannot be continued now, as the refusal the person gets; null when it can. */
+export function continueRefusal(record: JobRecord, extra: number): Refusal | null {
+  const t = record.trajectory;
+  if (t.status === "running") return { ok: false, reason: "conflict", message: "This job is still running. Wait for it to finish, or stop it first." };
+  if (t.status === "queued") return { ok: false, reason: "conflict", message: "This job is still waiting to run." };
+  const problem = continueProblem(t, extra, record.pendingFeedback.length > 0);
+  return problem ? { ok: false, reason: "input", message: problem } : null;
 }

@@ -8,11 +8,10 @@
 import type { JobRequestInput } from "../agent/request.ts";
 import { applyFeedback, bestView } from "../agent/run-job.ts";
 import { createLocalBackend, type LocalBackend } from "./backend.ts";
-import { applyContinue, applyPick, continueProblem, isFinished, pickProblem } from "./job-actions.ts";
+import { applyContinue, applyPick, continueRefusal, isFinished, pickProblem } from "./job-actions.ts";
 import type { JobStore } from "./job-store.ts";
 import type { Job } from "./job-table.ts";
-import { bestOf, finishedVerb, isRefusal, refuse, RESTARTING, storageRefusal } from "./job-views.ts";
-import { checkControl } from "./permissions.ts";
+import { bestOf, controlled, finishedVerb, isRefusal, refuse, RESTARTING, storageRefusal } from "./job-views.ts";
 import { createServiceCore, type JobServiceBaseDeps } from "./service-core.ts";
 import { createVoting, notePreference } from "./voting.ts";
 import type { FeedbackResult, JobService, Person, Result, SurfaceRef } from "./types.ts";
@@ -69,17 +68,14 @@ export function createJobService(deps: JobServiceDeps): JobService {
     },
 
     async submit(input: JobRequestInput, requester: Person, surfaceRef: SurfaceRef) {
-      const closed = core.notTaking();
-      if (closed) return closed;
-      const checked = await intake.checkSubmit(input, requester, surfaceRef);
-      if ("ok" in checked) return checked;
-      const at = now();
-      const jobId = intake.newJobId((id) => table.has(id));
+      const accepted = await core.acceptSubmit(input, requester, surfaceRef);
+      if ("ok" in accepted) return accepted;
+      const { jobId, at } = accepted;
       // In line before the first write, so two quick submits see each other's place in line;
       // the runner starts it only once its record is in the table.
       const admitted = await admission.admitNew(jobId, requester, at.getTime());
       if (!admitted.ok) return admitted;
-      const job = table.add(intake.newRecord(jobId, requester, surfaceRef, checked.request, input, at));
+      const job = table.add(intake.newRecord(jobId, requester, surfaceRef, accepted.request, input, at));
       const { position } = admitted;
       try {
         // Runs only once stored: a job the store refused must leave no trace.
@@ -96,10 +92,8 @@ export function createJobService(deps: JobServiceDeps): JobService {
     },
 
     async cancel(jobId, by) {
-      const job = views.find(jobId);
+      const job = controlled(views.find(jobId), "stop", by, limits.admins);
       if (isRefusal(job)) return job;
-      const denied = checkControl("stop", job.record.requester, by, limits.admins);
-      if (denied) return denied;
       return table.withLock(job, async (): Promise<Result<{ best: ReturnType<typeof bestOf> }>> => {
         const { status } = job.record.trajectory;
         // The run may still be winding down after its last commit; the record has the final word.
@@ -126,10 +120,8 @@ export function createJobService(deps: JobServiceDeps): JobService {
     },
 
     async pick(jobId, iteration, by) {
-      const job = views.find(jobId);
+      const job = controlled(views.find(jobId), "pick", by, limits.admins);
       if (isRefusal(job)) return job;
-      const denied = checkControl("pick", job.record.requester, by, limits.admins);
-      if (denied) return denied;
       return table.withLock(job, async (): Promise<Result<{ best: NonNullable<ReturnType<typeof bestOf>> }>> => {
         const problem = pickProblem(job.record.trajectory, iteration);
         if (problem) return refuse("input", problem);
@@ -153,19 +145,15 @@ export function createJobService(deps: JobServiceDeps): JobService {
     },
 
     async continue(jobId, extraIterations, by) {
-      const job = views.find(jobId);
+      const job = controlled(views.find(jobId), "continue", by, limits.admins);
       if (isRefusal(job)) return job;
-      const denied = checkControl("continue", job.record.requester, by, limits.admins);
-      if (denied) return denied;
       const closed = core.notTaking();
       if (closed) return closed;
       return table.withLock(job, async (): Promise<Result<{ position: number }>> => {
         const { record } = job;
+        const refused = continueRefusal(record, extraIterations);
+        if (refused) return refused;
         const t = structuredClone(record.trajectory);
-        if (t.status === "running") return refuse("conflict", "This job is still running. Wait for it to finish, or stop it first.");
-        if (t.status === "queued") return refuse("conflict", "This job is still waiting to run.");
-        const problem = continueProblem(t, extraIterations, record.pendingFeedback.length > 0);
-        if (problem) return refuse("input", problem);
         // In line from here; the runner starts it once the commit below says it is queued.
         const admitted = await admission.admitContinue(jobId, record.requester);
         if (!admitted.ok) return admitted;

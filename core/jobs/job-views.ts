@@ -6,7 +6,8 @@
  */
 import { GemsError, describeError } from "../errors.ts";
 import type { Job, JobTable } from "./job-table.ts";
-import type { JobService, JobStatus, JobSummary, JobRecord, Refusal, RefusalReason } from "./types.ts";
+import type { JobService, JobStatus, JobSummary, JobRecord, Person, Refusal, RefusalReason } from "./types.ts";
+import { checkControl, type ControlAction } from "./permissions.ts";
 import { countVotes } from "./votes.ts";
 
 export const refuse = (reason: RefusalReason, message: string): Refusal => ({ ok: false, reason, message });
@@ -16,6 +17,12 @@ export const storageRefusal = (error: unknown, what: string): Refusal =>
   refuse("storage", error instanceof GemsError ? error.message : `Could not save ${what}: ${describeError(error)}`);
 
 export const isRefusal = (value: Job | Refusal): value is Refusal => "ok" in value;
+
+/** The job found, if `by` may `action` it (its requester or an admin); else the refusal that says who may. */
+export function controlled(found: Job | Refusal, action: ControlAction, by: Person, admins: readonly string[]): Job | Refusal {
+  if (isRefusal(found)) return found;
+  return checkControl(action, found.record.requester, by, admins) ?? found;
+}
 
 export const RESTARTING = "GEMS Bot is restarting. Try again in a minute.";
 export const STARTING = "GEMS Bot is starting. Try again in a few seconds.";

@@ -27,7 +27,9 @@ import { limitGenerator, limitMllm } from "./limited-models.ts";
 import { MODEL_CALL_BUCKETS_SECONDS, ModelCallStats } from "./model-call-stats.ts";
 import { createSweeper } from "./sweeper.ts";
 import { surfaceProblem } from "./job-intake.ts";
-import type { JobRecord, JobService, JobServiceMetrics, Refusal, Result, SurfaceRef, SweepReport } from "./types.ts";
+import type { JobRequestInput } from "../agent/request.ts";
+import type { JobRequest } from "../memory/trajectory.ts";
+import type { JobRecord, Person, JobService, JobServiceMetrics, Refusal, Result, SurfaceRef, SweepReport } from "./types.ts";
 import { costViewOf, NO_PRICES, type PriceTable, type QuotaCheck } from "./usage-ledger.ts";
 
 /** What every job service is given, whichever its shape. */
@@ -96,6 +98,8 @@ export interface ServiceCore extends Committer {
   adopt(loaded: LoadedJobs): Job[];
   /** Why new work is refused now (starting, draining, closed), or null. */
   notTaking(): Refusal | null;
+  /** A submit up to admission: taking work, the input and the quota; then a fresh id and the time. */
+  acceptSubmit(input: JobRequestInput, requester: Person, surfaceRef: SurfaceRef): Promise<Refusal | { request: JobRequest; jobId: string; at: Date }>;
   metrics(counts: { queued: number; running: number }): JobServiceMetrics;
   /** drain(): stops taking work, pauses runs at their step boundary, settles delivery and writes. */
   drain(timeoutMs: number | undefined, hooks: { afterRuns?: () => Promise<void>; resumesWhere: string }): Promise<void>;
@@ -181,6 +185,13 @@ export function createServiceCore(deps: JobServiceBaseDeps, setup: CoreSetup): S
     for (const timer of timers) clearInterval(timer);
   };
   const views = createJobViews(table, setup.positionOf);
+  const intake = createJobIntake({ skills, limits, now, ...pick(deps) });
+
+  function notTaking(): Refusal | null {
+    if (state.isDraining || state.isClosed) return refuse("unavailable", RESTARTING);
+    if (!state.isStarted) return refuse("unavailable", STARTING);
+    return null;
+  }
 
   async function changeSurfaceRef(job: Job, surfaceRef: SurfaceRef): Promise<Result> {
     const before = job.record.surfaceRef;
@@ -207,7 +218,7 @@ export function createServiceCore(deps: JobServiceBaseDeps, setup: CoreSetup): S
     commit,
     commitOrRestore,
     views,
-    intake: createJobIntake({ skills, limits, now, ...pick(deps) }),
+    intake,
     sweep,
 
     every(ms, task, failure, level = "warn") {
@@ -226,10 +237,14 @@ export function createServiceCore(deps: JobServiceBaseDeps, setup: CoreSetup): S
       return loaded.records.map((record) => table.add(record));
     },
 
-    notTaking() {
-      if (state.isDraining || state.isClosed) return refuse("unavailable", RESTARTING);
-      if (!state.isStarted) return refuse("unavailable", STARTING);
-      return null;
+    notTaking,
+
+    async acceptSubmit(input, requester, surfaceRef) {
+      const closed = notTaking();
+      if (closed) return closed;
+      const checked = await intake.checkSubmit(input, requester, surfaceRef);
+      if ("ok" in checked) return checked;
+      return { request: checked.request, jobId: intake.newJobId((id) => table.has(id)), at: now() };
     },
 
     metrics({ queued, running }) {

@@ -19,10 +19,9 @@ import { applyFeedback, bestView } from "../../agent/run-job.ts";
 import type { JobRequestInput } from "../../agent/request.ts";
 import { createLocalAdmission } from "../admission.ts";
 import type { DistributedBackend } from "../backend.ts";
-import { applyContinue, applyPick, continueProblem, isFinished, pickProblem } from "../job-actions.ts";
+import { applyContinue, applyPick, continueRefusal, isFinished, pickProblem } from "../job-actions.ts";
 import type { Job } from "../job-table.ts";
-import { bestOf, finishedVerb, isRefusal, refuse, RESTARTING, storageRefusal } from "../job-views.ts";
-import { checkControl } from "../permissions.ts";
+import { bestOf, controlled, finishedVerb, isRefusal, refuse, RESTARTING, storageRefusal } from "../job-views.ts";
 import { LostJobError } from "../postgres/job-store.ts";
 import { createServiceCore, type JobServiceBaseDeps } from "../service-core.ts";
 import type { FeedbackResult, JobService, Refusal, Result, StartReport } from "../types.ts";
@@ -172,12 +171,9 @@ export function createDistributedJobService(deps: DistributedJobServiceDeps): Di
     },
 
     async submit(input: JobRequestInput, requester, surfaceRef) {
-      const closed = core.notTaking();
-      if (closed) return closed;
-      const checked = await intake.checkSubmit(input, requester, surfaceRef);
-      if ("ok" in checked) return checked;
-      const at = now();
-      const jobId = intake.newJobId((id) => table.has(id));
+      const accepted = await core.acceptSubmit(input, requester, surfaceRef);
+      if ("ok" in accepted) return accepted;
+      const { jobId, at } = accepted;
       let admitted;
       try {
         admitted = await admission.admitNew(jobId, requester, at.getTime());
@@ -187,7 +183,7 @@ export function createDistributedJobService(deps: DistributedJobServiceDeps): Di
       }
       if (!admitted.ok) return admitted;
       const { position } = admitted;
-      const job = table.add(intake.newRecord(jobId, requester, surfaceRef, checked.request, input, at));
+      const job = table.add(intake.newRecord(jobId, requester, surfaceRef, accepted.request, input, at));
       try {
         await commit(job, job.record.trajectory, [{ type: "job.queued", position }]);
         await enqueueRun(backend.queue(), jobId, admitted.priority);
@@ -204,10 +200,8 @@ export function createDistributedJobService(deps: DistributedJobServiceDeps): Di
     },
 
     async cancel(jobId, by) {
-      const job = await fresh(jobId);
+      const job = controlled(await fresh(jobId), "stop", by, limits.admins);
       if (isRefusal(job)) return job;
-      const denied = checkControl("stop", job.record.requester, by, limits.admins);
-      if (denied) return denied;
       const { status } = job.record.trajectory;
       if (isFinished(status)) return refuse("conflict", `This job has already ${finishedVerb(status)}.`);
       try {
@@ -224,10 +218,8 @@ export function createDistributedJobService(deps: DistributedJobServiceDeps): Di
     },
 
     async pick(jobId, iteration, by) {
-      const job = await fresh(jobId);
+      const job = controlled(await fresh(jobId), "pick", by, limits.admins);
       if (isRefusal(job)) return job;
-      const denied = checkControl("pick", job.record.requester, by, limits.admins);
-      if (denied) return denied;
       const problem = pickProblem(job.record.trajectory, iteration);
       if (problem) return refuse("input", problem);
       try {
@@ -258,18 +250,13 @@ export function createDistributedJobService(deps: DistributedJobServiceDeps): Di
     },
 
     async continue(jobId, extraIterations, by) {
-      const job = await fresh(jobId);
+      const job = controlled(await fresh(jobId), "continue", by, limits.admins);
       if (isRefusal(job)) return job;
-      const denied = checkControl("continue", job.record.requester, by, limits.admins);
-      if (denied) return denied;
       const closed = core.notTaking();
       if (closed) return closed;
       return table.withLock(job, async (): Promise<Result<{ position: number }>> => {
-        const t = job.record.trajectory;
-        if (t.status === "running") return refuse("conflict", "This job is still running. Wait for it to finish, or stop it first.");
-        if (t.status === "queued") return refuse("conflict", "This job is still waiting to run.");
-        const problem = continueProblem(t, extraIterations, job.record.pendingFeedback.length > 0);
-        if (problem) return refuse("input", problem);
+        const refused = continueRefusal(job.record, extraIterations);
+        if (refused) return refused;
         const admitted = await admission.admitContinue(jobId, job.record.requester);
         if (!admitted.ok) return admitted;
         const { position } = admitted;
