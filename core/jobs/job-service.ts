@@ -60,7 +60,7 @@ export function createJobService(deps: JobServiceDeps): JobService {
       }
       state.isStarted = true;
       await core.sweep().catch((error: unknown) => log.error({ err: error }, "the retention sweep failed"));
-      core.every(deps.sweepIntervalMs ?? 60 * 60 * 1000, () => core.sweep(), "the retention sweep failed", "error");
+      core.sweepPeriodically();
       runner.schedule();
       delivery.kickAll();
       log.info({ loaded: loaded.records.length, resumed, corrupt: loaded.corrupt.length }, "job service started");

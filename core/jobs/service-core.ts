@@ -94,6 +94,8 @@ export interface ServiceCore extends Committer {
   sweep(at?: Date): Promise<SweepReport>;
   /** Runs `task` every `ms` until drain or close (unref'd: housekeeping keeps no process alive). */
   every(ms: number, task: () => Promise<unknown>, failure: string, level?: "warn" | "error"): void;
+  /** The retention sweep every `sweepIntervalMs` (default hourly) until drain or close. */
+  sweepPeriodically(): void;
   /** Adds loaded records to the table; corrupt ones are logged and answered as corrupt. */
   adopt(loaded: LoadedJobs): Job[];
   /** Why new work is refused now (starting, draining, closed), or null. */
@@ -185,6 +187,14 @@ export function createServiceCore(deps: JobServiceBaseDeps, setup: CoreSetup): S
     for (const timer of timers) clearInterval(timer);
   };
   const views = createJobViews(table, setup.positionOf);
+
+  function every(ms: number, task: () => Promise<unknown>, failure: string, level: "warn" | "error" = "warn"): void {
+    const timer = setInterval(() => {
+      void task().catch((error: unknown) => log[level]({ err: error }, failure));
+    }, ms);
+    timer.unref();
+    timers.push(timer);
+  }
   const intake = createJobIntake({ skills, limits, now, ...pick(deps) });
 
   function notTaking(): Refusal | null {
@@ -221,12 +231,10 @@ export function createServiceCore(deps: JobServiceBaseDeps, setup: CoreSetup): S
     intake,
     sweep,
 
-    every(ms, task, failure, level = "warn") {
-      const timer = setInterval(() => {
-        void task().catch((error: unknown) => log[level]({ err: error }, failure));
-      }, ms);
-      timer.unref();
-      timers.push(timer);
+    every,
+
+    sweepPeriodically() {
+      every(deps.sweepIntervalMs ?? HOUR_MS, () => sweep(), "the retention sweep failed", "error");
     },
 
     adopt(loaded) {

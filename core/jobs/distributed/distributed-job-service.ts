@@ -160,7 +160,7 @@ export function createDistributedJobService(deps: DistributedJobServiceDeps): Di
         }
         report = { loaded: loaded.records.length, resumed, corrupt: table.corruptJobs() };
         core.every(deps.pollIntervalMs ?? 2_000, () => cache.poll(), "could not look for changed jobs");
-        core.every(deps.sweepIntervalMs ?? 60 * 60 * 1000, () => core.sweep(), "the retention sweep failed", "error");
+        core.sweepPeriodically();
       }
       await worker?.start();
       await admission.refreshPositions();
