@@ -16,7 +16,7 @@
 import { createHash } from "node:crypto";
 import { DiscordAPIError, RESTJSONErrorCodes } from "discord.js";
 import type { Logger } from "pino";
-import { isPreviewStale, type JobEvent } from "../../core/agent/events.ts";
+import { isPreviewStale, isVotesSuperseded, type JobEvent } from "../../core/agent/events.ts";
 import type { JobContext, JobService } from "../../core/jobs/types.ts";
 import type { DiscordRest } from "./discord-rest.ts";
 import { APPLIED, type FeedbackInbox } from "./feedback.ts";
@@ -279,8 +279,16 @@ export function createJobThreads(deps: JobThreadsDeps): JobThreads {
       case "job.cancelled":
         await editStatus(state);
         await clearStalePreviews(state, "⏹️ stopped before this image was finished.");
-        await post(state, event, renderFinal(view));
+        ref.finalMessageId = await post(state, event, renderFinal(view));
         return;
+      case "votes.changed": {
+        // Votes cast after the end: the final message's vote line, by one edit per burst (the
+        // service debounces); skipped when newer counts are stored or the job went on. A job
+        // that ended before final messages were remembered has none to edit.
+        const later = deps.jobs.events(view.jobId, event.seq);
+        if (later.ok && !isVotesSuperseded(later.events)) await edit(state, ref.finalMessageId, renderFinal(view));
+        return;
+      }
       case "plan.done":
       case "experience":
         return;
