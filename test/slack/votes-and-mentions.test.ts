@@ -17,6 +17,7 @@ import {
   alice,
   bob,
   bundledSkills,
+  hasAction,
   holdAfter,
   imageReplies,
   onCleanup,
@@ -63,6 +64,35 @@ describe("votes by reaction on Slack", () => {
     expect(textOf(final)).toContain("🗳️ Team votes: #1 👍 1");
     const done = jobs.status(jobId);
     expect(done.ok && done.job.trajectory.feedback.map((f) => f.author)).toEqual(["the team"]);
+  });
+
+  it("after the job ended, reactions update the final reply with the counts now, once per burst, and post nothing new", async () => {
+    const { fake, jobs, sender, command } = await startHarness();
+    await command("a red cube --iterations 1");
+    const card = await waitForCard(fake);
+    const final = await waitForFinal(fake, card);
+    const [image] = imageReplies(fake, card);
+    if (!image) throw new Error("no iteration image");
+    const replies = fake.threadReplies(CHANNEL, card.ts).length;
+    const react = async (user: string, reaction: string, isAdded = true) => {
+      const delivery = await sender.event(reactionEvent(fake, { isAdded, user, reaction, channel: CHANNEL, ts: image.ts, itemUser: fake.botUserId }));
+      expect(delivery.status).toBe(200);
+    };
+
+    await react(bob.id, "+1");
+    await react(alice.id, "+1");
+    await react(bob.id, "-1");
+    await fake.waitFor("the final reply with the burst's counts", () => textOf(final).includes("🗳️ Team votes: #1 👍 1 👎 1"));
+    expect(final.edits).toBe(1);
+    expect(votesOf(jobs, onlyJobId(jobs))).toEqual([{ n: 1, up: 1, down: 1 }]);
+
+    await react(bob.id, "-1", false);
+    await fake.waitFor("the final reply with the later counts", () => /🗳️ Team votes: #1 👍 1(?! 👎)/.test(textOf(final)));
+    // Events reach Slack in order: another update for the first burst would have come before this one.
+    expect(final.edits).toBe(2);
+    expect(final.blocks.some((b: any) => b.type === "image")).toBe(true);
+    expect(hasAction(final, "gems_refine")).toBe(true);
+    expect(fake.threadReplies(CHANNEL, card.ts)).toHaveLength(replies);
   });
 
   it("refuses a request signed with the wrong secret, so nobody can forge votes", async () => {
