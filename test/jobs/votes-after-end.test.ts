@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import type { JobEvent } from "../../core/agent/events.ts";
 import type { JobService } from "../../core/jobs/types.ts";
 import { makeCluster } from "./distributed-harness.ts";
-import { admin, alice, bob, carol, gatedGenerator, makeService, recordSurface, sqliteStore, submitted, tempDir, thread, type RecordingSurface } from "./job-harness.ts";
+import { admin, alice, bob, carol, makeService, recordSurface, sqliteStore, submitted, tempDir, thread, type RecordingSurface } from "./job-harness.ts";
 import { RED_CUBE, redFrom, wireModels } from "./wire-models.ts";
 
 const changesOf = (surface: RecordingSurface, jobId: string) =>
@@ -24,54 +24,29 @@ async function finishedJob(service: JobService, surface: RecordingSurface, itera
   return jobId;
 }
 
+/** Three votes at once, then one more: one event with the burst's counts, then one with the later. */
+async function expectOneChangePerBurst(voters: JobService, surface: RecordingSurface, jobId: string): Promise<JobEvent> {
+  await voters.vote(jobId, bob, 1, "up");
+  await voters.vote(jobId, carol, 1, "up");
+  await voters.vote(jobId, admin, 1, "down");
+  const first = await nthChange(surface, jobId, 1);
+  expect(first.votes).toEqual([{ n: 1, up: 2, down: 1 }]);
+
+  await voters.vote(jobId, carol, 1, "clear");
+  const second = await nthChange(surface, jobId, 2);
+  expect(second.votes).toEqual([{ n: 1, up: 1, down: 1 }]);
+  // Delivered in order: a third event from the first burst would have come before the second.
+  expect(changesOf(surface, jobId)).toHaveLength(2);
+  expect(second.seq).toBe(first.seq + 1);
+  return second;
+}
+
 describe("votes after the job ended, in one process", () => {
   it("a burst of votes after job.done becomes one votes.changed with the counts after the burst, and a later vote one more", async () => {
     const service = await makeService();
     const surface = recordSurface(service);
     await service.start();
-    const jobId = await finishedJob(service, surface);
-
-    await service.vote(jobId, bob, 1, "up");
-    await service.vote(jobId, carol, 1, "up");
-    await service.vote(jobId, admin, 1, "down");
-    const first = await nthChange(surface, jobId, 1);
-    expect(first.votes).toEqual([{ n: 1, up: 2, down: 1 }]);
-
-    await service.vote(jobId, carol, 1, "clear");
-    const second = await nthChange(surface, jobId, 2);
-    expect(second.votes).toEqual([{ n: 1, up: 1, down: 1 }]);
-    // Delivered in order: a third event from the first burst would have come before the second.
-    expect(changesOf(surface, jobId)).toHaveLength(2);
-    expect(second.seq).toBe(first.seq + 1);
-  });
-
-  it("with GEMS_RESULT_BY=votes, a later vote changes the counts but not the result chosen at the end", async () => {
-    const { mllm, generator } = await wireModels({ verifier: redFrom(3) });
-    const gate = gatedGenerator(generator.generator);
-    const service = await makeService({ mllm: mllm.mllm, generator: gate.generator, limits: { resultBy: "votes" } });
-    const surface = recordSurface(service);
-    await service.start();
-    const jobId = submitted(await service.submit({ ...RED_CUBE, iterations: 3 }, alice, thread));
-    await gate.arrived(1);
-    gate.releaseWaiting();
-    await gate.arrived(2);
-    await surface.waitFor((e) => e.jobId === jobId && e.type === "verified" && e.n === 1);
-    await service.vote(jobId, bob, 1, "up");
-    gate.open();
-    const done = await surface.finished(jobId);
-    expect(done).toMatchObject({ type: "job.done", isChosenByVotes: true, best: { n: 1 } });
-
-    await service.vote(jobId, carol, 3, "up");
-    await service.vote(jobId, admin, 3, "up");
-    const change = await nthChange(surface, jobId, 1);
-
-    expect(change.votes).toEqual([
-      { n: 1, up: 1, down: 0 },
-      { n: 3, up: 2, down: 0 },
-    ]);
-    const status = service.status(jobId);
-    expect(status.ok && status.job.best?.n).toBe(1);
-    expect(surface.of(jobId).filter((e) => e.type === "job.done")).toHaveLength(1);
+    await expectOneChangePerBurst(service, surface, await finishedJob(service, surface));
   });
 
   it("a burst cut short by a restart is shown when the job service starts again", async () => {
@@ -122,18 +97,9 @@ describe("votes after the job ended, scaled out", () => {
     await voters.start();
     const jobId = await finishedJob(runner, surface);
 
-    await voters.vote(jobId, bob, 1, "up");
-    await voters.vote(jobId, carol, 1, "down");
-    await voters.vote(jobId, carol, 1, "up");
-    const first = await nthChange(surface, jobId, 1);
-    expect(first.votes).toEqual([{ n: 1, up: 2, down: 0 }]);
-
-    await voters.vote(jobId, bob, 1, "remove-up");
-    const second = await nthChange(surface, jobId, 2);
-    expect(second.votes).toEqual([{ n: 1, up: 1, down: 0 }]);
-    expect(changesOf(surface, jobId)).toHaveLength(2);
+    const last = await expectOneChangePerBurst(voters, surface, jobId);
     const status = voters.status(jobId);
-    expect(status.ok && status.job.lastSeq).toBe(second.seq);
+    expect(status.ok && status.job.lastSeq).toBe(last.seq);
   });
 
   it("a burst whose surfaces process stopped before showing it is shown by the next surfaces process to start", async () => {
