@@ -12,6 +12,9 @@
  * GEMS_PREVIEW_INTERVAL_MS), and image.ready swaps the preview for the final image: previews
  * cost edits, never messages. A preview already superseded in the log (after a restart, or
  * when Discord's rate limits made the bot fall behind) is skipped without a call.
+ *
+ * After the end, votes.changed (one per burst of votes) costs one edit of the final message,
+ * whose id the SurfaceRef keeps; a superseded one costs nothing.
  */
 import { createHash } from "node:crypto";
 import { DiscordAPIError, RESTJSONErrorCodes } from "discord.js";
