@@ -6,7 +6,8 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { z } from "zod";
-import type { PriceTable, QuotaLimit } from "../core/jobs/usage-ledger.ts";
+import { NO_PRICES, type PriceTable, type QuotaLimit, type Quotas } from "../core/jobs/usage-ledger.ts";
+import { optionalText, type EnvOf } from "./env-fields.ts";
 
 export const PRICES_EXAMPLE = `{"currency":"USD","models":{"gpt-4.1-mini":{"input":0.4,"cachedInput":0.1,"output":1.6},"gpt-image-1":{"image":0.04}}}`;
 
@@ -61,4 +62,31 @@ export function parseQuota(variable: string, value: string | undefined, currency
     return `${variable}: the amount is in ${unit} but GEMS_PRICES is in ${currency}; use the price table's currency. ${example}`;
   }
   return { kind: "money", amount: Number(given) };
+}
+
+export const USAGE_FIELDS = {
+  // Parsed in loadConfig (config/usage-settings.ts): a file path needs the working directory.
+  GEMS_PRICES: optionalText,
+  GEMS_QUOTA_PERSON_DAILY: optionalText,
+  GEMS_QUOTA_CHANNEL_DAILY: optionalText,
+};
+
+/** The price table and the daily quotas; each problem is one line in `problems`. */
+export function usageOf(e: EnvOf<typeof USAGE_FIELDS>, cwd: string, problems: string[]): { prices: PriceTable; quotas: Quotas } {
+  const parsed = parsePrices(e.GEMS_PRICES, cwd);
+  if (typeof parsed === "string") problems.push(parsed);
+  const prices = parsed && typeof parsed !== "string" ? parsed : NO_PRICES;
+  const quotaOf = (variable: "GEMS_QUOTA_PERSON_DAILY" | "GEMS_QUOTA_CHANNEL_DAILY") => {
+    const quota = parseQuota(variable, e[variable], prices.currency);
+    if (typeof quota === "string") {
+      problems.push(quota);
+      return null;
+    }
+    if (quota?.kind === "money" && Object.keys(prices.models).length === 0) {
+      problems.push(`${variable}: a quota in money needs prices; set GEMS_PRICES, or give the quota in images. Example: ${variable}="50 images"`);
+      return null;
+    }
+    return quota;
+  };
+  return { prices, quotas: { personDaily: quotaOf("GEMS_QUOTA_PERSON_DAILY"), channelDaily: quotaOf("GEMS_QUOTA_CHANNEL_DAILY") } };
 }

@@ -2,6 +2,7 @@
 import type { AgentEvent, UsageView } from "../../core/agent/events.ts";
 import { checklistLines, type ChecklistMark } from "../../core/memory/checklist.ts";
 import { formatCostLine } from "../../core/jobs/usage-ledger.ts";
+import { describeVotes } from "../../core/jobs/vote-text.ts";
 import { describeModes } from "../../core/memory/trajectory.ts";
 
 export interface RenderContext {
@@ -106,6 +107,9 @@ export function renderEvent(event: AgentEvent, ctx: RenderContext): string[] {
       return [`failed: ${event.error}${event.best ? ` (best so far: iteration ${event.best.n} → ${ctx.bestPath})` : ""}`, ...costLines(event)];
     case "job.cancelled":
       return [`cancelled${event.best ? ` (best so far: iteration ${event.best.n} → ${ctx.bestPath})` : ""}`, ...costLines(event)];
+    case "votes.changed":
+      // Votes cast after the end: the CLI has usually exited by then, but a replay shows them.
+      return [`team votes now: ${describeVotes(event.votes) ?? "none"}`];
   }
 }
 

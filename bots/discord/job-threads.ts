@@ -12,11 +12,14 @@
  * GEMS_PREVIEW_INTERVAL_MS), and image.ready swaps the preview for the final image: previews
  * cost edits, never messages. A preview already superseded in the log (after a restart, or
  * when Discord's rate limits made the bot fall behind) is skipped without a call.
+ *
+ * After the end, votes.changed (one per burst of votes) costs one edit of the final message,
+ * whose id the SurfaceRef keeps; a superseded one costs nothing.
  */
 import { createHash } from "node:crypto";
 import { DiscordAPIError, RESTJSONErrorCodes } from "discord.js";
 import type { Logger } from "pino";
-import { isPreviewStale, type JobEvent } from "../../core/agent/events.ts";
+import { isPreviewStale, isVotesSuperseded, type JobEvent } from "../../core/agent/events.ts";
 import type { JobContext, JobService } from "../../core/jobs/types.ts";
 import type { DiscordRest } from "./discord-rest.ts";
 import { APPLIED, type FeedbackInbox } from "./feedback.ts";
@@ -279,8 +282,16 @@ export function createJobThreads(deps: JobThreadsDeps): JobThreads {
       case "job.cancelled":
         await editStatus(state);
         await clearStalePreviews(state, "⏹️ stopped before this image was finished.");
-        await post(state, event, renderFinal(view));
+        ref.finalMessageId = await post(state, event, renderFinal(view));
         return;
+      case "votes.changed": {
+        // Votes cast after the end: the final message's vote line, by one edit per burst (the
+        // service debounces); skipped when newer counts are stored or the job went on. A job
+        // that ended before final messages were remembered has none to edit.
+        const later = deps.jobs.events(view.jobId, event.seq);
+        if (later.ok && !isVotesSuperseded(later.events)) await edit(state, ref.finalMessageId, renderFinal(view));
+        return;
+      }
       case "plan.done":
       case "experience":
         return;

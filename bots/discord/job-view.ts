@@ -49,9 +49,11 @@ export interface JobView {
   best: BestView | null;
   reason: StopReason | null;
   error: string | null;
-  /** The team's votes when the job ended, and whether they chose the result. */
+  /** The team's votes (when the job ended, then from votes.changed), and whether they chose the result. */
   votes: VoteCount[];
   isChosenByVotes: boolean;
+  /** The votes include some cast after the end (a votes.changed came since the last job.done). */
+  isVotedAfterEnd: boolean;
   /** What the job spent, from its final event; and why a quota stopped it. */
   usage?: UsageView;
   stopMessage?: string;
@@ -77,6 +79,7 @@ export function createJobView(jobId: string, requester: Person, prompt: string, 
     error: null,
     votes: [],
     isChosenByVotes: false,
+    isVotedAfterEnd: false,
   };
 }
 
@@ -167,6 +170,10 @@ export function applyEvent(view: JobView, event: JobEvent): void {
       for (const it of view.iterations) it.preview = null;
       applyEnd(view, event);
       break;
+    case "votes.changed":
+      view.votes = event.votes;
+      view.isVotedAfterEnd = true;
+      break;
   }
 }
 
@@ -180,6 +187,7 @@ function applyEnd(view: JobView, event: Extract<JobEvent, { type: "job.done" | "
       view.reason = event.reason;
       view.votes = event.votes ?? [];
       view.isChosenByVotes = event.isChosenByVotes ?? false;
+      view.isVotedAfterEnd = false;
       break;
     case "job.failed":
       view.phase = "failed";

@@ -12,7 +12,7 @@ import type { ImageProvenance } from "../../core/images/provenance.ts";
 import { checklistOfIteration, iterationOf, isFinishedPhase, provenanceOf, type IterationView, type JobView } from "./job-view.ts";
 import { DISCORD_LIMITS, oneLine, truncate } from "./limits.ts";
 import { userIdOf } from "./person.ts";
-import { describeVotes } from "../../core/jobs/vote-text.ts";
+import { describeTeamVotes } from "../../core/jobs/vote-text.ts";
 
 /** A file to attach: the image by its store hash, under the name the message shows. */
 export interface ImageAttachment {
@@ -239,12 +239,15 @@ function finalLine(view: JobView): string {
   }
 }
 
-/** The result: the best image, why the job stopped, and Refine more / Use this. */
+/**
+ * The result: the best image, why the job stopped, and Refine more / Use this. Also the edit
+ * that brings its vote line up to date (votes.changed): an edit leaves the image as it is.
+ */
 export function renderFinal(view: JobView): OutgoingMessage {
   const best = view.best;
   const hint = "Reply in this thread to say what to change, then press **Refine more**.";
-  const votes = describeVotes(view.votes);
-  const voteLine = votes ? `\n🗳️ Team votes: ${votes}${view.isChosenByVotes ? " — the most voted image is the result" : ""}` : "";
+  const votes = describeTeamVotes(view.votes, { isChosenByVotes: view.isChosenByVotes, isAfterEnd: view.isVotedAfterEnd });
+  const voteLine = votes ? `\n🗳️ ${votes}` : "";
   const cost = view.usage ? `\n${formatCostLine(view.usage)}` : "";
   const content = truncate(`${mention(view)} ${finalLine(view)}${voteLine}${cost}\n${hint}`, DISCORD_LIMITS.messageContent);
   const userId = userIdOf(view.requester);

@@ -24,6 +24,8 @@ const refSchema = z.object({
    * yet; the edit that brings it takes the iteration off this list.
    */
   previewIterations: z.array(z.number().int()).catch([]).default([]),
+  /** The job's latest final message (its result), edited when votes change after the end. */
+  finalMessageId: z.string().optional(),
   /** Highest event seq whose post reached Discord; re-delivered events up to it are dropped. */
   renderedSeq: z.number().int().nonnegative().catch(0).default(0),
 });
@@ -51,5 +53,6 @@ export function toSurfaceRef(ref: DiscordRef): SurfaceRef {
   };
   if (ref.threadId !== undefined) json.threadId = ref.threadId;
   if (ref.statusMessageId !== undefined) json.statusMessageId = ref.statusMessageId;
+  if (ref.finalMessageId !== undefined) json.finalMessageId = ref.finalMessageId;
   return json;
 }

@@ -7,7 +7,7 @@
  */
 import type { webApi } from "@slack/bolt";
 import type { Logger } from "pino";
-import { isPreviewStale, type BestView, type JobEvent } from "../../core/agent/events.ts";
+import { isPreviewStale, isVotesSuperseded, type BestView, type JobEvent } from "../../core/agent/events.ts";
 import type { JobContext, JobService, JobStatus } from "../../core/jobs/types.ts";
 import type { ImageStore } from "../../core/memory/stores.ts";
 import {
@@ -47,6 +47,18 @@ export interface EventDeliverer {
   handle(event: JobEvent, job: JobContext): Promise<void>;
   /** Resolves when every event being rendered now is done (for a clean stop). */
   settle(): Promise<void>;
+}
+
+/** How a final event ends the job, for renderFinal. */
+function endingOf(event: Extract<JobEvent, { type: "job.done" | "job.failed" | "job.cancelled" }>): Ending {
+  const ending: Ending =
+    event.type === "job.done"
+      ? { kind: "done", reason: event.reason, ...(event.votes ? { votes: event.votes } : {}), ...(event.isChosenByVotes ? { isChosenByVotes: true } : {}) }
+      : event.type === "job.failed" ? { kind: "failed", error: event.error } : { kind: "cancelled" };
+  // What the job spent, and why a quota stopped it (core/jobs/usage-ledger.ts).
+  if (event.usage) ending.usage = event.usage;
+  if (event.type === "job.done" && event.message) ending.message = event.message;
+  return ending;
 }
 
 export function createEventDeliverer(deps: DeliveryDeps): EventDeliverer {
@@ -195,8 +207,29 @@ export function createEventDeliverer(deps: DeliveryDeps): EventDeliverer {
         }
       }
     }
-    await attempt(job.jobId, "posting the result", () => post(next, renderFinal(status, ending, best, fileId)));
-    return next;
+    const posted = await attempt(job.jobId, "posting the result", () => post(next, renderFinal(status, ending, best, fileId)));
+    return typeof posted?.ts === "string" ? { ...next, finalTs: posted.ts } : next;
+  }
+
+  /**
+   * Votes cast after the end: chat.update of the final reply with the counts now, once per burst
+   * (the service debounces; the Web API client waits out a rate limit). Skipped when newer counts
+   * are stored or the job went on, and for a job whose final reply predates `finalTs`.
+   */
+  async function updateFinalVotes(event: Extract<JobEvent, { type: "votes.changed" }>, ref: ThreadRef, status: JobStatus): Promise<void> {
+    const stored = jobs.events(event.jobId, 0);
+    if (!stored.ok || ref.finalTs === undefined) return;
+    const later = stored.events.filter((e) => e.seq > event.seq);
+    const done = stored.events.filter((e) => e.seq < event.seq).findLast((e) => e.type === "job.done");
+    if (isVotesSuperseded(later) || done?.type !== "job.done") return;
+    const atEnd = endingOf(done);
+    if (atEnd.kind !== "done") return;
+    const ending: Ending = { ...atEnd, votes: event.votes, isVotedAfterEnd: true };
+    const fileId = done.best ? (ref.files[String(done.best.n)] ?? null) : null;
+    const message = renderFinal(status, ending, done.best, fileId);
+    await attempt(event.jobId, "updating the result's votes", () =>
+      client.chat.update({ channel: ref.channel, ts: ref.finalTs as string, text: message.text, blocks: message.blocks ?? [] }),
+    );
   }
 
   async function render(event: JobEvent, job: JobContext): Promise<void> {
@@ -263,15 +296,8 @@ export function createEventDeliverer(deps: DeliveryDeps): EventDeliverer {
       case "job.cancelled": {
         showingPreview.delete(job.jobId);
         pacing.forget(job.jobId);
-        const ending: Ending =
-          event.type === "job.done"
-            ? { kind: "done", reason: event.reason, ...(event.votes ? { votes: event.votes } : {}), ...(event.isChosenByVotes ? { isChosenByVotes: true } : {}) }
-            : event.type === "job.failed" ? { kind: "failed", error: event.error } : { kind: "cancelled" };
-        // What the job spent, and why a quota stopped it (core/jobs/usage-ledger.ts).
-        if (event.usage) ending.usage = event.usage;
-        if (event.type === "job.done" && event.message) ending.message = event.message;
         await updateCard(job.jobId, ref, status);
-        ref = await postFinal(job, ref, status, ending, event.best);
+        ref = await postFinal(job, ref, status, endingOf(event), event.best);
         isPosted = true;
         break;
       }
@@ -286,6 +312,9 @@ export function createEventDeliverer(deps: DeliveryDeps): EventDeliverer {
       case "image.ready":
         // The card said "drawing… n%"; the image is in, so it says so until the verdicts arrive.
         if (showingPreview.delete(job.jobId)) await updateCard(job.jobId, ref, status);
+        break;
+      case "votes.changed":
+        await updateFinalVotes(event, ref, status);
         break;
       case "plan.done":
       case "experience":

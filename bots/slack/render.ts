@@ -8,7 +8,7 @@ import type { types } from "@slack/bolt";
 import type { BestView, RequirementView, UsageView, VoteCount } from "../../core/agent/events.ts";
 import { formatCostLine } from "../../core/jobs/usage-ledger.ts";
 import type { JobStatus } from "../../core/jobs/types.ts";
-import { describeVotes } from "../../core/jobs/vote-text.ts";
+import { describeTeamVotes } from "../../core/jobs/vote-text.ts";
 import { checklistLines, type ChecklistMark } from "../../core/memory/checklist.ts";
 import { describeModes, regressionsOf, type StopReason, type Trajectory, type Verdict } from "../../core/memory/trajectory.ts";
 import type { SkillSummary } from "../../core/skills/types.ts";
@@ -214,12 +214,13 @@ export function renderContinued(status: JobStatus): SlackMessage {
 }
 
 export type Ending = (
-  | { kind: "done"; reason: StopReason; votes?: VoteCount[]; isChosenByVotes?: boolean }
+  /** `isVotedAfterEnd`: `votes` include some cast after the end (a votes.changed). */
+  | { kind: "done"; reason: StopReason; votes?: VoteCount[]; isChosenByVotes?: boolean; isVotedAfterEnd?: boolean }
   | { kind: "failed"; error: string }
   | { kind: "cancelled" }
 ) & { usage?: UsageView; message?: string };
 
-/** The last reply: why the job ended, the best image, and what can be done next. */
+/** The last reply: why the job ended, the best image, and what can be done next; also its update when votes change after the end. */
 export function renderFinal(status: JobStatus, ending: Ending, best: BestView | null, fileId: string | null): SlackMessage {
   const t = status.trajectory;
   const summary = best ? `Iteration ${best.n} passed ${best.passed} of ${checks(best.total)}.` : "There is no image to show.";
@@ -242,8 +243,8 @@ export function renderFinal(status: JobStatus, ending: Ending, best: BestView | 
       headline = "⏹ *Stopped.*";
       break;
   }
-  const votes = ending.kind === "done" ? describeVotes(ending.votes) : null;
-  const voteLine = votes ? `\n🗳️ Team votes: ${votes}${ending.kind === "done" && ending.isChosenByVotes ? " — the most voted image is the result" : ""}` : "";
+  const votes = ending.kind === "done" ? describeTeamVotes(ending.votes, { isChosenByVotes: ending.isChosenByVotes === true, isAfterEnd: ending.isVotedAfterEnd === true }) : null;
+  const voteLine = votes ? `\n🗳️ ${votes}` : "";
   const cost = ending.usage ? `\n${escapeMrkdwn(formatCostLine(ending.usage))}` : "";
   const blocks: types.KnownBlock[] = [section(`${headline}\n${summary}${voteLine}${cost}`)];
   if (best && fileId) {

@@ -18,6 +18,8 @@ const threadRefSchema = z.object({
   renderedSeq: z.number().int().nonnegative(),
   /** File id of each iteration's uploaded image, by iteration number: posted once, reused by the final reply. */
   files: z.record(z.string(), z.string()),
+  /** ts of the job's latest final reply (its result), updated when votes change after the end. */
+  finalTs: z.string().optional(),
   /** Links the job to the in-memory responder of the request that created it (see submit-job.ts). */
   requestId: z.string(),
 });

@@ -106,7 +106,14 @@ export type AgentEvent =
       usage?: UsageView;
     }
   | { type: "job.failed"; error: string; best: BestView | null; usage?: UsageView }
-  | { type: "job.cancelled"; best: BestView | null; usage?: UsageView };
+  | { type: "job.cancelled"; best: BestView | null; usage?: UsageView }
+  /**
+   * The team's votes changed after the job ended with job.done (people vote once they see the
+   * result): every iteration's counts now, for the final message to show. The result stays what
+   * the end chose, also with GEMS_RESULT_BY=votes. The service commits one per burst of votes
+   * (core/jobs/voting.ts), and only when the counts differ from what the log last said.
+   */
+  | { type: "votes.changed"; votes: VoteCount[] };
 
 export type AgentEventType = AgentEvent["type"];
 
@@ -139,4 +146,13 @@ export function isPreviewSuperseded(preview: PreviewEvent, later: readonly Agent
  */
 export function isPreviewStale(preview: PreviewEvent & { at: string }, later: readonly AgentEvent[], sinceMs: number): boolean {
   return Date.parse(preview.at) < sinceMs || isPreviewSuperseded(preview, later);
+}
+
+/**
+ * Whether a votes.changed is out of date given the events stored after it (`later`): newer counts came,
+ * or the job was continued (its next end brings a new final message with the votes then).
+ * A surface that replays or falls behind skips it rather than edit the final message twice.
+ */
+export function isVotesSuperseded(later: readonly AgentEvent[]): boolean {
+  return later.some((event) => event.type === "votes.changed" || event.type === "job.queued");
 }

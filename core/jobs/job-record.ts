@@ -30,6 +30,7 @@ const EVENT_TYPES = [
   "job.done",
   "job.failed",
   "job.cancelled",
+  "votes.changed",
 ] as const satisfies readonly AgentEventType[];
 
 // Fails the typecheck when events.ts gains a type this list does not know.

@@ -13,7 +13,7 @@ import type { JobStore } from "./job-store.ts";
 import type { Job } from "./job-table.ts";
 import { bestOf, controlled, finishedVerb, isRefusal, refuse, RESTARTING, storageRefusal } from "./job-views.ts";
 import { createServiceCore, type JobServiceBaseDeps } from "./service-core.ts";
-import { createVoting, notePreference } from "./voting.ts";
+import { createVoteCounts, createVoting, notePreference, showVotesLocally } from "./voting.ts";
 import type { FeedbackResult, JobService, Person, Result, SurfaceRef } from "./types.ts";
 
 export interface JobServiceDeps extends JobServiceBaseDeps {
@@ -38,7 +38,8 @@ export function createJobService(deps: JobServiceDeps): JobService {
     isSelfScheduling: true,
   });
   const { state, log, table, delivery, runner, views, intake, now, commit, commitOrRestore } = core;
-  const voting = createVoting<Job>({ persist: (job) => table.persist(job), now, logger: log });
+  const voteCounts = createVoteCounts({ show: showVotesLocally(table, commit), isClosed: () => state.isClosed, logger: log });
+  const voting = createVoting<Job>({ persist: (job) => table.persist(job), now, logger: log, counts: voteCounts });
 
   const leftoverFeedback = (job: Job): void => {
     void runner.applyLeftoverFeedback(job).catch((error: unknown) => log.error({ err: error, jobId: job.record.jobId }, "could not apply leftover feedback"));
@@ -57,6 +58,7 @@ export function createJobService(deps: JobServiceDeps): JobService {
         admission.restore(record.jobId, record.requester.id, Date.parse(createdAt), isUnfinished ? status : "finished", nowMs);
         if (isUnfinished) resumed++;
         else if (record.pendingFeedback.length > 0) leftoverFeedback(job);
+        voteCounts.restored(record);
       }
       state.isStarted = true;
       await core.sweep().catch((error: unknown) => log.error({ err: error }, "the retention sweep failed"));
@@ -223,6 +225,7 @@ export function createJobService(deps: JobServiceDeps): JobService {
 
     async close() {
       if (state.isClosed) return;
+      voteCounts.close();
       admission.stopStarting();
       const runs = core.beginClose();
       // Aborted calls end quickly; a model call that ignores its signal is not worth hanging on.

@@ -117,6 +117,8 @@ export interface WorldOptions {
   moderation?: ModerationStep;
   /** Team skills: the library replaces the bundled one for the job service and the bot. */
   team?: { library: TeamSkillLibrary; defaults: SkillDefaultStore; admins: string[] };
+  /** A job service made by the test (e.g. a scaled-out one), not started yet; it replaces the world's own. */
+  jobs?: JobService;
 }
 
 export interface World {
@@ -146,7 +148,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const latencyMs = options.latencyMs ?? 2;
   const library = options.team?.library ?? (await skills());
   let ledger: UsageLedger | undefined;
-  const jobs = createJobService({
+  const jobs = options.jobs ?? createJobService({
     ...(options.usage ? { prices: options.usage.prices ?? NO_PRICES, quota: (person, ref) => ledger?.quotaProblem(person, ref) ?? null } : {}),
     mllm: createSimMllm({ latencyMs }),
     // No partial drawings unless a test brings its own generator: the REST-call budgets here are for previews off.

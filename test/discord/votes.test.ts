@@ -1,7 +1,7 @@
 import { GatewayIntentBits, type APIUser } from "discord.js";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createSimGenerator } from "../../servers/sim/sim-generator.ts";
-import { HARD_PROMPT, createJob, gatedGenerator, iterationMessages, startWorld, waitForFinal, type Gate, type World } from "./harness.ts";
+import { EASY_PROMPT, HARD_PROMPT, createJob, gatedGenerator, iterationMessages, startWorld, waitForFinal, type Gate, type World } from "./harness.ts";
 
 let world: World;
 let gate: Gate;
@@ -59,6 +59,13 @@ describe("votes by reaction on Discord", () => {
     expect(final.attachments.map((a) => a.filename)).toEqual(["best-iteration-1.png"]);
     const status = world.jobs.status(jobId);
     expect(status.ok && status.job.best?.n).toBe(1);
+
+    // A vote after the end: the counts change, the result chosen at the end stays.
+    world.fake.react(alice, first, "👍");
+    await world.fake.waitFor(
+      () => final.content.includes("🗳️ Team votes: #1 👍 3 — the result is the image most voted when the job ended"),
+      "the final message with the vote cast after the end",
+    );
   });
 
   it("ignores reactions on messages that are not an iteration's", async () => {
@@ -70,5 +77,30 @@ describe("votes by reaction on Discord", () => {
     if (!iteration) throw new Error("no iteration message");
     world.fake.react(bob, iteration, "👎");
     await vi.waitFor(() => expect(votesOf(jobId)).toEqual([{ n: 1, up: 0, down: 1 }]));
+  });
+
+  it("after the job ended, reactions edit the final message with the counts now, once per burst, and post nothing new", async () => {
+    gate.open();
+    const { jobId, threadId } = await createJob(world, alice, { prompt: EASY_PROMPT, iterations: 1 });
+    const final = await waitForFinal(world.fake, threadId);
+    expect(final.content).not.toContain("Team votes");
+    const [iteration] = iterationMessages(world.fake, threadId);
+    if (!iteration) throw new Error("no iteration message");
+    const posted = world.fake.messagesIn(threadId).length;
+
+    world.fake.react(bob, iteration, "👍");
+    world.fake.react(carol, iteration, "👍");
+    world.fake.react(alice, iteration, "👎");
+    await world.fake.waitFor(() => final.content.includes("🗳️ Team votes: #1 👍 2 👎 1\n"), "the final message with the burst's counts");
+    expect(final.edits).toBe(1);
+    expect(votesOf(jobId)).toEqual([{ n: 1, up: 2, down: 1 }]);
+
+    world.fake.unreact(alice, iteration, "👎");
+    await world.fake.waitFor(() => final.content.includes("🗳️ Team votes: #1 👍 2\n"), "the final message with the later counts");
+    // Events reach Discord in order: another edit for the first burst would have come before this one.
+    expect(final.edits).toBe(2);
+    expect(final.attachments.map((a) => a.filename)).toEqual(["best-iteration-1.png"]);
+    expect(final.content).not.toContain("the most voted image is the result");
+    expect(world.fake.messagesIn(threadId)).toHaveLength(posted);
   });
 });

@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { describeVotes } from "../../core/jobs/vote-text.ts";
+import type { JobEvent } from "../../core/agent/events.ts";
+import { describeTeamVotes, describeVotes } from "../../core/jobs/vote-text.ts";
+import { shownVoteCounts, votesChangedEvent } from "../../core/jobs/voting.ts";
+import type { JobRecord } from "../../core/jobs/types.ts";
 import { applyVote, mostVotedImage, preferenceNote, preferenceText, preferredIteration, withVotes, type VoteEntry } from "../../core/jobs/votes.ts";
 import { createTrajectory, type Trajectory } from "../../core/memory/trajectory.ts";
 
@@ -75,5 +78,50 @@ describe("vote rules", () => {
   it("words votes the same way for every surface", () => {
     expect(describeVotes([{ n: 2, up: 3, down: 1 }, { n: 3, up: 1, down: 0 }])).toBe("#2 👍 3 👎 1 · #3 👍 1");
     expect(describeVotes([])).toBeNull();
+  });
+
+  it("words the vote line of a final message, and says a result chosen by votes was chosen at the end once later votes came", () => {
+    const counts = [{ n: 1, up: 2, down: 0 }];
+    expect(describeTeamVotes(counts)).toBe("Team votes: #1 👍 2");
+    expect(describeTeamVotes(counts, { isChosenByVotes: true })).toBe("Team votes: #1 👍 2 — the most voted image is the result");
+    expect(describeTeamVotes(counts, { isChosenByVotes: true, isAfterEnd: true })).toBe("Team votes: #1 👍 2 — the result is the image most voted when the job ended");
+    expect(describeTeamVotes([], { isChosenByVotes: true })).toBeNull();
+  });
+});
+
+describe("votes.changed: when a finished job's final message is behind its votes", () => {
+  const event = (seq: number, body: Record<string, unknown>) => ({ ...body, jobId: "job1", seq, at: AT }) as JobEvent;
+  function record(events: JobEvent[], stored: VoteEntry[], status: "done" | "cancelled" | "running" = "done"): JobRecord {
+    const t = trajectory();
+    t.status = status;
+    return { version: 1, jobId: "job1", requester: ana, surfaceRef: { surface: "test" }, trajectory: t, events, cursors: {}, pendingFeedback: [], finishedAt: AT, votes: stored };
+  }
+  const done = event(1, { type: "job.done", best: null, reason: "max-iterations", votes: [{ n: 1, up: 1, down: 0 }] });
+
+  it("the shown counts are the latest votes.changed or job.done; none after a failure, a stop or a continue", () => {
+    expect(shownVoteCounts([done])).toEqual([{ n: 1, up: 1, down: 0 }]);
+    expect(shownVoteCounts([done, event(2, { type: "votes.changed", votes: [] }), event(3, { type: "feedback.added" })])).toEqual([]);
+    expect(shownVoteCounts([done, event(2, { type: "job.queued", position: 0 })])).toBeNull();
+    expect(shownVoteCounts([event(1, { type: "job.cancelled", best: null })])).toBeNull();
+    expect(shownVoteCounts([])).toBeNull();
+  });
+
+  it("is needed only when the stored votes count differently from what the message shows", () => {
+    expect(votesChangedEvent(record([done], votes([ana, 1, "up"])))).toBeNull();
+    // Other people, the same counts (one vote moved, another taken back): nothing to show.
+    expect(votesChangedEvent(record([done], votes([bo, 1, "up"])))).toBeNull();
+    expect(votesChangedEvent(record([done], votes([ana, 1, "up"], [bo, 2, "down"])))).toEqual({
+      type: "votes.changed",
+      votes: [
+        { n: 1, up: 1, down: 0 },
+        { n: 2, up: 0, down: 1 },
+      ],
+    });
+    expect(votesChangedEvent(record([done], []))).toEqual({ type: "votes.changed", votes: [] });
+  });
+
+  it("is never needed for a job that is running again, or whose end was a stop", () => {
+    expect(votesChangedEvent(record([done], votes([bo, 2, "up"]), "running"))).toBeNull();
+    expect(votesChangedEvent(record([event(1, { type: "job.cancelled", best: null })], votes([bo, 2, "up"]), "cancelled"))).toBeNull();
   });
 });

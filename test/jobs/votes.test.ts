@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { JobEvent } from "../../core/agent/events.ts";
 import type { JobService } from "../../core/jobs/types.ts";
 import { preferenceText, TEAM_AUTHOR } from "../../core/jobs/votes.ts";
-import { alice, bob, carol, gatedGenerator, makeService, recordSurface, sqliteStore, submitted, tempDir, thread } from "./job-harness.ts";
+import { admin, alice, bob, carol, gatedGenerator, makeService, recordSurface, sqliteStore, submitted, tempDir, thread } from "./job-harness.ts";
 import { RED_CUBE, redFrom, wireModels } from "./wire-models.ts";
 import { makeCluster } from "./distributed-harness.ts";
 import type { JobLimits } from "../../core/jobs/limits.ts";
@@ -98,6 +98,22 @@ describe("team votes", () => {
     const done = doneOf(surface.of(jobId));
     expect(done).toMatchObject({ reason: "all-passed", isChosenByVotes: true, best: { n: 1 } });
     expect(statusOf(service, jobId).best?.n).toBe(1);
+  });
+
+  it("with GEMS_RESULT_BY=votes, a vote after the end changes the counts (votes.changed) but not the result chosen at the end", async () => {
+    const { service, gate, jobId, surface } = await heldJob({ limits: { resultBy: "votes" } });
+    await service.vote(jobId, bob, 1, "up");
+    gate.open();
+    await surface.finished(jobId);
+    expect(doneOf(surface.of(jobId))).toMatchObject({ isChosenByVotes: true, best: { n: 1 } });
+
+    await service.vote(jobId, carol, 3, "up");
+    await service.vote(jobId, admin, 3, "up");
+    const change = await surface.waitFor((e) => e.jobId === jobId && e.type === "votes.changed");
+
+    expect(change).toMatchObject({ votes: [{ n: 1, up: 1, down: 0 }, { n: 3, up: 2, down: 0 }] });
+    expect(statusOf(service, jobId).best?.n).toBe(1);
+    expect(surface.of(jobId).filter((e) => e.type === "job.done")).toHaveLength(1);
   });
 
   it("writes 'the team preferred iteration k' into memory for the next attempt, without new questions", async () => {

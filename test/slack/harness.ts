@@ -71,6 +71,8 @@ export interface HarnessOptions {
   moderation?: ModerationStep;
   /** Team skills: the library replaces the bundled one for the job service and the bot. */
   team?: { library: TeamSkillLibrary; defaults: SkillDefaultStore; admins: string[] };
+  /** A job service made by the test (e.g. a scaled-out one), not started yet; it replaces the harness's own. */
+  jobs?: JobService;
 }
 
 export interface SlackHarness {
@@ -97,7 +99,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<SlackH
   const skills = options.team?.library ?? (await bundledSkills());
   const admins = [`slack:${fake.teamId}:${admin.id}`];
   let ledger: UsageLedger | undefined;
-  const jobs = createJobService({
+  const jobs = options.jobs ?? createJobService({
     ...(options.usage ? { prices: options.usage.prices ?? NO_PRICES, quota: (person, ref) => ledger?.quotaProblem(person, ref) ?? null } : {}),
     // Job ids seed the sim generator: counted ids make every run draw the same images.
     createJobId: () => `job-${String(++jobCounter).padStart(4, "0")}`,

@@ -17,6 +17,7 @@ import {
   alice,
   bob,
   bundledSkills,
+  hasAction,
   holdAfter,
   imageReplies,
   onCleanup,
@@ -25,6 +26,7 @@ import {
   textOf,
   waitForCard,
   waitForFinal,
+  type SlackHarness,
 } from "./harness.ts";
 
 const votesOf = (jobs: JobService, jobId: string) => {
@@ -32,22 +34,28 @@ const votesOf = (jobs: JobService, jobId: string) => {
   return status.ok ? status.job.votes : null;
 };
 
+/** A person's reaction added (or removed) on the bot's message `ts`, as Slack delivers it. */
+const reacting =
+  ({ fake, sender }: SlackHarness, ts: string) =>
+  async (user: string, reaction: string, isAdded = true): Promise<void> => {
+    const delivery = await sender.event(reactionEvent(fake, { isAdded, user, reaction, channel: CHANNEL, ts, itemUser: fake.botUserId }));
+    expect(delivery.status).toBe(200);
+  };
+
 let nextTs = 0;
 const newTs = () => `1800000100.${String(++nextTs).padStart(6, "0")}`;
 
 describe("votes by reaction on Slack", () => {
   it("counts :+1:/:-1: (skin tones too) on an iteration's image per person, drops removed ones, ignores the bot and other reactions, and shows the votes in the final reply", async () => {
     const gate = holdAfter(createSimGenerator({ latencyMs: 1 }), 1);
-    const { fake, jobs, sender, command } = await startHarness({ generator: gate.generator });
+    const harness = await startHarness({ generator: gate.generator });
+    const { fake, jobs, command } = harness;
     await command(`${HARD_PROMPT} --iterations 3`);
     const card = await waitForCard(fake);
     const image = await fake.waitFor("iteration 1's image", () => imageReplies(fake, card)[0]);
     await gate.isHolding();
     const jobId = onlyJobId(jobs);
-    const react = async (user: string, reaction: string, isAdded = true) => {
-      const delivery = await sender.event(reactionEvent(fake, { isAdded, user, reaction, channel: CHANNEL, ts: image.ts, itemUser: fake.botUserId }));
-      expect(delivery.status).toBe(200);
-    };
+    const react = reacting(harness, image.ts);
 
     await react(fake.botUserId, "+1");
     await react(bob.id, "tada");
@@ -63,6 +71,33 @@ describe("votes by reaction on Slack", () => {
     expect(textOf(final)).toContain("🗳️ Team votes: #1 👍 1");
     const done = jobs.status(jobId);
     expect(done.ok && done.job.trajectory.feedback.map((f) => f.author)).toEqual(["the team"]);
+  });
+
+  it("after the job ended, reactions update the final reply with the counts now, once per burst, and post nothing new", async () => {
+    const harness = await startHarness();
+    const { fake, jobs, command } = harness;
+    await command("a red cube --iterations 1");
+    const card = await waitForCard(fake);
+    const final = await waitForFinal(fake, card);
+    const [image] = imageReplies(fake, card);
+    if (!image) throw new Error("no iteration image");
+    const replies = fake.threadReplies(CHANNEL, card.ts).length;
+    const react = reacting(harness, image.ts);
+
+    await react(bob.id, "+1");
+    await react(alice.id, "+1");
+    await react(bob.id, "-1");
+    await fake.waitFor("the final reply with the burst's counts", () => textOf(final).includes("🗳️ Team votes: #1 👍 1 👎 1"));
+    expect(final.edits).toBe(1);
+    expect(votesOf(jobs, onlyJobId(jobs))).toEqual([{ n: 1, up: 1, down: 1 }]);
+
+    await react(bob.id, "-1", false);
+    await fake.waitFor("the final reply with the later counts", () => /🗳️ Team votes: #1 👍 1(?! 👎)/.test(textOf(final)));
+    // Events reach Slack in order: another update for the first burst would have come before this one.
+    expect(final.edits).toBe(2);
+    expect(final.blocks.some((b: any) => b.type === "image")).toBe(true);
+    expect(hasAction(final, "gems_refine")).toBe(true);
+    expect(fake.threadReplies(CHANNEL, card.ts)).toHaveLength(replies);
   });
 
   it("refuses a request signed with the wrong secret, so nobody can forge votes", async () => {

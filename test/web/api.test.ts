@@ -4,6 +4,9 @@ import type { JobEvent } from "../../core/agent/events.ts";
 import { FEEDBACK_MAX_CHARS, PROMPT_MAX_CHARS } from "../../core/agent/request.ts";
 import { HARD_PROMPT, call, eventsOf, isTerminal, readSse, startStudio, type StudioHarness } from "./studio-harness.ts";
 
+// The page's own module: the studio renders votes.changed by folding it like every event.
+const jobState: any = await import(new URL("../../bots/web/public/job-state.js", import.meta.url).href);
+
 let harness: StudioHarness;
 let base: string;
 const ada = { name: "Ada" };
@@ -239,6 +242,23 @@ describe("votes", () => {
     expect(changed.body).toEqual({ votes: [{ n: 1, up: 1, down: 1 }] });
     await call(base, "POST", `/api/jobs/${jobId}/vote`, { iteration: 1, vote: "clear", name: "Bo" });
     expect((await call(base, "GET", `/api/jobs/${jobId}`)).body.job.votes).toEqual([{ n: 1, up: 0, down: 1 }]);
+  });
+
+  it("votes cast after the job ended reach its event stream as one votes.changed, and the page's end line shows the counts now", async () => {
+    const jobId = await finishedJob();
+    const ended = harness.jobs.events(jobId);
+    const endSeq = ended.ok ? ended.events.length : -1;
+    await call(base, "POST", `/api/jobs/${jobId}/vote`, { iteration: 1, vote: "up", name: "Ada" });
+    await call(base, "POST", `/api/jobs/${jobId}/vote`, { iteration: 1, vote: "up", name: "Bo" });
+
+    const { messages } = await readSse(`${base}/api/jobs/${jobId}/events?after=${endSeq}`, (m) => eventsOf(m).some((e) => e.type === "votes.changed"));
+    expect(eventsOf(messages)).toEqual([expect.objectContaining({ type: "votes.changed", seq: endSeq + 1, votes: [{ n: 1, up: 2, down: 0 }] })]);
+    const status = harness.jobs.status(jobId);
+    const all = harness.jobs.events(jobId);
+    if (!status.ok || !all.ok) throw new Error("the job is gone");
+    const state = jobState.createJobState(status.job);
+    for (const event of all.events) jobState.applyEvent(state, event);
+    expect(jobState.doneText(state)).toContain("Team votes: #1 👍 2.");
   });
 
   it("refuses a vote on an iteration without an image, an unknown vote and a missing name with clear messages", async () => {

@@ -24,7 +24,7 @@ export function createJobState(job) {
   };
 }
 
-/** The team's votes as the server counts them (status fetch, vote answer, job.done). */
+/** The team's votes as the server counts them (status fetch, vote answer, job.done, votes.changed). */
 export function setVotes(state, votes) {
   state.votes = new Map((votes ?? []).map((v) => [v.n, { up: v.up, down: v.down }]));
 }
@@ -56,8 +56,12 @@ export function isFinished(status) {
 export function votesText(state) {
   const counts = [...(state.votes ?? new Map()).entries()].filter(([, v]) => v.up + v.down > 0).sort(([a], [b]) => a - b);
   if (counts.length === 0) return "";
-  return `Team votes: ${counts.map(([n, v]) => `#${n} 👍 ${v.up}${v.down > 0 ? ` 👎 ${v.down}` : ""}`).join(" · ")}${state.isChosenByVotes ? " — the most voted image is the result" : ""}.`;
+  return `Team votes: ${counts.map(([n, v]) => `#${n} 👍 ${v.up}${v.down > 0 ? ` 👎 ${v.down}` : ""}`).join(" · ")}${choiceText(state)}.`;
 }
+
+// After votes cast past the end (votes.changed) the result stays the one chosen at the end.
+const choiceText = (state) =>
+  !state.isChosenByVotes ? "" : state.isVotedAfterEnd ? " — the result is the image most voted when the job ended" : " — the most voted image is the result";
 
 export function doneText(state) {
   const votes = votesText(state);
@@ -181,8 +185,16 @@ export function applyEvent(state, event) {
       state.position = null;
       if (event.type === "job.done" && event.votes) setVotes(state, event.votes);
       state.isChosenByVotes = event.type === "job.done" && event.isChosenByVotes === true;
+      state.isVotedAfterEnd = false;
       state.usage = event.usage ?? null;
       state.progress = doneText(state);
+      break;
+    case "votes.changed":
+      // Votes cast after the job ended (core/jobs/voting.ts): the counts now, on the cards and
+      // in the end line, which the page shows for a finished job.
+      setVotes(state, event.votes);
+      state.isVotedAfterEnd = true;
+      if (state.status === "done") state.progress = doneText(state);
       break;
     default:
       // A newer server may send event types this page does not know; they are skipped.

@@ -27,6 +27,7 @@ import { createServiceCore, type JobServiceBaseDeps } from "../service-core.ts";
 import type { FeedbackResult, JobService, Refusal, Result, StartReport } from "../types.ts";
 import { notePreference } from "../voting.ts";
 import { VOTE_ACTIONS, countVotes } from "../votes.ts";
+import { createVoteCounts, showVotesClaimed } from "../voting.ts";
 import { enqueueRun } from "./bullmq-queue.ts";
 import { createControl } from "./control.ts";
 import { createWorkerRole } from "./job-worker.ts";
@@ -114,6 +115,8 @@ export function createDistributedJobService(deps: DistributedJobServiceDeps): Di
     log,
     controlTimeoutMs: deps.controlTimeoutMs ?? 30_000,
   });
+  const show = showVotesClaimed({ table, refresh: (jobId) => cache.reload(jobId), claim: (job, task) => cache.withClaim(job, task), commit });
+  const voteCounts = createVoteCounts({ show, isClosed: () => state.isClosed, logger: log });
   const worker = isWorker
     ? createWorkerRole({ instance, isSurfaces, redis, store, table, admission, runner, cache, control, core, limits, log, ...(deps.lockMs ? { lockMs: deps.lockMs } : {}) })
     : undefined;
@@ -151,6 +154,7 @@ export function createDistributedJobService(deps: DistributedJobServiceDeps): Di
         cache.startPollingFrom(loadedAt);
         let resumed = 0;
         for (const { record } of core.adopt(loaded)) {
+          voteCounts.restored(record);
           const { status } = record.trajectory;
           if (status !== "queued" && status !== "running") continue;
           resumed++;
@@ -346,6 +350,7 @@ export function createDistributedJobService(deps: DistributedJobServiceDeps): Di
       job.record.votes = votes;
       log.info({ jobId, voter: voter.id, iteration, action }, "vote recorded");
       await hint("vote", jobId);
+      voteCounts.changed(jobId);
       return { ok: true, votes: countVotes(votes) };
     },
 
@@ -365,6 +370,7 @@ export function createDistributedJobService(deps: DistributedJobServiceDeps): Di
 
     async close() {
       if (state.isClosed) return;
+      voteCounts.close();
       core.beginClose();
       clearTimeout(positionsTimer);
       redis.subscriber.off("message", onMessage);

@@ -14,6 +14,7 @@ import type { Job, JobTable } from "../job-table.ts";
 import type { JobLimits } from "../limits.ts";
 import type { PostgresJobStore } from "../postgres/job-store.ts";
 import type { ServiceCore } from "../service-core.ts";
+import { commitVotesChanged } from "../voting.ts";
 import { createJobWorker, type RunRequest } from "./bullmq-queue.ts";
 import type { Control } from "./control.ts";
 import type { RecordCache } from "./record-cache.ts";
@@ -38,7 +39,7 @@ export interface WorkerHost {
   runner: JobRunner;
   cache: RecordCache;
   control: Control;
-  core: Pick<ServiceCore, "state" | "every">;
+  core: Pick<ServiceCore, "state" | "every" | "commit">;
   limits: JobLimits;
   log: Logger;
   lockMs?: number;
@@ -110,6 +111,8 @@ export function createWorkerRole(host: WorkerHost): JobWorker {
       await control.clearStop(jobId);
       await control.mergePendingFromStore(job);
       if (job.record.pendingFeedback.length > 0) await runner.applyLeftoverFeedback(job);
+      // A vote stored between this run's last read of the votes and its job.done is in neither: show it.
+      await commitVotesChanged(job, host.core.commit).catch((error: unknown) => log.warn({ err: error, jobId }, "could not show the votes cast as the job ended"));
     } finally {
       control.runEnds(jobId);
       store.release(jobId, { forget: !host.isSurfaces });
