@@ -10,6 +10,7 @@
 import { channelOf, quotaMessage, usageOfJob, type JobUsage, type PriceTable, type QuotaCheck, type Quotas, type UsageSource } from "./usage-ledger.ts";
 import type { ModelNames } from "../memory/trajectory.ts";
 import type { JobService, SurfaceRef } from "./types.ts";
+import { overriding } from "./service-wrapper.ts";
 
 /** Whose jobs: one person's, or one channel's ("<surface>:<channel id>", as channelOf gives). */
 export type UsageOwner = { personId: string } | { channel: string };
@@ -132,14 +133,7 @@ export function createDayIndex(source: UsageSource, options: { models: ModelName
       if (result.ok) fileFromSource(jobId);
       return result;
     };
-    return new Proxy(jobs, {
-      get(target, prop) {
-        if (prop === "submit") return submit;
-        if (prop === "setSurfaceRef") return setSurfaceRef;
-        const value: unknown = Reflect.get(target, prop, target);
-        return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-      },
-    });
+    return overriding(jobs, { submit, setSurfaceRef });
   }
 
   return { usage, track };
