@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { TEST_DATABASE_URL, dropSchema, uniqueSchemaName } from "../support/postgres.ts";
 import { TEST_REDIS_URL, deletePrefix, uniquePrefix } from "../support/redis.ts";
-import { startRole, waitFor, type Served } from "../support/serve-process.ts";
+import { startRole, waitFor, type ServedRole } from "../support/serve-process.ts";
 import { startScriptedGenerator, startScriptedMllm, type ScriptedGenerator, type ScriptedMllm } from "../agent/role-scripted-servers.ts";
 import { redFrom } from "../jobs/wire-models.ts";
 
@@ -22,7 +22,7 @@ let prefix: string;
 let mllm: ScriptedMllm;
 let generator: ScriptedGenerator;
 let env: Record<string, string>;
-const started: Served[] = [];
+const started: ServedRole[] = [];
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), "gems-quota-scale-"));
@@ -53,7 +53,7 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 }, 60_000);
 
-async function serve(role: string, instance: string): Promise<Served> {
+async function serve(role: string, instance: string): Promise<ServedRole> {
   const served = await startRole(role, work, { ...env, GEMS_INSTANCE: instance });
   started.push(served);
   return served;
@@ -77,7 +77,7 @@ async function finishedJob(base: string, jobId: string): Promise<any> {
 }
 
 /** How many images this worker's generator calls drew, from its own /metrics. */
-async function imagesDrawnBy(worker: Served, instance: string): Promise<number> {
+async function imagesDrawnBy(worker: ServedRole, instance: string): Promise<number> {
   const metrics = await (await fetch(`${worker.url}/metrics`)).text();
   const line = new RegExp(`^gems_model_call_seconds_count\\{role="worker",instance="${instance}",model="generator",role="generator"\\} (\\d+)$`, "m").exec(metrics);
   return Number(line?.[1] ?? 0);
