@@ -47,9 +47,13 @@ export async function createTeamSkills(
     await db.close();
     throw error;
   }
-  const library = await createTeamSkillLibrary(bundled, announcingSkillChanges(createPostgresTeamSkillStore(db), redis), { log: options.log });
+  const log = logger.child({ component: "skills" });
+  const announced = announcingSkillChanges(createPostgresTeamSkillStore(db), redis, (error) =>
+    log.warn({ err: error }, "a saved skill could not be announced on Redis; other processes pick it up at their next poll"),
+  );
+  const library = await createTeamSkillLibrary(bundled, announced, { log: options.log });
   const follower = await followSkillChanges(library, redis, {
-    onError: (error) => logger.warn({ err: error, component: "skills" }, "team skills could not be reloaded; the last loaded ones stay in use"),
+    onError: (error) => log.warn({ err: error }, "team skills could not be reloaded; the last loaded ones stay in use"),
   });
   return {
     library,

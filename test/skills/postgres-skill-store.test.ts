@@ -71,7 +71,7 @@ describe("team skills in PostgreSQL", () => {
     const [writerLink, readerLink] = [await testRedisLink(prefix), await testRedisLink(prefix)];
     onCleanup(() => writerLink.close(), () => readerLink.close());
     const bundled = await skills();
-    const writer = await createTeamSkillLibrary(bundled, announcingSkillChanges(createPostgresTeamSkillStore(db), writerLink));
+    const writer = await createTeamSkillLibrary(bundled, announcingSkillChanges(createPostgresTeamSkillStore(db), writerLink, (error) => expect.fail(String(error))));
     const reader = await createTeamSkillLibrary(bundled, createPostgresTeamSkillStore(db));
     let reloads = 0;
     let reloaded: () => void = () => undefined;
@@ -96,6 +96,19 @@ describe("team skills in PostgreSQL", () => {
     await seen;
     expect(reader.has("watercolour-wash")).toBe(true);
     expect((await reader.load("watercolour-wash")).instructions).toContain("ultramarine-5521");
+  });
+  it("keeps a saved skill when the notice cannot be sent, and says so", async () => {
+    const db = await testDatabase();
+    const prefix = uniquePrefix("skills");
+    cleanPrefixAfter(prefix);
+    const link = await testRedisLink(prefix);
+    await link.close();
+    const problems: unknown[] = [];
+    const library = await createTeamSkillLibrary(await skills(), announcingSkillChanges(createPostgresTeamSkillStore(db), link, (error) => problems.push(error)));
+    expect(await library.add(skillText("Paint shadows ultramarine-9"), "web:ada")).toMatchObject({ ok: true, version: 1 });
+    expect(library.has("watercolour-wash")).toBe(true);
+    expect(await createPostgresTeamSkillStore(db).versions("watercolour-wash")).toHaveLength(1);
+    expect(problems).toHaveLength(1);
   });
 });
 

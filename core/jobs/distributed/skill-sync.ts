@@ -13,14 +13,18 @@ export const SKILLS_CHANNEL = "skills";
 /** The safety net only: the message normally arrives within milliseconds. */
 export const SKILL_POLL_MS = 30_000;
 
-/** `store`, but every save is announced once it is stored. */
-export function announcingSkillChanges(store: TeamSkillStore, redis: RedisLink): TeamSkillStore {
+/**
+ * `store`, but every save is announced once it is stored. A notice that cannot be sent does not
+ * undo the save (the skill is stored and this process uses it); `onError` hears of it, and the
+ * other processes find the skill at their next poll.
+ */
+export function announcingSkillChanges(store: TeamSkillStore, redis: RedisLink, onError: (error: unknown) => void): TeamSkillStore {
   return {
     current: () => store.current(),
     versions: (id) => store.versions(id),
     async save(id, text, meta) {
       const version = await store.save(id, text, meta);
-      await redis.commands.publish(redis.key(SKILLS_CHANNEL), JSON.stringify({ id, version }));
+      await redis.commands.publish(redis.key(SKILLS_CHANNEL), JSON.stringify({ id, version })).catch(onError);
       return version;
     },
   };
