@@ -9,8 +9,9 @@ import type { ImageGenerator, Mllm } from "../core/models/ports.ts";
 import type { SkillLibrary } from "../core/skills/types.ts";
 import { loadSkillLibrary } from "../core/skills/registry.ts";
 import { createGenerator, createMllm, modelNamesOf } from "./model-factory.ts";
-import { createTeamSkillLibrary, type TeamSkillLibrary } from "../core/skills/team-skills.ts";
-import { createFileSkillDefaultStore, createFileTeamSkillStore, type SkillDefaultStore } from "../core/skills/file-skill-store.ts";
+import type { TeamSkillLibrary } from "../core/skills/team-skills.ts";
+import type { SkillDefaultStore } from "../core/skills/file-skill-store.ts";
+import { createTeamSkills } from "./skill-store-factory.ts";
 import type { ModerationStep } from "../core/moderation/moderator.ts";
 import { createModerationFromConfig } from "./moderation-factory.ts";
 
@@ -26,6 +27,8 @@ export interface Runtime {
   moderation?: ModerationStep;
   /** Skills added from chat or the studio, and each person's default; `skills` includes the team's. */
   team?: { library: TeamSkillLibrary; defaults: SkillDefaultStore };
+  /** Closes what the runtime opened (the team skill stores' connections when scaled out). */
+  close?(): Promise<void>;
 }
 
 export { createGenerator, createMllm } from "./model-factory.ts";
@@ -33,13 +36,18 @@ export { createGenerator, createMllm } from "./model-factory.ts";
 export async function createRuntime(config: Readonly<Config>, logger: Logger, options: { isServing?: boolean } = {}): Promise<Runtime> {
   const log = (problem: { path: string; problem: string }) => logger.warn({ path: problem.path }, `skipped a skill file: ${problem.problem}`);
   const bundled = await loadSkillLibrary(config.skillsDir, { log });
-  // Team skills live under the data dir and override bundled ones of the same id.
-  const library = await createTeamSkillLibrary(bundled, createFileTeamSkillStore(config.dataDir), { log });
+  // Team skills (under the data dir, or in PostgreSQL when scaled out) override bundled ones of the same id.
+  const { library, defaults, close } = await createTeamSkills(config, bundled, logger, { isServing: options.isServing ?? false, log });
   const skills = library;
-  const team = { library, defaults: createFileSkillDefaultStore(config.dataDir) };
-  const [mllm, generator] = await Promise.all([createMllm(config.mllm), createGenerator(config.generator, options)]);
-  const moderation = await createModerationFromConfig(config.moderation, logger.child({ component: "moderation" }));
-  return { config, logger, mllm, generator, skills, modelNames: modelNamesOf(config, mllm), moderation, team };
+  const team = { library, defaults };
+  try {
+    const [mllm, generator] = await Promise.all([createMllm(config.mllm), createGenerator(config.generator, options)]);
+    const moderation = await createModerationFromConfig(config.moderation, logger.child({ component: "moderation" }));
+    return { config, logger, mllm, generator, skills, modelNames: modelNamesOf(config, mllm), moderation, team, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
 }
 
 /** One line for the operator saying which models run, and whether they are simulated. */

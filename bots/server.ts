@@ -22,9 +22,11 @@ import { openSqliteJobStore } from "../core/jobs/job-store.ts";
 import { jobLimitsFromConfig } from "../core/jobs/limits.ts";
 import { createPostgresJobStore } from "../core/jobs/postgres/job-store.ts";
 import type { JobService, Person, StartReport, SurfaceRef } from "../core/jobs/types.ts";
-import { createUsageLedger, type UsageAccess, type UsageLedger } from "../core/jobs/usage-ledger.ts";
+import { createUsageLedger, type QuotaCheck, type UsageAccess } from "../core/jobs/usage-ledger.ts";
+import { createDayIndex, createQuotaCheck } from "../core/jobs/usage-quota.ts";
+import { createPostgresDayUsage } from "../core/jobs/postgres/usage-query.ts";
 import { createDiskImageStore } from "../core/memory/image-store.ts";
-import { openDatabase } from "../core/memory/postgres/database.ts";
+import { openDatabase, type Database } from "../core/memory/postgres/database.ts";
 import { createPostgresImageStore } from "../core/memory/postgres/image-store.ts";
 import type { ImageStore } from "../core/memory/stores.ts";
 import { startWorkerHealth, type WorkerHealth } from "./worker-health.ts";
@@ -84,17 +86,23 @@ interface JobsSetup {
 async function createJobs(runtime: Runtime, role: ServiceRole): Promise<JobsSetup> {
   const { config, logger } = runtime;
   const scaleOut = config.scaleOut;
-  // The ledger reads the service's jobs and the service asks the ledger for quotas: bound late.
-  let ledger: UsageLedger | undefined;
-  const usageDeps = { prices: config.usage.prices, quota: (person: Person, ref: SurfaceRef) => ledger?.quotaProblem(person, ref) ?? null };
-  const withLedger = (setup: Omit<JobsSetup, "usage">): JobsSetup => {
-    ledger = createUsageLedger({
-      jobs: setup.jobs,
-      models: runtime.modelNames ?? { mllm: runtime.mllm.name, generator: runtime.generator.name },
-      prices: config.usage.prices,
-      quotas: config.usage.quotas,
-    });
-    return { ...setup, usage: { ledger, admins: config.jobs.admins } };
+  // The quota check reads the service's jobs and the service asks it before each step: bound late.
+  let quota: QuotaCheck | undefined;
+  const usageDeps = { prices: config.usage.prices, quota: (person: Person, ref: SurfaceRef) => quota?.(person, ref) ?? null };
+  // Scaled out (`db`), quotas count the day's jobs in PostgreSQL, whichever process ran them;
+  // otherwise an index of this process's jobs by UTC day, fed by the service `track` returns.
+  const withLedger = (setup: Omit<JobsSetup, "usage">, db?: Database): JobsSetup => {
+    const models = runtime.modelNames ?? { mllm: runtime.mllm.name, generator: runtime.generator.name };
+    const { prices, quotas } = config.usage;
+    const ledger = createUsageLedger({ jobs: setup.jobs, models, prices, quotas });
+    const access = { ledger, admins: config.jobs.admins };
+    if (db) {
+      quota = createQuotaCheck({ quotas, prices, usage: createPostgresDayUsage(db, { models, prices, local: setup.jobs }) });
+      return { ...setup, usage: access };
+    }
+    const index = createDayIndex(setup.jobs, { models, prices });
+    quota = createQuotaCheck({ quotas, prices, usage: index.usage });
+    return { ...setup, jobs: index.track(setup.jobs), usage: access };
   };
   if (!scaleOut) {
     if (role !== "all") {
@@ -142,7 +150,7 @@ async function createJobs(runtime: Runtime, role: ServiceRole): Promise<JobsSetu
     lockMs: scaleOut.jobLockMs,
     ...usageDeps,
   });
-  return withLedger({ jobs, images, processLabels: { role, instance } });
+  return withLedger({ jobs, images, processLabels: { role, instance } }, db);
 }
 
 export async function startServer(runtime: Runtime, modelsDescription: string, options: { role?: ServiceRole } = {}): Promise<RunningServer> {

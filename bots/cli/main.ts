@@ -110,8 +110,9 @@ export async function main(io: Io): Promise<number> {
   // Logs go to stderr so stdout stays the job's own output (and valid JSON lines with --json).
   const logger = createLogger(io.env["LOG_LEVEL"] ? config.logLevel : "warn", terminalLogDestination(io.stderr));
 
+  let runtime: Runtime | undefined;
   try {
-    const runtime = await createRuntime(config, logger, { isServing: command === "serve" });
+    runtime = await createRuntime(config, logger, { isServing: command === "serve" });
     if (command === "skills") return listSkills(runtime, io);
     if (command === "usage") {
       const models = runtime.modelNames ?? { mllm: runtime.mllm.name, generator: runtime.generator.name };
@@ -152,6 +153,8 @@ export async function main(io: Io): Promise<number> {
     logger.debug({ err: error }, "unexpected error");
     say(`gems: unexpected error: ${describeError(error)}${logger.isLevelEnabled("debug") ? "" : " (LOG_LEVEL=debug shows the details)"}`);
     return EXIT.backend;
+  } finally {
+    await runtime?.close?.().catch((error: unknown) => logger.warn({ err: error }, "could not close the team skill stores cleanly"));
   }
 }
 

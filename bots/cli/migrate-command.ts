@@ -1,7 +1,8 @@
 /**
  * `gems migrate --to postgres`: copies what a single `gems serve` kept in GEMS_DATA_DIR (SQLite
  * job records with their trajectories, event logs, delivery cursors and pending feedback; the
- * trajectory store; the image files) into GEMS_DATABASE_URL. Safe to repeat: what is already
+ * trajectory store; the image files; every version of each team skill and each person's default
+ * skill) into GEMS_DATABASE_URL. Safe to repeat: what is already
  * there is left alone and counted. Stop the single process first, so its SQLite file is quiet.
  */
 import { readdir, readFile } from "node:fs/promises";
@@ -14,6 +15,9 @@ import { openDatabase, redactUrl } from "../../core/memory/postgres/database.ts"
 import { createPostgresImageStore } from "../../core/memory/postgres/image-store.ts";
 import { openPostgresTrajectoryStore } from "../../core/memory/postgres/trajectory-store.ts";
 import { errorCode } from "../../core/memory/storage-errors.ts";
+import { createFileTeamSkillStore, readFileSkillDefaults } from "../../core/skills/file-skill-store.ts";
+import { createPostgresSkillDefaultStore, createPostgresTeamSkillStore } from "../../core/skills/postgres-skill-store.ts";
+import type { Database } from "../../core/memory/postgres/database.ts";
 import type { Runtime } from "../runtime.ts";
 import type { Io } from "./main.ts";
 
@@ -30,6 +34,12 @@ export interface MigrationCounts {
   imagesAlreadyThere: number;
   /** Files whose bytes do not hash to their name. */
   imagesSkipped: string[];
+  /** Team skill versions (team-skills/<id>/v0001.md …). */
+  skillVersionsCopied: number;
+  skillVersionsAlreadyThere: number;
+  /** skill-defaults.json entries; a person who already has a default in PostgreSQL keeps it. */
+  skillDefaultsCopied: number;
+  skillDefaultsAlreadyThere: number;
 }
 
 export async function migrate(runtime: Runtime, io: Io, options: { to?: string | undefined }): Promise<number> {
@@ -47,6 +57,8 @@ export async function migrate(runtime: Runtime, io: Io, options: { to?: string |
       ` (with ${counts.events} events, ${counts.cursors} delivery cursors, ${counts.pendingFeedback} pending feedback)`,
     `  trajectories: ${counts.trajectoriesCopied} copied, ${counts.trajectoriesAlreadyThere} already there`,
     `  images: ${counts.imagesCopied} copied, ${counts.imagesAlreadyThere} already there`,
+    `  team skill versions: ${counts.skillVersionsCopied} copied, ${counts.skillVersionsAlreadyThere} already there`,
+    `  default skills: ${counts.skillDefaultsCopied} copied, ${counts.skillDefaultsAlreadyThere} already set`,
   ];
   if (counts.corruptJobs.length > 0) lines.push(`  skipped ${counts.corruptJobs.length} unreadable job(s): ${counts.corruptJobs.join("; ")}`);
   if (counts.imagesSkipped.length > 0) lines.push(`  skipped ${counts.imagesSkipped.length} image file(s) whose bytes do not match their name: ${counts.imagesSkipped.join(", ")}`);
@@ -67,6 +79,10 @@ export async function migrateToPostgres(dataDir: string, databaseUrl: string, sc
     imagesCopied: 0,
     imagesAlreadyThere: 0,
     imagesSkipped: [],
+    skillVersionsCopied: 0,
+    skillVersionsAlreadyThere: 0,
+    skillDefaultsCopied: 0,
+    skillDefaultsAlreadyThere: 0,
   };
   const db = await openDatabase(databaseUrl, { schema });
   const target = createPostgresJobStore(db, { ownsDatabase: false });
@@ -107,6 +123,8 @@ export async function migrateToPostgres(dataDir: string, databaseUrl: string, sc
     await trajectoriesTo.close();
   }
 
+  await copyTeamSkills(dataDir, db, counts);
+
   const images = createPostgresImageStore(db);
   const dir = join(dataDir, "images");
   let names: string[] = [];
@@ -135,4 +153,18 @@ export async function migrateToPostgres(dataDir: string, databaseUrl: string, sc
     await db.close();
   }
   return counts;
+}
+
+/** Versions keep their numbers, so a skill's history reads the same before and after. */
+async function copyTeamSkills(dataDir: string, db: Database, counts: MigrationCounts): Promise<void> {
+  const skills = createPostgresTeamSkillStore(db);
+  for (const version of await createFileTeamSkillStore(dataDir).everyVersion()) {
+    if (await skills.importVersion(version)) counts.skillVersionsCopied++;
+    else counts.skillVersionsAlreadyThere++;
+  }
+  const defaults = createPostgresSkillDefaultStore(db);
+  for (const [personId, choice] of Object.entries(await readFileSkillDefaults(dataDir))) {
+    if (await defaults.importDefault(personId, choice)) counts.skillDefaultsCopied++;
+    else counts.skillDefaultsAlreadyThere++;
+  }
 }

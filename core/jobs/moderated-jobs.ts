@@ -12,6 +12,7 @@ import type { ImageStore } from "../memory/stores.ts";
 import { sniffImageType } from "../images/image-type.ts";
 import type { ModerationImage, ModerationOutcome, ModerationStep } from "../moderation/moderator.ts";
 import type { JobService, Refusal } from "./types.ts";
+import { overriding } from "./service-wrapper.ts";
 
 export interface ModerationDeps {
   step: ModerationStep;
@@ -86,12 +87,5 @@ export function withModeration(jobs: JobService, deps: ModerationDeps): JobServi
     return imageHashes === undefined ? jobs.addFeedback(jobId, author, text) : jobs.addFeedback(jobId, author, text, imageHashes);
   };
 
-  return new Proxy(jobs, {
-    get(target, prop) {
-      if (prop === "submit") return submit;
-      if (prop === "addFeedback") return addFeedback;
-      const value: unknown = Reflect.get(target, prop, target);
-      return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-    },
-  });
+  return overriding(jobs, { submit, addFeedback });
 }

@@ -7,6 +7,7 @@ import type { Logger } from "pino";
 import type { SkillDefaultStore } from "../skills/file-skill-store.ts";
 import type { SkillLibrary } from "../skills/types.ts";
 import type { JobService } from "./types.ts";
+import { overriding } from "./service-wrapper.ts";
 
 export interface SkillDefaultsDeps {
   defaults: SkillDefaultStore;
@@ -30,13 +31,7 @@ export function withSkillDefaults(jobs: JobService, deps: SkillDefaultsDeps): Jo
     }
     return jobs.submit(choice === null ? input : { ...input, skill: choice }, requester, surfaceRef);
   };
-  return new Proxy(jobs, {
-    get(target, prop) {
-      if (prop === "submit") return submit;
-      const value: unknown = Reflect.get(target, prop, target);
-      return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-    },
-  });
+  return overriding(jobs, { submit });
 }
 
 /** Sets (or, for "auto", clears) a person's default; the answer is written for that person. */

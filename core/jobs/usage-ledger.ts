@@ -63,15 +63,20 @@ export const emptyCounts = (): UsageCounts => ({ calls: 0, reportedCalls: 0, inp
 
 /** The trajectory's usage summed over iterations and roles, plus the images drawn. */
 export function countsOf(t: Pick<Trajectory, "usage" | "iterations">): UsageCounts {
+  return countsFrom(t.usage, t.iterations.filter((i) => i.imageHash !== null).length);
+}
+
+/** Usage records summed, with the number of images drawn (counted by whoever read the iterations). */
+export function countsFrom(usage: Trajectory["usage"], images: number): UsageCounts {
   const counts = emptyCounts();
-  for (const u of t.usage) {
+  for (const u of usage) {
     counts.calls += u.calls;
     counts.reportedCalls += u.reportedCalls;
     counts.inputTokens += u.inputTokens;
     counts.cachedInputTokens += u.cachedInputTokens;
     counts.outputTokens += u.outputTokens;
   }
-  counts.images = t.iterations.filter((i) => i.imageHash !== null).length;
+  counts.images = images;
   return counts;
 }
 
@@ -221,7 +226,7 @@ export function channelOf(ref: SurfaceRef): string | null {
   return id === null ? null : `${ref.surface}:${id}`;
 }
 
-const startOfUtcDay = (at: Date): Date => new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), at.getUTCDate()));
+export const startOfUtcDay = (at: Date): Date => new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), at.getUTCDate()));
 
 export function createUsageLedger(options: UsageLedgerOptions): UsageLedger {
   const prices = options.prices ?? NO_PRICES;
@@ -236,21 +241,9 @@ export function createUsageLedger(options: UsageLedgerOptions): UsageLedger {
       if (Date.parse(summary.createdAt) < sinceMs) continue;
       const found = options.jobs.status(summary.jobId);
       if (!found.ok) continue;
-      const { job } = found;
-      const channel = channelOf(job.surfaceRef);
-      if (filter.channel !== undefined && channel !== filter.channel) continue;
-      const counts = countsOf(job.trajectory);
-      usages.push({
-        jobId: job.jobId,
-        personId: job.requester.id,
-        personName: job.requester.name,
-        surface: job.surfaceRef.surface,
-        channel,
-        createdAt: job.createdAt,
-        ...counts,
-        ...priceOf(counts, job.trajectory.models ?? options.models, prices),
-        currency: prices.currency,
-      });
+      const usage = usageOfJob(found.job, options.models, prices);
+      if (filter.channel !== undefined && usage.channel !== filter.channel) continue;
+      usages.push(usage);
     }
     return usages.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
@@ -279,33 +272,59 @@ export function createUsageLedger(options: UsageLedgerOptions): UsageLedger {
     };
   }
 
+  /** Walks the person's jobs; the server uses usage-quota.ts instead, which reads only the day's. */
   function quotaProblem(requester: Person, surfaceRef: SurfaceRef): string | null {
-    if (!quotas.personDaily && !quotas.channelDaily) return null;
     const at = now();
     const since = startOfUtcDay(at);
-    const resetIn = describeWait(since.getTime() + 86_400_000 - at.getTime());
-    if (quotas.personDaily) {
-      const spent = sum(jobs({ since, personId: requester.id }));
-      const over = overBy(quotas.personDaily, spent);
-      if (over) return `You have used ${over} today (UTC), your daily quota. It resets at 00:00 UTC, in ${resetIn}.`;
-    }
     const channel = channelOf(surfaceRef);
-    if (quotas.channelDaily && channel !== null) {
-      const spent = sum(jobs({ since, channel }));
-      const over = overBy(quotas.channelDaily, spent);
-      if (over) return `This channel has used ${over} today (UTC), its daily quota. It resets at 00:00 UTC, in ${resetIn}.`;
-    }
-    return null;
-  }
-
-  /** "50 of 50 images" or "$5.01 of $5.00" when the limit is reached; null below it. */
-  function overBy(limit: QuotaLimit, spent: UsageTotals): string | null {
-    if (limit.kind === "images") return spent.images >= limit.images ? `${spent.images} of ${limit.images} images` : null;
-    const cost = spent.cost ?? 0;
-    return cost >= limit.amount ? `${formatMoney(cost, prices.currency)} of ${formatMoney(limit.amount, prices.currency)}` : null;
+    return quotaMessage(quotas, prices, at, {
+      person: quotas.personDaily ? jobs({ since, personId: requester.id }) : null,
+      channel: quotas.channelDaily && channel !== null ? jobs({ since, channel }) : null,
+    });
   }
 
   return { jobs, report, quotaProblem, prices, quotas };
+}
+
+/** One job's usage, priced by the models its trajectory names (else `models`). */
+export function usageOfJob(job: Pick<JobStatus, "jobId" | "requester" | "surfaceRef" | "createdAt" | "trajectory">, models: ModelNames, prices: PriceTable): JobUsage {
+  return jobUsageFrom(job, countsOf(job.trajectory), job.trajectory.models ?? models, prices);
+}
+
+/** A job's usage from its counts, however they were read; `models`: the ones that did the work. */
+export function jobUsageFrom(job: Pick<JobStatus, "jobId" | "requester" | "surfaceRef" | "createdAt">, counts: UsageCounts, models: ModelNames, prices: PriceTable): JobUsage {
+  return {
+    jobId: job.jobId,
+    personId: job.requester.id,
+    personName: job.requester.name,
+    surface: job.surfaceRef.surface,
+    channel: channelOf(job.surfaceRef),
+    createdAt: job.createdAt,
+    ...counts,
+    ...priceOf(counts, models, prices),
+    currency: prices.currency,
+  };
+}
+
+/**
+ * The refusal for a person (then a channel) whose jobs of today, UTC, reached a daily quota;
+ * null when neither did. `spent`: those jobs' usage, null where no quota applies (no limit set,
+ * or a surface without channels).
+ */
+export function quotaMessage(quotas: Quotas, prices: PriceTable, at: Date, spent: { person: JobUsage[] | null; channel: JobUsage[] | null }): string | null {
+  const resetIn = describeWait(startOfUtcDay(at).getTime() + 86_400_000 - at.getTime());
+  const personOver = quotas.personDaily && spent.person ? overBy(quotas.personDaily, sum(spent.person), prices) : null;
+  if (personOver) return `You have used ${personOver} today (UTC), your daily quota. It resets at 00:00 UTC, in ${resetIn}.`;
+  const channelOver = quotas.channelDaily && spent.channel ? overBy(quotas.channelDaily, sum(spent.channel), prices) : null;
+  if (channelOver) return `This channel has used ${channelOver} today (UTC), its daily quota. It resets at 00:00 UTC, in ${resetIn}.`;
+  return null;
+}
+
+/** "50 of 50 images" or "$5.01 of $5.00" when the limit is reached; null below it. */
+function overBy(limit: QuotaLimit, spent: UsageTotals, prices: PriceTable): string | null {
+  if (limit.kind === "images") return spent.images >= limit.images ? `${spent.images} of ${limit.images} images` : null;
+  const cost = spent.cost ?? 0;
+  return cost >= limit.amount ? `${formatMoney(cost, prices.currency)} of ${formatMoney(limit.amount, prices.currency)}` : null;
 }
 
 function emptyTotals(): UsageTotals {

@@ -4,8 +4,8 @@
  *   team-skills/<id>/history.jsonl          who added which version, when
  *   skill-defaults.json                     { "<person id>": "<skill id>|auto|none" }
  * Files are written to a temporary name and renamed, so a crash leaves the old file or the new
- * one, never half of either. One process writes (the surfaces process); a PostgreSQL store
- * would replace this for several.
+ * one, never half of either. One process writes (the single `gems serve`); scaled out,
+ * postgres-skill-store.ts takes its place and `gems migrate --to postgres` copies these files.
  */
 import { appendFile, mkdir, readFile, readdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -30,7 +30,7 @@ async function listOrEmpty(dir: string): Promise<string[]> {
   }
 }
 
-export function createFileTeamSkillStore(dataDir: string): TeamSkillStore {
+export function createFileTeamSkillStore(dataDir: string): FileTeamSkillStore {
   const root = join(dataDir, "team-skills");
   let writes: Promise<unknown> = Promise.resolve();
 
@@ -87,7 +87,24 @@ export function createFileTeamSkillStore(dataDir: string): TeamSkillStore {
       const meta = await history(id);
       return (await versionNumbers(id)).map((version) => ({ id, version, ...(meta.get(version) ?? { by: "unknown", at: "" }) }));
     },
+    async everyVersion() {
+      const out: StoredSkillVersion[] = [];
+      for (const id of (await listOrEmpty(root)).sort()) {
+        if (!SKILL_ID.test(id)) continue;
+        const meta = await history(id);
+        for (const version of await versionNumbers(id)) {
+          const text = await readFile(join(root, id, `v${String(version).padStart(4, "0")}.md`), "utf8");
+          out.push({ id, version, text, ...(meta.get(version) ?? { by: "unknown", at: "" }) });
+        }
+      }
+      return out;
+    },
   };
+}
+
+export interface FileTeamSkillStore extends TeamSkillStore {
+  /** Every version of every skill with its text, oldest first per skill (what `gems migrate` copies). */
+  everyVersion(): Promise<StoredSkillVersion[]>;
 }
 
 /** A person's default skill for jobs that name none: a skill id, "auto" or "none". */
@@ -97,20 +114,26 @@ export interface SkillDefaultStore {
   set(personId: string, choice: string | null): Promise<void>;
 }
 
+/** skill-defaults.json as { person id: choice }; empty when the file does not exist. */
+export async function readFileSkillDefaults(dataDir: string): Promise<Record<string, string>> {
+  const path = join(dataDir, "skill-defaults.json");
+  try {
+    const parsed: unknown = JSON.parse(await readFile(path, "utf8"));
+    if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) return {};
+    return Object.fromEntries(Object.entries(parsed).filter((entry): entry is [string, string] => typeof entry[1] === "string"));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw new Error(`could not read ${path}: ${(error as Error).message}`, { cause: error });
+    return {};
+  }
+}
+
 export function createFileSkillDefaultStore(dataDir: string): SkillDefaultStore {
   const path = join(dataDir, "skill-defaults.json");
   let cache: Record<string, string> | null = null;
   let writes: Promise<unknown> = Promise.resolve();
 
   async function read(): Promise<Record<string, string>> {
-    if (cache) return cache;
-    try {
-      const parsed: unknown = JSON.parse(await readFile(path, "utf8"));
-      cache = parsed && typeof parsed === "object" && !Array.isArray(parsed) ? (parsed as Record<string, string>) : {};
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw new Error(`could not read ${path}: ${(error as Error).message}`, { cause: error });
-      cache = {};
-    }
+    cache ??= await readFileSkillDefaults(dataDir);
     return cache;
   }
 

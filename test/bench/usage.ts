@@ -6,7 +6,8 @@
  */
 import { createJobService } from "../../core/jobs/job-service.ts";
 import { createInMemoryJobStore } from "../../core/jobs/job-store.ts";
-import { createUsageLedger } from "../../core/jobs/usage-ledger.ts";
+import { createUsageLedger, NO_PRICES, type Quotas } from "../../core/jobs/usage-ledger.ts";
+import { createDayIndex, createQuotaCheck } from "../../core/jobs/usage-quota.ts";
 import type { JobService } from "../../core/jobs/types.ts";
 import { createInMemoryImageStore } from "../../core/memory/image-store.ts";
 import { silentLogger } from "../../core/logger.ts";
@@ -47,33 +48,45 @@ async function serviceWith(jobs: number): Promise<JobService> {
 
 export async function benchUsage(): Promise<string> {
   const [small, large] = [await serviceWith(20), await serviceWith(200)];
-  const quotas = { personDaily: { kind: "images", images: 1_000_000 }, channelDaily: { kind: "images", images: 1_000_000 } } as const;
-  const ledgerOf = (jobs: JobService) => createUsageLedger({ jobs, models: { mllm: "sim", generator: "sim" }, quotas });
+  const limit = { kind: "images", images: 1_000_000 } as const;
+  const both = { personDaily: limit, channelDaily: limit };
+  const models = { mllm: "sim", generator: "sim" };
+  const ledgerOf = (jobs: JobService) => createUsageLedger({ jobs, models, quotas: both });
+  // What bots/server.ts runs in one process: the check over the day index (usage-quota.ts).
+  const indexedOf = (jobs: JobService, quotas: Quotas) => createQuotaCheck({ quotas, prices: NO_PRICES, usage: createDayIndex(jobs, { models, prices: NO_PRICES }).usage });
   const [smallLedger, largeLedger] = [ledgerOf(small), ledgerOf(large)];
+  const [smallIndexed, largeIndexed, largePersonOnly] = [indexedOf(small, both), indexedOf(large, both), indexedOf(large, { personDaily: limit, channelDaily: null })];
   const person = { id: "bench:1", name: "P1" };
   const ref = { surface: "bench", channelId: "c1" };
-  const times = { small: [] as number[], large: [] as number[], list: [] as number[] };
+  const times = { small: [] as number[], large: [] as number[], list: [] as number[], smallIndexed: [] as number[], largeIndexed: [] as number[], personOnly: [] as number[] };
+  const timed = async (into: number[], check: () => unknown): Promise<void> => {
+    const t = performance.now();
+    if ((await check()) !== null) throw new Error("unexpected quota");
+    into.push(performance.now() - t);
+  };
   for (let i = 0; i < ROUNDS; i++) {
-    let t = performance.now();
-    if (smallLedger.quotaProblem(person, ref) !== null) throw new Error("unexpected quota");
-    times.small.push(performance.now() - t);
-    t = performance.now();
-    if (largeLedger.quotaProblem(person, ref) !== null) throw new Error("unexpected quota");
-    times.large.push(performance.now() - t);
-    t = performance.now();
+    await timed(times.small, () => smallLedger.quotaProblem(person, ref));
+    await timed(times.large, () => largeLedger.quotaProblem(person, ref));
+    await timed(times.smallIndexed, () => smallIndexed(person, ref));
+    await timed(times.largeIndexed, () => largeIndexed(person, ref));
+    await timed(times.personOnly, () => largePersonOnly(person, ref));
+    const t = performance.now();
     large.list();
     times.list.push(performance.now() - t);
   }
   await small.close();
   await large.close();
-  const [s, l, list] = [median(times.small), median(times.large), median(times.list)];
+  const [s, l, list, si, li, po] = [times.small, times.large, times.list, times.smallIndexed, times.largeIndexed, times.personOnly].map(median) as [number, number, number, number, number, number];
   return [
     "## Usage ledger: the quota check (`usage`)",
     "",
     "| measurement (median of 200, alternating) | ms | ratio |",
     "|---|---|---|",
-    `| quota check, 20 jobs today | ${s.toFixed(3)} | 1 |`,
-    `| quota check, 200 jobs today | ${l.toFixed(3)} | ${(l / s).toFixed(1)}× the 20-job check |`,
+    `| ledger.quotaProblem, 20 jobs today | ${s.toFixed(3)} | 1 |`,
+    `| ledger.quotaProblem, 200 jobs today | ${l.toFixed(3)} | ${(l / s).toFixed(1)}× the 20-job check |`,
     `| \`service.list()\`, 200 jobs | ${list.toFixed(3)} | the check is ${(l / list).toFixed(1)}× one list |`,
+    `| day index check, 20 jobs today | ${si.toFixed(3)} | ${(si / s).toFixed(2)}× the ledger's |`,
+    `| day index check, 200 jobs today | ${li.toFixed(3)} | ${(li / l).toFixed(2)}× the ledger's |`,
+    `| day index check, person quota only, 200 jobs today (20 of them the person's) | ${po.toFixed(3)} | ${(po / l).toFixed(2)}× the ledger's |`,
   ].join("\n");
 }

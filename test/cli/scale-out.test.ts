@@ -1,42 +1,24 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { TEST_DATABASE_URL, dropSchema, uniqueSchemaName } from "../support/postgres.ts";
 import { TEST_REDIS_URL, deletePrefix, uniquePrefix } from "../support/redis.ts";
-import { runMain as runGemsMain, startServing, type Served } from "../support/cli.ts";
+import { runMain as runGemsMain, type Served } from "../support/cli.ts";
+import { startRole as startRoleIn, waitFor } from "../support/serve-process.ts";
 
 let work: string;
-const children: ChildProcess[] = [];
 
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), "gems-scale-"));
 });
 afterAll(() => {
-  for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
   rmSync(work, { recursive: true, force: true });
 });
 
 const runMain = (argv: string[], env: Record<string, string> = {}) => runGemsMain(argv, { GEMS_DATA_DIR: join(work, "data"), ...env }, work);
 
-/** Starts `gems serve --role <role>` and resolves with the studio's (or the worker's health) address. */
-const startRole = (role: string, env: Record<string, string>): Promise<Served> =>
-  startServing(["serve", "--role", role], {
-    cwd: work,
-    env: { GEMS_WEB_PORT: "0", GEMS_WORKER_PORT: "0", GEMS_SIM_LATENCY_MS: "5", ...env },
-    onSpawn: (child) => children.push(child),
-  });
-
-async function waitFor<T>(read: () => Promise<T>, isReady: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (isReady(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out; last value: ${JSON.stringify(value).slice(0, 300)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const startRole = (role: string, env: Record<string, string>): Promise<Served> => startRoleIn(role, work, env);
 
 describe("gems serve --role", () => {
   it("refuses a role other than all, surfaces or worker", async () => {

@@ -94,6 +94,34 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE {schema}.pending_feedback ADD COLUMN is_note boolean NOT NULL DEFAULT false;
     `,
   },
+  {
+    version: 4,
+    name: "team skills and skill defaults; daily usage indexes for quotas",
+    sql: `
+      -- Every version of every team skill, never updated: the newest per id is the one in use.
+      CREATE TABLE {schema}.team_skill_versions (
+        skill_id text NOT NULL,
+        version  integer NOT NULL CHECK (version >= 1),
+        text     text NOT NULL,
+        added_by text NOT NULL,
+        added_at timestamptz NOT NULL,
+        PRIMARY KEY (skill_id, version)
+      );
+      -- A person's default skill for jobs that name none: a skill id, auto or none.
+      CREATE TABLE {schema}.skill_defaults (
+        person_id  text PRIMARY KEY,
+        choice     text NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+      -- A quota check reads one person's (or one channel's) jobs of one UTC day. The day is the
+      -- first 10 characters of the trajectory's ISO createdAt (always UTC), which unlike a cast
+      -- to timestamptz is immutable and so may be indexed.
+      CREATE INDEX jobs_requester_day ON {schema}.jobs ((requester->>'id'), (left(trajectory->>'createdAt', 10)));
+      CREATE INDEX jobs_channel_day ON {schema}.jobs (
+        (surface_ref->>'surface'), (coalesce(surface_ref->>'channelId', surface_ref->>'channel')), (left(trajectory->>'createdAt', 10))
+      );
+    `,
+  },
 ];
 
 /** Applies every migration not yet recorded; returns the versions it applied. */
