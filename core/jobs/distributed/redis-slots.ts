@@ -1,10 +1,15 @@
 /**
  * GEMS_GENERATOR_CONCURRENCY and GEMS_MLLM_CONCURRENCY across every worker: a counting semaphore
- * in Redis. Holders are members of a sorted set scored by when their lease ends; a script takes
- * a slot only while fewer than `limit` unexpired leases exist. A holder renews its lease while
- * its call runs, so a worker killed with -9 gives its slots back when the lease runs out
- * (LEASE_MS) instead of never. Waiters are woken by a message on release, and also poll, so a
- * lost message costs at most POLL_MS.
+ * in Redis with a first-come, first-served queue. Holders are members of a sorted set scored by
+ * when their lease ends; a holder renews its lease while its call runs, so a worker killed with
+ * -9 gives its slots back when the lease runs out instead of never.
+ *
+ * Waiters queue in Redis in order of arrival (a ticket from a counter). A release hands its slot
+ * to the first live waiter inside the same script and publishes that waiter's id, so one release
+ * wakes one waiter, in any process, and that waiter already holds the slot when it wakes. A
+ * waiter refreshes its place by polling; one that stops (its process died) drops out of the
+ * queue when its wait lease runs out. Polling also covers a lost message and slots freed by an
+ * expired lease: a waiter whose place is within the free slots takes one.
  */
 import { randomUUID } from "node:crypto";
 import { CancelledError } from "../../errors.ts";
@@ -12,19 +17,57 @@ import type { CallSlots } from "../model-slots.ts";
 import type { RedisLink } from "./redis.ts";
 
 const LEASE_MS = 15_000;
-const RENEW_MS = 5_000;
-const POLL_MS = 200;
+const POLL_MS = 500;
 
-// KEYS[1] the holders; ARGV: limit, holder, lease ms. Redis's clock, so skewed workers agree.
-const ACQUIRE = `
+// Shared by the scripts: Redis's clock, so skewed workers agree; drops expired holders and waiters.
+const PRELUDE = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+local gone = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)
+if #gone > 0 then
+  redis.call('ZREM', KEYS[2], unpack(gone))
+  redis.call('ZREM', KEYS[3], unpack(gone))
+end`;
+
+// KEYS: holders, queue (score: ticket), wait leases (score: expiry), ticket counter.
+// ARGV: limit, holder, lease ms, wait lease ms. 1 when the caller holds a slot, else 0 (queued).
+const ACQUIRE = `${PRELUDE}
+if redis.call('ZSCORE', KEYS[1], ARGV[2]) then
   redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
   return 1
 end
+if not redis.call('ZSCORE', KEYS[2], ARGV[2]) then
+  redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[4]), ARGV[2])
+end
+local ahead = redis.call('ZRANK', KEYS[2], ARGV[2])
+if redis.call('ZCARD', KEYS[1]) + ahead < tonumber(ARGV[1]) then
+  redis.call('ZREM', KEYS[2], ARGV[2])
+  redis.call('ZREM', KEYS[3], ARGV[2])
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
+  return 1
+end
+redis.call('ZADD', KEYS[3], now + tonumber(ARGV[4]), ARGV[2])
 return 0`;
+
+// KEYS: as ACQUIRE, then the wake channel. ARGV: limit, holder, wait lease ms. Leaves slot and
+// queue, then gives every free slot to the oldest live waiter, publishing who got it. The slot
+// handed over lasts a wait lease until its waiter, woken, renews it: a waiter whose process died
+// since its last poll holds it up no longer than that.
+const RELEASE = `${PRELUDE}
+redis.call('ZREM', KEYS[1], ARGV[2])
+redis.call('ZREM', KEYS[2], ARGV[2])
+redis.call('ZREM', KEYS[3], ARGV[2])
+local free = tonumber(ARGV[1]) - redis.call('ZCARD', KEYS[1])
+if free <= 0 then return 0 end
+local next = redis.call('ZRANGE', KEYS[2], 0, free - 1)
+for _, waiter in ipairs(next) do
+  redis.call('ZREM', KEYS[2], waiter)
+  redis.call('ZREM', KEYS[3], waiter)
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), waiter)
+  redis.call('PUBLISH', KEYS[5], waiter)
+end
+return #next`;
 
 const RENEW = `
 local t = redis.call('TIME')
@@ -36,23 +79,38 @@ export interface RedisSlots extends CallSlots {
   close(): void;
 }
 
-export function createRedisSlots(link: RedisLink, name: string, limit: number): RedisSlots {
-  const holdersKey = link.key("slots", name);
-  const releasedChannel = link.key("slots", name, "released");
+export interface RedisSlotsOptions {
+  /** How long a holder's slot outlives its last renewal (renewed every third of it). */
+  leaseMs?: number;
+  /** How often a waiter refreshes its place; it leaves the queue after missing four. */
+  pollMs?: number;
+}
+
+export function createRedisSlots(link: RedisLink, name: string, limit: number, options: RedisSlotsOptions = {}): RedisSlots {
+  const leaseMs = options.leaseMs ?? LEASE_MS;
+  const pollMs = options.pollMs ?? POLL_MS;
+  const waitLeaseMs = pollMs * 4;
+  const keys = [link.key("slots", name), link.key("slots", name, "queue"), link.key("slots", name, "waits"), link.key("slots", name, "tickets")];
+  const grantedChannel = link.key("slots", name, "granted");
   const held = new Set<string>();
-  const waiters = new Set<() => void>();
+  /** Local waiters by holder id: true when woken because a release handed them the slot. */
+  const waiters = new Map<string, (isGranted: boolean) => void>();
   let waiting = 0;
   const wakeAll = (): void => {
-    for (const wake of [...waiters]) wake();
+    for (const wake of [...waiters.values()]) wake(false);
   };
-  void link.subscriber.subscribe(releasedChannel).catch(() => undefined);
-  link.subscriber.on("message", (channel: string) => {
-    if (channel === releasedChannel) wakeAll();
+  void link.subscriber.subscribe(grantedChannel).catch(() => undefined);
+  link.subscriber.on("message", (channel: string, holder: string) => {
+    if (channel === grantedChannel) waiters.get(holder)?.(true);
   });
-  const renewer = setInterval(() => {
-    for (const holder of held) void link.commands.eval(RENEW, 1, holdersKey, holder, LEASE_MS).catch(() => undefined);
-  }, RENEW_MS);
+  const renew = (holder: string): void => void link.commands.eval(RENEW, 1, keys[0] as string, holder, leaseMs).catch(() => undefined);
+  const renewer = setInterval(() => held.forEach(renew), leaseMs / 3);
   renewer.unref();
+
+  const release = async (holder: string): Promise<void> => {
+    held.delete(holder);
+    await link.commands.eval(RELEASE, 5, ...keys, grantedChannel, limit, holder, waitLeaseMs);
+  };
 
   async function acquire(signal?: AbortSignal): Promise<string> {
     const holder = randomUUID();
@@ -60,32 +118,50 @@ export function createRedisSlots(link: RedisLink, name: string, limit: number): 
     try {
       for (;;) {
         if (signal?.aborted) throw new CancelledError();
-        const granted = await link.commands.eval(ACQUIRE, 1, holdersKey, limit, holder, LEASE_MS);
-        if (granted === 1) {
+        // Listening before asking: a grant published while the script runs must find the waiter.
+        let isFromScript = false;
+        const isGranted = await new Promise<boolean>((resolve, reject) => {
+          let isSettled = false;
+          const done = (granted: boolean): void => {
+            if (isSettled) return;
+            isSettled = true;
+            clearTimeout(timer);
+            waiters.delete(holder);
+            signal?.removeEventListener("abort", onAbort);
+            resolve(granted);
+          };
+          const onAbort = (): void => done(false);
+          const timer = setTimeout(() => done(false), pollMs);
+          waiters.set(holder, done);
+          signal?.addEventListener("abort", onAbort, { once: true });
+          link.commands.eval(ACQUIRE, 4, ...keys, limit, holder, leaseMs, waitLeaseMs).then((granted) => {
+            if (granted !== 1) return;
+            isFromScript = true;
+            done(true);
+          }, (error: unknown) => {
+            if (isSettled) return;
+            isSettled = true;
+            clearTimeout(timer);
+            waiters.delete(holder);
+            signal?.removeEventListener("abort", onAbort);
+            reject(error);
+          });
+        });
+        if (isGranted) {
+          if (signal?.aborted) throw new CancelledError();
           held.add(holder);
+          // A slot handed over by a release lasts only a wait lease until renewed.
+          if (!isFromScript) renew(holder);
           return holder;
         }
-        await new Promise<void>((resolve) => {
-          const done = (): void => {
-            clearTimeout(timer);
-            waiters.delete(done);
-            signal?.removeEventListener("abort", done);
-            resolve();
-          };
-          const timer = setTimeout(done, POLL_MS);
-          waiters.add(done);
-          signal?.addEventListener("abort", done, { once: true });
-        });
       }
+    } catch (error) {
+      // Leaving the queue: a slot handed over meanwhile goes on to the next waiter.
+      await release(holder).catch(() => undefined);
+      throw error;
     } finally {
       waiting--;
     }
-  }
-
-  async function release(holder: string): Promise<void> {
-    held.delete(holder);
-    await link.commands.zrem(holdersKey, holder);
-    await link.commands.publish(releasedChannel, "1");
   }
 
   return {
