@@ -207,6 +207,44 @@ describe("postgres job store", () => {
     expect((await second.get("job-1"))?.trajectory.status).toBe("failed");
   });
 
+  it("a lost worker's step writes nothing: no event, cursor, feedback or trajectory change", async () => {
+    const db = await testDatabase();
+    await createPostgresJobStore(db, { ownsDatabase: false }).put(makeRecord("job-1"));
+    const first = createPostgresJobStore(db, { isShared: true, ownsDatabase: false });
+    const second = createPostgresJobStore(db, { isShared: true, ownsDatabase: false });
+    const mine = await first.claim("job-1", "worker-a");
+    if (!mine) throw new Error("expected the job");
+    await second.claim("job-1", "worker-b");
+    const before = await second.get("job-1");
+
+    mine.trajectory.status = "done";
+    mine.events.push({ type: "job.started", resumed: false, jobId: "job-1", seq: 3, at: "2025-01-02T03:04:06.000Z" } as JobEvent);
+    mine.cursors.discord = 3;
+    mine.pendingFeedback = [{ author: { id: "discord:3", name: "Carol" }, text: "a note", receivedAt: "2025-01-02T03:07:00.000Z", isNote: true }];
+
+    await expect(first.put(mine)).rejects.toBeInstanceOf(LostJobError);
+    expect(await second.get("job-1")).toEqual(before);
+  });
+
+  it("one step's write stores new feedback with its images and note flag, and removes applied feedback", async () => {
+    const db = await testDatabase();
+    await createPostgresJobStore(db, { ownsDatabase: false }).put(makeRecord("job-1"));
+    const worker = createPostgresJobStore(db, { isShared: true, ownsDatabase: false });
+    const record = await worker.claim("job-1", "worker-a");
+    if (!record) throw new Error("expected the job");
+    const hash = "a".repeat(64);
+    record.pendingFeedback = [
+      { author: { id: "discord:3", name: "Carol" }, text: "like this one", receivedAt: "2025-01-02T03:07:00.000Z", imageHashes: [hash] },
+      { author: { id: "discord:4", name: "Dan" }, text: "we like it blue", receivedAt: "2025-01-02T03:08:00.000Z", isNote: true },
+    ];
+    record.events.push({ type: "job.started", resumed: false, jobId: "job-1", seq: 3, at: "2025-01-02T03:04:06.000Z" } as JobEvent);
+    await worker.put(record);
+
+    const stored = await createPostgresJobStore(db, { ownsDatabase: false }).get("job-1");
+    expect(stored?.pendingFeedback).toEqual(record.pendingFeedback);
+    expect(stored?.events.map((e) => e.seq)).toEqual([1, 2, 3]);
+  });
+
   it("changedSince lists the jobs written since a database time", async () => {
     const db = await testDatabase();
     const store = createPostgresJobStore(db, { ownsDatabase: false });

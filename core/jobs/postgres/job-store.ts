@@ -3,11 +3,13 @@
  * (requester, surface reference, trajectory, finish time), the event log one row per seq, the
  * delivery cursors one row per surface, and pending feedback one row per entry.
  *
- * A put writes, in one transaction, only what changed since this process last wrote or read the
- * job: new events (append only), cursors that moved (never backwards), feedback added or
- * applied, and the job row's columns that changed. So a surfaces process that stores a cursor
- * or a piece of feedback never overwrites the trajectory a worker is writing, and the reverse;
- * and a step's trajectory and its events still land together or not at all.
+ * A put writes only what changed since this process last wrote or read the job: new events
+ * (append only), cursors that moved (never backwards), feedback added or applied, and the job
+ * row's columns that changed. So a surfaces process that stores a cursor or a piece of feedback
+ * never overwrites the trajectory a worker is writing, and the reverse; and a step's trajectory
+ * and its events still land together or not at all. After a job's first write (a transaction),
+ * each put is one statement of data-modifying CTEs: one round trip per step, and the owner fence
+ * on the job row gates every other table in it.
  */
 import type pg from "pg";
 import type { JobEvent } from "../../agent/events.ts";
@@ -212,89 +214,111 @@ export function createPostgresJobStore(db: Database, options: PostgresJobStoreOp
     return rows.map(voteOfRow);
   }
 
-  async function write(client: pg.PoolClient, record: JobRecord, before: Written | undefined): Promise<void> {
+  /** Refuses a write by a process that does not own the job's memory and events. */
+  function checkOwner(record: JobRecord, before: Written | undefined, json: { requester: string; trajectory: string }): boolean {
+    const isOwner = !isShared || claims.has(record.jobId) || !before;
+    if (!isOwner && (before.trajectory !== json.trajectory || before.finishedAt !== record.finishedAt || before.requester !== json.requester || record.events.length > before.events)) {
+      throw new Error(`job ${record.jobId} is run by another process; only its owner changes its memory and events`);
+    }
+    return isOwner;
+  }
+
+  /** The first write of a job: its row, then everything else, in one transaction. */
+  async function insert(client: pg.PoolClient, record: JobRecord): Promise<void> {
     const id = record.jobId;
-    const requester = JSON.stringify(record.requester);
-    const surfaceRef = JSON.stringify(record.surfaceRef);
-    const trajectory = JSON.stringify(record.trajectory);
-    const token = claims.get(id);
-    const isOwner = !isShared || token !== undefined || !before;
-    if (!isOwner && (before.trajectory !== trajectory || before.finishedAt !== record.finishedAt || before.requester !== requester || record.events.length > before.events)) {
-      throw new Error(`job ${id} is run by another process; only its owner changes its memory and events`);
-    }
-    if (!before) {
-      // Shared: a new job is only ever inserted; an id that exists belongs to someone else.
-      const conflict = isShared
-        ? "DO NOTHING"
-        : `DO UPDATE SET requester = excluded.requester, surface_ref = excluded.surface_ref,
-           trajectory = excluded.trajectory, finished_at = excluded.finished_at, updated_at = now()`;
+    // Shared: a new job is only ever inserted; an id that exists belongs to someone else.
+    const conflict = isShared
+      ? "DO NOTHING"
+      : `DO UPDATE SET requester = excluded.requester, surface_ref = excluded.surface_ref,
+         trajectory = excluded.trajectory, finished_at = excluded.finished_at, updated_at = now()`;
+    await client.query(
+      `INSERT INTO ${t("jobs")} (job_id, requester, surface_ref, trajectory, finished_at) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (job_id) ${conflict}`,
+      [id, JSON.stringify(record.requester), JSON.stringify(record.surfaceRef), JSON.stringify(record.trajectory), record.finishedAt],
+    );
+    // A record first written here with votes (gems migrate --to postgres copying a SQLite job)
+    // keeps them; afterwards only setVote writes votes, so no write of the job undoes one.
+    for (const vote of record.votes ?? []) {
       await client.query(
-        `INSERT INTO ${t("jobs")} (job_id, requester, surface_ref, trajectory, finished_at) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (job_id) ${conflict}`,
-        [id, requester, surfaceRef, trajectory, record.finishedAt],
+        `INSERT INTO ${t("job_votes")} (job_id, iteration, voter, voter_id, vote, updated_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+        [id, vote.n, JSON.stringify({ id: vote.voter.id, name: vote.voter.name }), vote.voter.id, vote.value, vote.at],
       );
-      // A record first written here with votes (gems migrate --to postgres copying a SQLite job)
-      // keeps them; afterwards only setVote writes votes, so no write of the job undoes one.
-      for (const vote of record.votes ?? []) {
-        await client.query(
-          `INSERT INTO ${t("job_votes")} (job_id, iteration, voter, voter_id, vote, updated_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
-          [id, vote.n, JSON.stringify({ id: vote.voter.id, name: vote.voter.name }), vote.voter.id, vote.value, vote.at],
-        );
-      }
-    } else {
-      // Only the columns this process changed: another process may own the others right now.
-      // updated_at moves on every write, so pollers find the job; the owner check fences out a
-      // worker that lost the job.
-      const sets: string[] = [];
-      const values: unknown[] = [id];
-      const set = (column: string, value: unknown): void => {
-        values.push(value);
-        sets.push(`${column} = $${values.length}`);
-      };
-      if (before.requester !== requester) set("requester", requester);
-      if (before.surfaceRef !== surfaceRef) set("surface_ref", surfaceRef);
-      if (before.trajectory !== trajectory) set("trajectory", trajectory);
-      if (before.finishedAt !== record.finishedAt) set("finished_at", record.finishedAt);
-      let where = "job_id = $1";
-      if (token !== undefined) {
-        values.push(token);
-        where += ` AND owner = $${values.length}`;
-      }
-      const updated = await client.query(`UPDATE ${t("jobs")} SET ${[...sets, "updated_at = now()"].join(", ")} WHERE ${where}`, values);
-      if (updated.rowCount === 0) {
-        if (token !== undefined) throw new LostJobError(id);
-        throw new Error(`job ${id} is no longer stored (it was deleted)`);
-      }
     }
-    const fresh = record.events.slice(before?.events ?? 0);
+    if (record.events.length > 0) await client.query(appendEvents("$1", "$2", "$3"), [id, ...eventColumns(record.events)]);
+    const cursors = Object.entries(record.cursors);
+    if (cursors.length > 0) await client.query(moveCursors("$1", "$2", "$3"), [id, ...cursorColumns(cursors)]);
+    for (const p of record.pendingFeedback) await insertPending(client, id, p);
+  }
+
+  // Append only: a seq already stored (by this process before a crash, say) is kept as it is.
+  const appendEvents = (jobId: string, seqs: string, events: string, from = ""): string =>
+    `INSERT INTO ${t("job_events")} (job_id, seq, event)
+     SELECT ${jobId}, e.seq, e.event FROM ${from}unnest(${seqs}::int[], ${events}::jsonb[]) AS e(seq, event) ON CONFLICT DO NOTHING`;
+  const eventColumns = (events: JobEvent[]): [number[], string[]] => [events.map((e) => e.seq), events.map((e) => JSON.stringify(e))];
+  // Never backwards: another process may have moved a cursor further meanwhile.
+  const moveCursors = (jobId: string, surfaces: string, seqs: string, from = ""): string =>
+    `INSERT INTO ${t("delivery_cursors")} (job_id, surface, seq)
+     SELECT ${jobId}, c.surface, c.seq FROM ${from}unnest(${surfaces}::text[], ${seqs}::int[]) AS c(surface, seq)
+     ON CONFLICT (job_id, surface) DO UPDATE SET seq = GREATEST(${t("delivery_cursors")}.seq, excluded.seq)`;
+  const cursorColumns = (cursors: Array<[string, number]>): [string[], number[]] => [cursors.map(([surface]) => surface), cursors.map(([, seq]) => seq)];
+
+  /**
+   * A later write, in one statement (one round trip, atomic on its own): the job row's changed
+   * columns, fenced by the owner token, and, only when that row was written, the new events,
+   * moved cursors and settled feedback. Returns whether the job row was written.
+   */
+  async function update(
+    record: JobRecord,
+    before: Written,
+    { isOwner, token, json }: { isOwner: boolean; token: string | undefined; json: { requester: string; surfaceRef: string; trajectory: string } },
+  ): Promise<boolean> {
+    const id = record.jobId;
+    const values: unknown[] = [id];
+    const param = (value: unknown): string => {
+      values.push(value);
+      return `$${values.length}`;
+    };
+    // Only the columns this process changed: another process may own the others right now.
+    // updated_at moves on every write, so pollers find the job.
+    const sets: string[] = [];
+    if (before.requester !== json.requester) sets.push(`requester = ${param(json.requester)}`);
+    if (before.surfaceRef !== json.surfaceRef) sets.push(`surface_ref = ${param(json.surfaceRef)}`);
+    if (before.trajectory !== json.trajectory) sets.push(`trajectory = ${param(json.trajectory)}`);
+    if (before.finishedAt !== record.finishedAt) sets.push(`finished_at = ${param(record.finishedAt)}`);
+    sets.push("updated_at = now()");
+    // The owner check fences out a worker that lost the job: no row, so nothing below is written.
+    const fence = token === undefined ? "" : ` AND owner = ${param(token)}`;
+    const parts = [`job AS (UPDATE ${t("jobs")} SET ${sets.join(", ")} WHERE job_id = $1${fence} RETURNING job_id)`];
+    const fresh = record.events.slice(before.events);
     if (fresh.length > 0) {
-      // Append only: a seq already stored (by this process before a crash, say) is kept as it is.
-      await client.query(
-        `INSERT INTO ${t("job_events")} (job_id, seq, event)
-         SELECT $1, seq, event FROM unnest($2::int[], $3::jsonb[]) AS e(seq, event) ON CONFLICT DO NOTHING`,
-        [id, fresh.map((e) => e.seq), fresh.map((e) => JSON.stringify(e))],
-      );
+      const [seqs, events] = eventColumns(fresh);
+      parts.push(`events AS (${appendEvents("job.job_id", param(seqs), param(events), "job, ")})`);
     }
-    const moved = Object.entries(record.cursors).filter(([surface, seq]) => (before?.cursors.get(surface) ?? -1) !== seq);
+    const moved = Object.entries(record.cursors).filter(([surface, seq]) => (before.cursors.get(surface) ?? -1) !== seq);
     if (moved.length > 0) {
-      await client.query(
-        `INSERT INTO ${t("delivery_cursors")} (job_id, surface, seq)
-         SELECT $1, surface, seq FROM unnest($2::text[], $3::int[]) AS c(surface, seq)
-         ON CONFLICT (job_id, surface) DO UPDATE SET seq = GREATEST(${t("delivery_cursors")}.seq, excluded.seq)`,
-        [id, moved.map(([surface]) => surface), moved.map(([, seq]) => seq)],
-      );
+      const [surfaces, seqs] = cursorColumns(moved);
+      parts.push(`cursors AS (${moveCursors("job.job_id", param(surfaces), param(seqs), "job, ")})`);
     }
-    const keys = new Set(record.pendingFeedback.map(pendingKey));
     // Shared: others add feedback with addPending, never by diff (their copy may hold feedback
     // the owner has applied meanwhile; writing it again would apply it twice).
-    const added = isOwner ? record.pendingFeedback.filter((p) => !before?.pending.has(pendingKey(p))) : [];
-    for (const p of added) await insertPending(client, id, p);
-    // Feedback leaves the pending list when its owner applied it; nobody else removes it.
-    for (const key of isOwner ? (before?.pending ?? []) : []) {
-      if (keys.has(key)) continue;
-      const [receivedAt, text] = key.split("\u0000") as [string, string];
-      await client.query(`DELETE FROM ${t("pending_feedback")} WHERE job_id = $1 AND received_at = $2 AND text = $3`, [id, receivedAt, text]);
+    const added = isOwner ? record.pendingFeedback.filter((p) => !before.pending.has(pendingKey(p))) : [];
+    if (added.length > 0) {
+      const rows = added.map((p) => ({ author: p.author, text: p.text, received_at: p.receivedAt, image_hashes: p.imageHashes && p.imageHashes.length > 0 ? p.imageHashes : null, is_note: p.isNote === true }));
+      parts.push(`added AS (INSERT INTO ${t("pending_feedback")} (job_id, ${PENDING_COLUMNS})
+        SELECT job.job_id, ${PENDING_COLUMNS} FROM job, jsonb_to_recordset(${param(JSON.stringify(rows))}::jsonb)
+          AS p(author jsonb, text text, received_at timestamptz, image_hashes text[], is_note boolean)
+        ON CONFLICT DO NOTHING)`);
     }
+    // Feedback leaves the pending list when its owner applied it; nobody else removes it.
+    const keys = new Set(record.pendingFeedback.map(pendingKey));
+    const applied = isOwner ? [...before.pending].filter((key) => !keys.has(key)).map((key) => key.split("\u0000") as [string, string]) : [];
+    if (applied.length > 0) {
+      parts.push(`applied AS (DELETE FROM ${t("pending_feedback")} f USING job,
+        unnest(${param(applied.map(([receivedAt]) => receivedAt))}::timestamptz[], ${param(applied.map(([, text]) => text))}::text[]) AS d(received_at, text)
+        WHERE f.job_id = job.job_id AND f.received_at = d.received_at AND f.text = d.text)`);
+    }
+    const { rows } = await db.pool.query<{ n: number }>(`WITH ${parts.join(",\n")} SELECT count(*)::int AS n FROM job`, values);
+    return (rows[0]?.n ?? 0) > 0;
   }
 
   return {
@@ -334,9 +358,16 @@ export function createPostgresJobStore(db: Database, options: PostgresJobStoreOp
       // A copy: pendingOf may note more stored feedback while this write runs, and this write
       // must not delete what it did not know of when it began.
       const before = known && { ...known, cursors: new Map(known.cursors), pending: new Set(known.pending) };
-      const isOwner = !isShared || !before || claims.has(snapshot.jobId);
+      const json = { requester: JSON.stringify(snapshot.requester), surfaceRef: JSON.stringify(snapshot.surfaceRef), trajectory: JSON.stringify(snapshot.trajectory) };
+      const token = claims.get(snapshot.jobId);
+      let isOwner = false;
       try {
-        await db.transaction((client) => write(client, snapshot, before));
+        isOwner = checkOwner(snapshot, before, json);
+        if (!before) await db.transaction((client) => insert(client, snapshot));
+        else if (!(await update(snapshot, before, { isOwner, token, json }))) {
+          if (token !== undefined) throw new LostJobError(snapshot.jobId);
+          throw new Error(`job ${snapshot.jobId} is no longer stored (it was deleted)`);
+        }
       } catch (error) {
         if (error instanceof LostJobError) throw error;
         throw storageError(`Could not save job ${snapshot.jobId}`, error);
