@@ -21,6 +21,13 @@ function wholeNumber(raw: string | undefined, name: string, max: number, fallbac
   return n;
 }
 
+function imageSize(raw: string | undefined): { width?: number; height?: number } {
+  if (raw === undefined || raw === "") return {};
+  const side = Number(raw);
+  if (!Number.isInteger(side) || side < 32 || side > 2048) fail(`--image-size must be a whole number of pixels from 32 to 2048 (got "${raw}"), e.g. --image-size 128.`);
+  return { width: side, height: side };
+}
+
 let args;
 try {
   args = parseArgs({
@@ -28,11 +35,12 @@ try {
       port: { type: "string" },
       "mllm-latency": { type: "string" },
       "generator-latency": { type: "string" },
+      "image-size": { type: "string" },
       quiet: { type: "boolean", default: false },
     },
   }).values;
 } catch (error) {
-  fail(`${error instanceof Error ? error.message : String(error)}. Usage: npm run sim-server -- [--port N] [--mllm-latency MS] [--generator-latency MS] [--quiet]`);
+  fail(`${error instanceof Error ? error.message : String(error)}. Usage: npm run sim-server -- [--port N] [--mllm-latency MS] [--generator-latency MS] [--image-size PX] [--quiet]`);
 }
 
 const server = await startSimServer({
@@ -41,6 +49,9 @@ const server = await startSimServer({
   mllm: createSimMllm({ latencyMs: wholeNumber(args["mllm-latency"], "--mllm-latency", 600_000, 0, "--mllm-latency 50") }),
   generator: createSimGenerator({
     latencyMs: wholeNumber(args["generator-latency"], "--generator-latency", 600_000, 0, "--generator-latency 150"),
+    // Drawing is the sim's own CPU cost, not the model's: a benchmark that shares its cores with
+    // the workers asks for smaller pictures (a request that names a size still gets it).
+    ...imageSize(args["image-size"]),
   }),
   ...(args.quiet ? {} : { log: (line: string) => console.log(line) }),
 });
