@@ -8,7 +8,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { tmpdir } from "node:os";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { createInterface } from "node:readline";
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
@@ -192,6 +192,8 @@ export async function benchScaleOut(): Promise<string> {
   const sim = start([
     "servers/sim/main.ts", "--port", "0", "--mllm-latency", String(MLLM_MS), "--generator-latency", String(GENERATOR_MS), "--image-size", String(IMAGE_SIZE), "--quiet",
   ]);
+  // The machine is shared: the load around the run says how far to trust its numbers.
+  const loadBefore = loadavg()[0] as number;
   try {
     const simUrl = /(http:\/\/127\.0\.0\.1:\d+)/.exec(await lineMatching(sim, /listening on/, 30_000))?.[1] as string;
     const rows = [await runLocal(simUrl, join(work, "local"))];
@@ -212,6 +214,7 @@ export async function benchScaleOut(): Promise<string> {
       `| mean time per commit | ${fmt(commits.sqliteMs)} ms | ${fmt(commits.postgresMs)} ms | ${fmt(commits.postgresMs / commits.sqliteMs)} |`,
       "",
       `Targets: makespan within 1.15 of the lower bound (${MLLM_MS} ms + images × ${GENERATOR_MS} ms ÷ ${CAPACITY} + ${MLLM_MS} ms; real calls take a little longer than the sim's sleep, so the bound is strict), fairness ≤ 2.`,
+      `Load average (1 min) before the run ${fmt(loadBefore, 1)}, after it ${fmt(loadavg()[0] as number, 1)}, on ${availableParallelism()} cores.`,
     ].join("\n");
   } finally {
     sim.kill("SIGTERM");
