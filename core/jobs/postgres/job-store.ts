@@ -135,61 +135,42 @@ export function createPostgresJobStore(db: Database, options: PostgresJobStoreOp
     });
   }
 
-  /** One consistent snapshot: a commit landing between the four reads must not split a step. */
-  async function readJobs(_pool: pg.Pool, jobId?: string, isRemembered = true): Promise<{ records: JobRecord[]; corrupt: CorruptRecordError[] }> {
-    const client = await db.pool.connect();
-    try {
-      await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-      const result = await readJobsIn(client, jobId, isRemembered);
-      await client.query("COMMIT");
-      return result;
-    } catch (error) {
-      await client.query("ROLLBACK").catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
-  }
-
-  async function readJobsIn(client: pg.PoolClient, jobId: string | undefined, isRemembered: boolean): Promise<{ records: JobRecord[]; corrupt: CorruptRecordError[] }> {
-    const where = jobId === undefined ? "" : "WHERE job_id = $1";
-    const params = jobId === undefined ? [] : [jobId];
-    const jobs = await client.query<JobRow>(`SELECT job_id, requester, surface_ref, trajectory, finished_at FROM ${t("jobs")} ${where} ORDER BY ord`, params);
-    const events = await client.query<{ job_id: string; event: JobEvent }>(`SELECT job_id, event FROM ${t("job_events")} ${where} ORDER BY job_id, seq`, params);
-    const cursors = await client.query<{ job_id: string; surface: string; seq: number }>(`SELECT job_id, surface, seq FROM ${t("delivery_cursors")} ${where}`, params);
-    const pending = await client.query<PendingRow & { job_id: string }>(`SELECT job_id, ${PENDING_COLUMNS} FROM ${t("pending_feedback")} ${where} ORDER BY id`, params);
-    const votes = await client.query<VoteRow & { job_id: string }>(
-      `SELECT job_id, iteration, voter, vote, updated_at FROM ${t("job_votes")} ${where} ORDER BY iteration, updated_at, voter_id`,
-      params,
+  /**
+   * Jobs with their events, cursors, feedback and votes in one statement: one round trip, and
+   * one snapshot, so a commit landing meanwhile cannot split a step.
+   */
+  async function readJobs(jobId?: string): Promise<{ records: JobRecord[]; corrupt: CorruptRecordError[] }> {
+    const of = (table: string, alias: string): string => `${t(table)} ${alias} WHERE ${alias}.job_id = j.job_id`;
+    const { rows } = await db.pool.query<JobRow & { events: JobEvent[]; cursors: Record<string, number>; pending: Array<Omit<PendingRow, "received_at"> & { received_at: string }>; votes: Array<Omit<VoteRow, "updated_at"> & { updated_at: string }> }>(
+      `SELECT j.job_id, j.requester, j.surface_ref, j.trajectory, j.finished_at,
+        (SELECT coalesce(json_agg(e.event ORDER BY e.seq), '[]') FROM ${of("job_events", "e")}) AS events,
+        (SELECT coalesce(json_object_agg(c.surface, c.seq), '{}') FROM ${of("delivery_cursors", "c")}) AS cursors,
+        (SELECT coalesce(json_agg(json_build_object('author', p.author, 'text', p.text, 'received_at', p.received_at,
+           'image_hashes', p.image_hashes, 'is_note', p.is_note) ORDER BY p.id), '[]') FROM ${of("pending_feedback", "p")}) AS pending,
+        (SELECT coalesce(json_agg(json_build_object('iteration', v.iteration, 'voter', v.voter, 'vote', v.vote, 'updated_at', v.updated_at)
+           ORDER BY v.iteration, v.updated_at, v.voter_id), '[]') FROM ${of("job_votes", "v")}) AS votes
+       FROM ${t("jobs")} j ${jobId === undefined ? "" : "WHERE j.job_id = $1"} ORDER BY j.ord`,
+      jobId === undefined ? [] : [jobId],
     );
-    const byJob = new Map<string, { events: JobEvent[]; cursors: Record<string, number>; pending: unknown[]; votes: VoteEntry[] }>();
-    const partsOf = (id: string) => {
-      let parts = byJob.get(id);
-      if (!parts) byJob.set(id, (parts = { events: [], cursors: {}, pending: [], votes: [] }));
-      return parts;
-    };
-    for (const row of votes.rows) partsOf(row.job_id).votes.push(voteOfRow(row));
-    for (const row of events.rows) partsOf(row.job_id).events.push(row.event);
-    for (const row of cursors.rows) partsOf(row.job_id).cursors[row.surface] = row.seq;
-    for (const row of pending.rows) partsOf(row.job_id).pending.push(pendingOfRow(row));
     const loaded = { records: [] as JobRecord[], corrupt: [] as CorruptRecordError[] };
-    for (const row of jobs.rows) {
-      const parts = partsOf(row.job_id);
+    for (const row of rows) {
       try {
+        // JSON carries times as text; the rows read one by one carried them as dates.
+        const votes = row.votes.map((v) => voteOfRow({ ...v, updated_at: new Date(v.updated_at) }));
         const record = parseJobRecord(row.job_id, {
           version: 1,
           jobId: row.job_id,
           requester: row.requester,
           surfaceRef: row.surface_ref,
           trajectory: row.trajectory,
-          events: parts.events,
-          cursors: parts.cursors,
-          pendingFeedback: parts.pending,
-          ...(parts.votes.length > 0 ? { votes: parts.votes } : {}),
+          events: row.events,
+          cursors: row.cursors,
+          pendingFeedback: row.pending.map((p) => pendingOfRow({ ...p, received_at: new Date(p.received_at) })),
+          ...(votes.length > 0 ? { votes } : {}),
           finishedAt: row.finished_at === null ? null : row.finished_at.toISOString(),
         });
         // What this process owns it knows better than the database does while it writes.
-        if (isRemembered && !claims.has(record.jobId)) remember(record);
+        if (!claims.has(record.jobId)) remember(record);
         loaded.records.push(record);
       } catch (error) {
         if (!(error instanceof CorruptRecordError)) throw error;
@@ -324,7 +305,7 @@ export function createPostgresJobStore(db: Database, options: PostgresJobStoreOp
   return {
     async load() {
       try {
-        const loaded = await readJobs(db.pool);
+        const loaded = await readJobs();
         return { records: loaded.records, corrupt: loaded.corrupt.map((error) => ({ jobId: error.jobId, problem: error.message })) };
       } catch (error) {
         throw storageError("Could not read the jobs from PostgreSQL", error);
@@ -333,7 +314,7 @@ export function createPostgresJobStore(db: Database, options: PostgresJobStoreOp
 
     async get(jobId) {
       try {
-        const loaded = await readJobs(db.pool, jobId);
+        const loaded = await readJobs(jobId);
         if (loaded.corrupt[0]) throw loaded.corrupt[0];
         return loaded.records[0];
       } catch (error) {
@@ -401,7 +382,7 @@ export function createPostgresJobStore(db: Database, options: PostgresJobStoreOp
         const { rowCount } = await db.pool.query(`UPDATE ${t("jobs")} SET owner = $2, updated_at = now() WHERE job_id = $1`, [jobId, token]);
         if (rowCount === 0) return undefined;
         claims.delete(jobId);
-        const loaded = await readJobs(db.pool, jobId);
+        const loaded = await readJobs(jobId);
         if (loaded.corrupt[0]) throw loaded.corrupt[0];
         claims.set(jobId, token);
         return loaded.records[0];
