@@ -11,6 +11,7 @@
  * each put is one statement of data-modifying CTEs: one round trip per step, and the owner fence
  * on the job row gates every other table in it.
  */
+import { createHash } from "node:crypto";
 import type pg from "pg";
 import type { JobEvent } from "../../agent/events.ts";
 import { GemsError } from "../../errors.ts";
@@ -121,6 +122,8 @@ export function createPostgresJobStore(db: Database, options: PostgresJobStoreOp
   const isShared = options.isShared ?? false;
   const written = new Map<string, Written>();
   const claims = new Map<string, string>();
+  /** Statement names of the step writes, by their SQL. */
+  const prepared = new Map<string, string>();
   const t = db.table.bind(db);
 
   function remember(record: JobRecord): void {
@@ -298,7 +301,12 @@ export function createPostgresJobStore(db: Database, options: PostgresJobStoreOp
         unnest(${param(applied.map(([receivedAt]) => receivedAt))}::timestamptz[], ${param(applied.map(([, text]) => text))}::text[]) AS d(received_at, text)
         WHERE f.job_id = job.job_id AND f.received_at = d.received_at AND f.text = d.text)`);
     }
-    const { rows } = await db.pool.query<{ n: number }>(`WITH ${parts.join(",\n")} SELECT count(*)::int AS n FROM job`, values);
+    const text = `WITH ${parts.join(",\n")} SELECT count(*)::int AS n FROM job`;
+    // Prepared once per connection and shape of step (a few dozen at most): PostgreSQL then
+    // skips parsing and planning it on every step. Named by its text, so stores sharing a pool agree.
+    let name = prepared.get(text);
+    if (name === undefined) prepared.set(text, (name = `gems_step_${createHash("sha256").update(text).digest("hex").slice(0, 32)}`));
+    const { rows } = await db.pool.query<{ n: number }>({ name, text, values });
     return (rows[0]?.n ?? 0) > 0;
   }
 
