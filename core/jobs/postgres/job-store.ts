@@ -126,14 +126,15 @@ export function createPostgresJobStore(db: Database, options: PostgresJobStoreOp
   const prepared = new Map<string, string>();
   const t = db.table.bind(db);
 
-  function remember(record: JobRecord): void {
+  /** `json`: the record's JSON columns when the caller has them already (a step's trajectory is large). */
+  function remember(record: JobRecord, json?: Pick<Written, "requester" | "surfaceRef" | "trajectory">): void {
     written.set(record.jobId, {
       events: record.events.length,
       cursors: new Map(Object.entries(record.cursors)),
       pending: new Set(record.pendingFeedback.map(pendingKey)),
-      surfaceRef: JSON.stringify(record.surfaceRef),
-      requester: JSON.stringify(record.requester),
-      trajectory: JSON.stringify(record.trajectory),
+      surfaceRef: json?.surfaceRef ?? JSON.stringify(record.surfaceRef),
+      requester: json?.requester ?? JSON.stringify(record.requester),
+      trajectory: json?.trajectory ?? JSON.stringify(record.trajectory),
       finishedAt: record.finishedAt,
     });
   }
@@ -363,7 +364,7 @@ export function createPostgresJobStore(db: Database, options: PostgresJobStoreOp
       }
       const current = written.get(snapshot.jobId);
       if (isOwner || !current) {
-        remember(snapshot);
+        remember(snapshot, json);
         // Feedback found in the database while this write ran (pendingOf) is still there: this
         // write deleted only what it knew of before it began.
         const after = written.get(snapshot.jobId);
