@@ -113,7 +113,9 @@ async function runCluster(simUrl: string, workers: number): Promise<Row> {
   const prefix = `gems-bench-${randomBytes(4).toString("hex")}`;
   const db = await openDatabase(DATABASE_URL, { schema });
   await db.close();
-  const shared = ["--schema", schema, "--prefix", prefix, "--database-url", DATABASE_URL, "--redis-url", REDIS_URL, ...common(simUrl)];
+  // The production lock (GEMS_JOB_LOCK_MS), not cluster-child's 1 s meant for fast crash tests: on
+  // a loaded machine an event loop late by a second would hand running jobs to another run.
+  const shared = ["--schema", schema, "--prefix", prefix, "--database-url", DATABASE_URL, "--redis-url", REDIS_URL, "--lock-ms", "10000", ...common(simUrl)];
   const children: ChildProcess[] = [];
   try {
     for (let i = 0; i < workers; i++) {
