@@ -8,8 +8,10 @@
  * to the first live waiter inside the same script and publishes that waiter's id, so one release
  * wakes one waiter, in any process, and that waiter already holds the slot when it wakes. A
  * waiter refreshes its place by polling; one that stops (its process died) drops out of the
- * queue when its wait lease runs out. Polling also covers a lost message and slots freed by an
- * expired lease: a waiter whose place is within the free slots takes one.
+ * queue after four missed polls. One that died after its last poll and was handed a slot gives
+ * it back when the slot's lease runs out, like a killed holder. Polling also covers a lost
+ * message and slots freed by an expired lease: a waiter whose place is within the free slots
+ * takes one.
  */
 import { randomUUID } from "node:crypto";
 import { CancelledError } from "../../errors.ts";
@@ -50,10 +52,9 @@ end
 redis.call('ZADD', KEYS[3], now + tonumber(ARGV[4]), ARGV[2])
 return 0`;
 
-// KEYS: as ACQUIRE, then the wake channel. ARGV: limit, holder, wait lease ms. Leaves slot and
-// queue, then gives every free slot to the oldest live waiter, publishing who got it. The slot
-// handed over lasts a wait lease until its waiter, woken, renews it: a waiter whose process died
-// since its last poll holds it up no longer than that.
+// KEYS: as ACQUIRE, then the wake channel. ARGV: limit, holder, lease ms. Leaves slot and queue,
+// then gives every free slot to the oldest live waiter, with a full lease (a waiter late to wake
+// on a loaded machine must not lose it to someone else), and publishes who got it.
 const RELEASE = `${PRELUDE}
 redis.call('ZREM', KEYS[1], ARGV[2])
 redis.call('ZREM', KEYS[2], ARGV[2])
@@ -103,13 +104,14 @@ export function createRedisSlots(link: RedisLink, name: string, limit: number, o
   link.subscriber.on("message", (channel: string, holder: string) => {
     if (channel === grantedChannel) waiters.get(holder)?.(true);
   });
-  const renew = (holder: string): void => void link.commands.eval(RENEW, 1, keys[0] as string, holder, leaseMs).catch(() => undefined);
-  const renewer = setInterval(() => held.forEach(renew), leaseMs / 3);
+  const renewer = setInterval(() => {
+    for (const holder of held) void link.commands.eval(RENEW, 1, keys[0] as string, holder, leaseMs).catch(() => undefined);
+  }, leaseMs / 3);
   renewer.unref();
 
   const release = async (holder: string): Promise<void> => {
     held.delete(holder);
-    await link.commands.eval(RELEASE, 5, ...keys, grantedChannel, limit, holder, waitLeaseMs);
+    await link.commands.eval(RELEASE, 5, ...keys, grantedChannel, limit, holder, leaseMs);
   };
 
   async function acquire(signal?: AbortSignal): Promise<string> {
@@ -119,7 +121,6 @@ export function createRedisSlots(link: RedisLink, name: string, limit: number, o
       for (;;) {
         if (signal?.aborted) throw new CancelledError();
         // Listening before asking: a grant published while the script runs must find the waiter.
-        let isFromScript = false;
         const isGranted = await new Promise<boolean>((resolve, reject) => {
           let isSettled = false;
           const done = (granted: boolean): void => {
@@ -135,9 +136,7 @@ export function createRedisSlots(link: RedisLink, name: string, limit: number, o
           waiters.set(holder, done);
           signal?.addEventListener("abort", onAbort, { once: true });
           link.commands.eval(ACQUIRE, 4, ...keys, limit, holder, leaseMs, waitLeaseMs).then((granted) => {
-            if (granted !== 1) return;
-            isFromScript = true;
-            done(true);
+            if (granted === 1) done(true);
           }, (error: unknown) => {
             if (isSettled) return;
             isSettled = true;
@@ -150,8 +149,6 @@ export function createRedisSlots(link: RedisLink, name: string, limit: number, o
         if (isGranted) {
           if (signal?.aborted) throw new CancelledError();
           held.add(holder);
-          // A slot handed over by a release lasts only a wait lease until renewed.
-          if (!isFromScript) renew(holder);
           return holder;
         }
       }
