@@ -123,28 +123,24 @@ export function createRedisSlots(link: RedisLink, name: string, limit: number, o
         // Listening before asking: a grant published while the script runs must find the waiter.
         const isGranted = await new Promise<boolean>((resolve, reject) => {
           let isSettled = false;
-          const done = (granted: boolean): void => {
+          const settle = (outcome: { granted: boolean } | { error: unknown }): void => {
             if (isSettled) return;
             isSettled = true;
             clearTimeout(timer);
             waiters.delete(holder);
             signal?.removeEventListener("abort", onAbort);
-            resolve(granted);
+            if ("error" in outcome) reject(outcome.error);
+            else resolve(outcome.granted);
           };
+          const done = (granted: boolean): void => settle({ granted });
           const onAbort = (): void => done(false);
           const timer = setTimeout(() => done(false), pollMs);
           waiters.set(holder, done);
           signal?.addEventListener("abort", onAbort, { once: true });
-          link.commands.eval(ACQUIRE, 4, ...keys, limit, holder, leaseMs, waitLeaseMs).then((granted) => {
-            if (granted === 1) done(true);
-          }, (error: unknown) => {
-            if (isSettled) return;
-            isSettled = true;
-            clearTimeout(timer);
-            waiters.delete(holder);
-            signal?.removeEventListener("abort", onAbort);
-            reject(error);
-          });
+          link.commands.eval(ACQUIRE, 4, ...keys, limit, holder, leaseMs, waitLeaseMs).then(
+            (granted) => granted === 1 && done(true),
+            (error: unknown) => settle({ error }),
+          );
         });
         if (isGranted) {
           if (signal?.aborted) throw new CancelledError();
