@@ -29,6 +29,13 @@ function heldTask(): { task: () => Promise<void>; started: Promise<void>; finish
   return { task: () => (markStarted(), finished), started, finish };
 }
 
+/** As kill -9 does to the process: no release, no more renewals or polls. */
+function die(slots: RedisSlots, link: RedisLink): void {
+  slots.close();
+  link.commands.disconnect();
+  link.subscriber.disconnect();
+}
+
 async function queueLength(link: RedisLink): Promise<number> {
   return link.commands.zcard(link.key("slots", "generator", "queue"));
 }
@@ -80,10 +87,7 @@ describe("Redis call slots", () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(gotIt).toBe(false);
 
-    // The holder's process dies: no release, no more renewals.
-    slotsA.close();
-    a.commands.disconnect();
-    a.subscriber.disconnect();
+    die(slotsA, a);
     const diedAt = Date.now();
     await second;
     expect(gotIt).toBe(true);
@@ -109,9 +113,7 @@ describe("Redis call slots", () => {
 
     controller.abort();
     await expect(gaveUp).rejects.toBeInstanceOf(CancelledError);
-    slotsA.close();
-    a.commands.disconnect();
-    a.subscriber.disconnect();
+    die(slotsA, a);
     void dead.catch(() => undefined);
     // The dead waiter stops polling; after four missed polls it is out of the queue.
     await new Promise((resolve) => setTimeout(resolve, 600));
