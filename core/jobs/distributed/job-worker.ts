@@ -15,7 +15,7 @@ import type { JobLimits } from "../limits.ts";
 import type { PostgresJobStore } from "../postgres/job-store.ts";
 import type { ServiceCore } from "../service-core.ts";
 import { commitVotesChanged } from "../voting.ts";
-import { createJobWorker, type RunRequest } from "./bullmq-queue.ts";
+import { DEFAULT_LOCK_MS, createJobWorker, type RunRequest } from "./bullmq-queue.ts";
 import type { Control } from "./control.ts";
 import type { RecordCache } from "./record-cache.ts";
 import type { DistributedAdmission } from "./redis-admission.ts";
@@ -54,48 +54,69 @@ export interface JobWorker {
 export function createWorkerRole(host: WorkerHost): JobWorker {
   const { table, store, admission, runner, cache, control, log } = host;
   const { state } = host.core;
-  /** Per job: the processor call handling it in this process. */
+  /** Per job: the newest processor call for it in this process; older ones give way to it. */
   const processing = new Map<string, Promise<void>>();
   let worker: Worker<RunRequest> | undefined;
 
   /**
-   * A worker whose event loop stalled past the lock can be handed its own job again while the
-   * first run still goes on. The first run pauses at its next step boundary and ends before the
-   * second claims the job, so one process never runs a job twice at once.
+   * A worker whose event loop stalled past the lock can be handed its own job again (even more
+   * than once) while the first run still goes on. Calls for one job form a chain: each waits for
+   * the one before it, which pauses at its next step boundary, and only the newest claims and
+   * runs the job; one that a newer call superseded while it waited ends without running. So one
+   * process never runs a job twice at once (both runs would write under its one claim token).
    */
-  async function processRun(bullJob: BullJob<RunRequest>): Promise<void> {
+  async function processRun(bullJob: BullJob<RunRequest>, token?: string): Promise<void> {
     const { jobId } = bullJob.data;
     const prior = processing.get(jobId);
-    if (prior) {
-      table.get(jobId)?.run?.pause.abort();
-      await prior.catch(() => undefined);
-    }
-    const current = processOnce(jobId);
+    const isNewest = (): boolean => processing.get(jobId) === current;
+    if (prior) table.get(jobId)?.run?.pause.abort();
+    const current: Promise<void> = (prior ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(() => (isNewest() ? processOnce(jobId, isNewest) : undefined));
     processing.set(jobId, current);
+    // BullMQ renews locks by job id: the earlier call's end stopped the renewal of this call's lock.
+    const renewal = prior && token ? renewLock(bullJob, token) : undefined;
     try {
       await current;
     } finally {
-      if (processing.get(jobId) === current) processing.delete(jobId);
+      clearInterval(renewal);
+      if (isNewest()) processing.delete(jobId);
     }
   }
 
-  async function processOnce(jobId: string): Promise<void> {
+  function renewLock(bullJob: BullJob<RunRequest>, token: string): NodeJS.Timeout {
+    const lockMs = host.lockMs ?? DEFAULT_LOCK_MS;
+    const timer = setInterval(() => {
+      void bullJob.extendLock(token, lockMs).catch((error: unknown) => log.warn({ err: error, jobId: bullJob.data.jobId }, "could not renew a job's lock"));
+    }, Math.max(100, Math.floor(lockMs / 2)));
+    timer.unref();
+    return timer;
+  }
+
+  async function processOnce(jobId: string, isNewest: () => boolean): Promise<void> {
     if (state.isDraining || state.isClosed) throw new HandedBackError("this worker is stopping");
     await admission.taken(jobId);
     const claimed = await store.claim(jobId, `${host.instance}/${randomUUID().slice(0, 8)}`);
     if (!claimed) return;
     try {
-      if (isFinished(claimed.trajectory.status)) return;
       const cached = table.get(jobId);
       const job = cached ?? table.add(claimed);
       // The claimed record is the truth now, also for what a cached copy had seen.
       if (cached) cache.adopt(cached, claimed);
+      if (isFinished(job.record.trajectory.status)) {
+        // Feedback that came as the job ended stays pending when the worker that ended it was
+        // killed, or fenced out by this claim, before applying it: applied here.
+        if (job.record.pendingFeedback.length > 0) await runner.applyLeftoverFeedback(job);
+        return;
+      }
       control.runStarts(job);
       const stop = await control.stopOf(jobId);
       if (stop) {
         await control.applyStopToIdle(job, stop);
         return;
       }
+      // Handed this job again meanwhile: the newer call runs it once this one has ended.
+      if (!isNewest()) return;
       const running = runner.run(job);
       // A stop asked between the check above and the run's start is seen here.
       control.applyStopToRun(job).catch((error: unknown) => log.warn({ err: error, jobId }, "could not check for a stop request"));
@@ -104,6 +125,8 @@ export function createWorkerRole(host: WorkerHost): JobWorker {
         if (state.isClosed) return;
         // Lost to another worker (fenced), or paused by a drain: either way the job goes on elsewhere.
         if (state.isDraining) throw new HandedBackError("handed back by a draining worker");
+        // Paused for a newer call for this job in this process, which runs it now.
+        if (!isNewest()) return;
         log.warn({ jobId }, "a run ended without finishing its job; another worker has taken it over");
         await reloadAfterLoss(job);
         return;

@@ -168,6 +168,14 @@ export function createRecordCache(host: RecordCacheHost): RecordCache {
       adopt(job, claimed);
       try {
         return await task();
+      } catch (error) {
+        // A write the task made may have been refused (a worker claimed the job meanwhile): the
+        // record must not keep a step that is not stored, or it would be shown, and outlive
+        // every later read (a read joins only when it has at least as many events).
+        store.release(jobId);
+        const stored = await store.get(jobId).catch(() => undefined);
+        if (stored) adopt(job, stored);
+        throw error;
       } finally {
         store.release(jobId);
       }
