@@ -1,0 +1,109 @@
+/**
+ * What a worker does when BullMQ hands it a job again: after its lock lapsed (an event loop
+ * stalled under load), or after the worker that ended the job died before BullMQ heard of it.
+ * The lapses are made on purpose by deleting the job's lock in Redis, as an expired lock is.
+ */
+import { Redis } from "ioredis";
+import { describe, expect, it } from "vitest";
+import { createJobQueue, enqueueRun, queueJobId } from "../../core/jobs/distributed/bullmq-queue.ts";
+import { createPostgresJobStore } from "../../core/jobs/postgres/job-store.ts";
+import { openDatabase } from "../../core/memory/postgres/database.ts";
+import { onCleanup } from "../support/cleanup.ts";
+import { TEST_DATABASE_URL } from "../support/postgres.ts";
+import { TEST_REDIS_URL, testRedisLink } from "../support/redis.ts";
+import { makeCluster, type Cluster } from "./distributed-harness.ts";
+import { HARD_PROMPT, alice, bob, createSimGenerator, gatedGenerator, recordSurface, submitted, thread } from "./job-harness.ts";
+
+async function rawRedis(): Promise<Redis> {
+  const redis = new Redis(TEST_REDIS_URL, { lazyConnect: true });
+  await redis.connect();
+  onCleanup(() => redis.quit().then(() => undefined));
+  return redis;
+}
+
+async function storeOf(cluster: Cluster) {
+  const db = await openDatabase(TEST_DATABASE_URL, { schema: cluster.schema, maxConnections: 2 });
+  onCleanup(() => db.close());
+  return createPostgresJobStore(db, { isShared: true, ownsDatabase: false });
+}
+
+async function until<T>(what: string, read: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe("a worker handed a job again", () => {
+  it("runs it once when handed it twice more while its first run is still in a step", async () => {
+    const cluster = await makeCluster();
+    const gate = gatedGenerator(createSimGenerator());
+    const surfaces = await cluster.service("surfaces");
+    const worker = await cluster.service("worker", { generator: gate.generator, limits: { maxRunningJobs: 4 } });
+    const seen = recordSurface(surfaces);
+    await surfaces.start();
+    await worker.start();
+    const jobId = submitted(await surfaces.submit({ prompt: HARD_PROMPT, skill: "none", iterations: 2 }, alice, thread));
+    await gate.arrived(1);
+
+    // Two lapses while the first run waits for its image: the stalled check requeues the job
+    // each time and the only worker takes it again, so three calls for one job are in flight.
+    const redis = await rawRedis();
+    const lock = `${cluster.prefix}:jobs:${queueJobId(jobId)}:lock`;
+    let token = await redis.get(lock);
+    for (let lapse = 0; lapse < 2; lapse++) {
+      await redis.del(lock);
+      const before = token;
+      token = await until("the job to be taken again", async () => {
+        const now = await redis.get(lock);
+        return now !== null && now !== before ? now : undefined;
+      });
+    }
+    gate.open();
+    const end = await seen.finished(jobId);
+
+    expect(end.type).toBe("job.done");
+    const events = seen.of(jobId);
+    expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+    const started = events.flatMap((e) => (e.type === "iteration.started" ? [e.n] : []));
+    expect(started).toEqual([1, 2]);
+    const status = surfaces.status(jobId);
+    expect(status.ok && status.job.trajectory.iterations.map((it) => it.n)).toEqual([1, 2]);
+    expect(events.filter((e) => e.type === "job.done")).toHaveLength(1);
+  });
+
+  it("applies feedback left pending on a job that was already done when it claimed it", async () => {
+    const cluster = await makeCluster();
+    const surfaces = await cluster.service("surfaces");
+    const worker = await cluster.service("worker");
+    const seen = recordSurface(surfaces);
+    await surfaces.start();
+    await worker.start();
+    const jobId = submitted(await surfaces.submit({ prompt: "a red cube", skill: "none", iterations: 1 }, alice, thread));
+    await seen.finished(jobId);
+
+    // As when the worker that ended the job died (or lost it) before applying feedback stored
+    // just then: the row is pending, and BullMQ hands the job to a worker again.
+    const store = await storeOf(cluster);
+    const text = "make the cube twice as large";
+    await store.addPending(jobId, { author: bob, text, receivedAt: new Date().toISOString() });
+    const link = await testRedisLink(cluster.prefix);
+    const queue = createJobQueue(link);
+    onCleanup(async () => {
+      await queue.close();
+      await link.close();
+    });
+    await enqueueRun(queue, jobId, 1);
+
+    const applied = await until("the feedback to be applied", async () => {
+      const record = await store.get(jobId);
+      return record && record.pendingFeedback.length === 0 ? record : undefined;
+    });
+    expect(applied.trajectory.feedback.map((f) => f.text)).toEqual([text]);
+    expect(applied.trajectory.status).toBe("done");
+    expect(applied.events.filter((e) => e.type === "feedback.added")).toHaveLength(1);
+  });
+});
