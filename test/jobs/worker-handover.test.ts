@@ -12,6 +12,8 @@ import { onCleanup } from "../support/cleanup.ts";
 import { TEST_DATABASE_URL } from "../support/postgres.ts";
 import { TEST_REDIS_URL, testRedisLink } from "../support/redis.ts";
 import { makeCluster, type Cluster } from "./distributed-harness.ts";
+import type { Mllm } from "../../core/models/ports.ts";
+import { createSimMllm } from "../../servers/sim/sim-mllm.ts";
 import { HARD_PROMPT, alice, bob, createSimGenerator, gatedGenerator, recordSurface, submitted, thread } from "./job-harness.ts";
 
 async function rawRedis(): Promise<Redis> {
@@ -105,5 +107,46 @@ describe("a worker handed a job again", () => {
     expect(applied.trajectory.feedback.map((f) => f.text)).toEqual([text]);
     expect(applied.trajectory.status).toBe("done");
     expect(applied.events.filter((e) => e.type === "feedback.added")).toHaveLength(1);
+  });
+
+  it("leaves no unstored feedback in the surfaces' copy when a worker claimed the done job while it was being applied", async () => {
+    const cluster = await makeCluster();
+    // The surfaces process runs no job: its model calls are the feedback it applies itself.
+    let release = (): void => undefined;
+    let arrived = (): void => undefined;
+    const called = new Promise<void>((resolve) => (arrived = resolve));
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const sim = createSimMllm({ latencyMs: 1 });
+    const held: Mllm = {
+      name: sim.name,
+      async chat(request) {
+        arrived();
+        await released;
+        return sim.chat(request);
+      },
+    };
+    const surfaces = await cluster.service("surfaces", { mllm: held });
+    const worker = await cluster.service("worker");
+    const seen = recordSurface(surfaces);
+    await surfaces.start();
+    await worker.start();
+    const jobId = submitted(await surfaces.submit({ prompt: "a red cube", skill: "none", iterations: 1 }, alice, thread));
+    await seen.finished(jobId);
+
+    const text = "make the cube twice as large";
+    const giving = surfaces.addFeedback(jobId, bob, text);
+    await called;
+    // A worker handed the job again claims it now: the surfaces' write of the feedback is refused.
+    const rival = await storeOf(cluster);
+    expect(await rival.claim(jobId, "rival-worker/1")).toBeDefined();
+    release();
+    expect(await giving).toMatchObject({ ok: true, isApplied: false });
+
+    const status = surfaces.status(jobId);
+    expect(status.ok && status.job.trajectory.feedback.map((f) => f.text)).toEqual([]);
+    const listed = surfaces.list().find((job) => job.jobId === jobId);
+    expect(listed?.pendingFeedback).toBe(1);
+    const events = surfaces.events(jobId);
+    expect(events.ok && events.events.filter((e) => e.type === "feedback.added")).toEqual([]);
   });
 });
