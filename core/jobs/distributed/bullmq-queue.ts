@@ -14,9 +14,11 @@
  * committed twice. 10 s is far above any synchronous stretch in a worker (the sim's PNG render
  * is milliseconds; real models are network calls).
  *
- * maxStalledCount is high (100): a stall here means a crashed worker, and the job loses nothing
- * by it (it resumes from its last committed step); BullMQ's default of 1 would fail a job the
- * second time its worker is killed. A drained worker hands its jobs back by failing the attempt
+ * maxStalledCount is effectively unlimited: a stall here means a crashed worker or a lock that
+ * lapsed under load, and the job loses nothing by it (it resumes from its last committed step).
+ * A job BullMQ fails for stalling is never run again while its record still says running, so any
+ * limit (BullMQ's default of 1, or 100, which a loaded machine with a short lock reaches) is a
+ * job stuck for good. A drained worker hands its jobs back by failing the attempt
  * (attempts are effectively unlimited, no backoff), which requeues them at once.
  */
 import { Queue, Worker, type Job as BullJob } from "bullmq";
@@ -24,7 +26,7 @@ import type { RedisLink } from "./redis.ts";
 
 export const QUEUE_NAME = "jobs";
 export const DEFAULT_LOCK_MS = 10_000;
-const MAX_STALLED = 100;
+const MAX_STALLED = 1_000_000;
 const ATTEMPTS = 1_000_000;
 
 export interface RunRequest {
