@@ -39,6 +39,19 @@ async function until<T>(what: string, read: () => Promise<T | undefined>, timeou
   }
 }
 
+/** A surfaces process and a worker that ran one job to its end. */
+async function doneJob(surfacesMllm?: Mllm) {
+  const cluster = await makeCluster();
+  const surfaces = await cluster.service("surfaces", surfacesMllm ? { mllm: surfacesMllm } : {});
+  const worker = await cluster.service("worker");
+  const seen = recordSurface(surfaces);
+  await surfaces.start();
+  await worker.start();
+  const jobId = submitted(await surfaces.submit({ prompt: "a red cube", skill: "none", iterations: 1 }, alice, thread));
+  await seen.finished(jobId);
+  return { cluster, surfaces, jobId };
+}
+
 describe("a worker handed a job again", () => {
   it("runs it once when handed it twice more while its first run is still in a step", async () => {
     const cluster = await makeCluster();
@@ -78,14 +91,7 @@ describe("a worker handed a job again", () => {
   });
 
   it("applies feedback left pending on a job that was already done when it claimed it", async () => {
-    const cluster = await makeCluster();
-    const surfaces = await cluster.service("surfaces");
-    const worker = await cluster.service("worker");
-    const seen = recordSurface(surfaces);
-    await surfaces.start();
-    await worker.start();
-    const jobId = submitted(await surfaces.submit({ prompt: "a red cube", skill: "none", iterations: 1 }, alice, thread));
-    await seen.finished(jobId);
+    const { cluster, jobId } = await doneJob();
 
     // As when the worker that ended the job died (or lost it) before applying feedback stored
     // just then: the row is pending, and BullMQ hands the job to a worker again.
@@ -110,7 +116,6 @@ describe("a worker handed a job again", () => {
   });
 
   it("leaves no unstored feedback in the surfaces' copy when a worker claimed the done job while it was being applied", async () => {
-    const cluster = await makeCluster();
     // The surfaces process runs no job: its model calls are the feedback it applies itself.
     let release = (): void => undefined;
     let arrived = (): void => undefined;
@@ -125,13 +130,7 @@ describe("a worker handed a job again", () => {
         return sim.chat(request);
       },
     };
-    const surfaces = await cluster.service("surfaces", { mllm: held });
-    const worker = await cluster.service("worker");
-    const seen = recordSurface(surfaces);
-    await surfaces.start();
-    await worker.start();
-    const jobId = submitted(await surfaces.submit({ prompt: "a red cube", skill: "none", iterations: 1 }, alice, thread));
-    await seen.finished(jobId);
+    const { cluster, surfaces, jobId } = await doneJob(held);
 
     const text = "make the cube twice as large";
     const giving = surfaces.addFeedback(jobId, bob, text);
