@@ -14,7 +14,7 @@ import { redactSecrets, rememberSecrets } from "../../core/secrets.ts";
 import { HttpError, sendJson } from "./http-io.ts";
 import { personFromClaims } from "./person.ts";
 
-/** The same shape as config/schema.ts WebAuthConfig (bots/web does not import config). */
+/** The same shape as config/surfaces.ts WebAuthConfig (bots/web does not import config; bots/server.ts passes one as the other, so tsc keeps them in step). */
 export type WebAuthConfig =
   | { mode: "none"; isOnPurpose: boolean }
   | {
