@@ -90,6 +90,34 @@ describe("postgres image store", () => {
     await expect(store.get(hash)).rejects.toMatchObject({ code: "not-found" });
     await expect(store.get("../etc/passwd")).rejects.toBeInstanceOf(InputError);
   });
+
+  it("keeps the most recently used images in memory, within its byte budget", async () => {
+    const db = await testDatabase();
+    // 12 bytes each: two fit in 30, a third pushes out the least recently used.
+    const writer = createPostgresImageStore(db, { cacheBytes: 30 });
+    const [a, b, c] = [png("image aaaa"), png("image bbbb"), png("image cccc")];
+    const [hashA, hashB] = [await writer.put(a), await writer.put(b)];
+    expect(await writer.get(hashA)).toEqual(a);
+    const hashC = await writer.put(c);
+    const reader = createPostgresImageStore(db, { cacheBytes: 30 });
+    expect(await reader.get(hashC)).toEqual(c);
+    // Gone from the database: only what each store kept can still be read.
+    await db.pool.query(`DELETE FROM ${db.table("images")}`);
+    expect(await writer.get(hashA)).toEqual(a);
+    expect(await writer.get(hashC)).toEqual(c);
+    await expect(writer.get(hashB)).rejects.toMatchObject({ code: "not-found" });
+    expect(await reader.get(hashC)).toEqual(c);
+    await expect(reader.get(hashA)).rejects.toMatchObject({ code: "not-found" });
+    await expect(createPostgresImageStore(db, { cacheBytes: 0 }).get(hashC)).rejects.toMatchObject({ code: "not-found" });
+  });
+
+  it("keeps its own copy: a caller reusing its buffer after a put changes nothing stored", async () => {
+    const store = createPostgresImageStore(await testDatabase());
+    const bytes = png("green cone");
+    const hash = await store.put(bytes);
+    bytes.fill(0);
+    expect(await store.get(hash)).toEqual(png("green cone"));
+  });
 });
 
 describe("postgres job store", () => {
@@ -256,5 +284,45 @@ describe("postgres job store", () => {
 
     expect((await store.changedSince(now)).jobIds.sort()).toEqual(["job-1", "job-2"]);
     expect((await store.changedSince(null)).jobIds.sort()).toEqual(["job-1", "job-2"]);
+  });
+
+  it("changedSince leaves out a job read since its last write, until it is written again", async () => {
+    const db = await testDatabase();
+    const worker = createPostgresJobStore(db, { ownsDatabase: false, isShared: true });
+    const surfaces = createPostgresJobStore(db, { ownsDatabase: false, isShared: true });
+    const { now } = await surfaces.changedSince(null);
+    const record = makeRecord("job-1");
+    await worker.put(record);
+    await worker.claim("job-1", "w1");
+    expect((await surfaces.changedSince(now)).jobIds).toEqual(["job-1"]);
+    await surfaces.get("job-1");
+    expect((await surfaces.changedSince(now)).jobIds).toEqual([]);
+
+    record.events.push({ type: "job.started", resumed: false, jobId: "job-1", seq: 3, at: "2025-01-02T03:04:06.000Z" } as JobEvent);
+    await worker.put(record);
+    expect((await surfaces.changedSince(now)).jobIds).toEqual(["job-1"]);
+    await surfaces.get("job-1");
+    expect((await surfaces.changedSince(now)).jobIds).toEqual([]);
+  });
+
+  it("a process that only moves its delivery cursors leaves the job row and its pollers alone", async () => {
+    const db = await testDatabase();
+    const worker = createPostgresJobStore(db, { ownsDatabase: false, isShared: true });
+    const surfaces = createPostgresJobStore(db, { ownsDatabase: false, isShared: true });
+    const elsewhere = createPostgresJobStore(db, { ownsDatabase: false, isShared: true });
+    await worker.put(makeRecord("job-1", 3));
+    await worker.claim("job-1", "w1");
+    const { now } = await elsewhere.changedSince(null);
+    const copy = (await surfaces.get("job-1")) as JobRecord;
+    await elsewhere.get("job-1");
+
+    copy.cursors = { ...copy.cursors, discord: 3, slack: 2 };
+    await surfaces.put(copy);
+    expect((await elsewhere.changedSince(now)).jobIds).toEqual([]);
+    expect((await elsewhere.get("job-1"))?.cursors).toEqual({ discord: 3, slack: 2 });
+    // Still refused when the job is gone, as every write is.
+    await db.pool.query(`DELETE FROM ${db.table("jobs")} WHERE job_id = 'job-1'`);
+    copy.cursors = { ...copy.cursors, discord: 4 };
+    await expect(surfaces.put(copy)).rejects.toThrow(/no longer stored/);
   });
 });

@@ -20,7 +20,7 @@ import type { Logger } from "pino";
 import { queueFullMessage, rateLimitedMessage, type Admission, type Admitted } from "../admission.ts";
 import type { Person, Refusal } from "../types.ts";
 import type { JobLimits } from "../limits.ts";
-import type { RedisLink } from "./redis.ts";
+import { defineScript, type RedisLink } from "./redis.ts";
 
 const HOUR_MS = 60 * 60 * 1000;
 const PRIORITY_LIMIT = 2_097_152;
@@ -32,7 +32,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
 // KEYS: queued, rate, order, tag, person, finish, vtime, seq
 // ARGV: jobId, personId, maxQueued, perHour, countsTowardRate (1/0)
-const ADMIT = `${NOW}
+const ADMIT = defineScript(`${NOW}
 local waiting = redis.call('SCARD', KEYS[1])
 if waiting >= tonumber(ARGV[3]) then return {'queue-full', waiting} end
 local perHour = tonumber(ARGV[4])
@@ -55,10 +55,10 @@ redis.call('HSET', KEYS[4], ARGV[1], s)
 redis.call('HSET', KEYS[5], ARGV[1], ARGV[2])
 local seq = redis.call('INCR', KEYS[8]) % 1048576
 redis.call('ZADD', KEYS[3], s * 1048576 + seq, ARGV[1])
-return {'ok', redis.call('ZRANK', KEYS[3], ARGV[1]), s + 1}`;
+return {'ok', redis.call('ZRANK', KEYS[3], ARGV[1]), s + 1}`);
 
 // KEYS: order, tag, person, vtime, finish; ARGV: jobId, queued-key prefix, advance vtime (1/0)
-const LEAVE = `
+const LEAVE = defineScript(`
 local s = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '-1')
 local person = redis.call('HGET', KEYS[3], ARGV[1])
 if person then redis.call('SREM', ARGV[2] .. person, ARGV[1]) end
@@ -70,7 +70,7 @@ if ARGV[3] == '1' and s >= 0 then
   if s > v then redis.call('SET', KEYS[4], s) end
 end
 if redis.call('ZCARD', KEYS[1]) == 0 then redis.call('DEL', KEYS[4], KEYS[5]) end
-return s`;
+return s`);
 
 /**
  * Admission (admission.ts) in Redis, plus what only a shared queue needs. The time of a submit is
@@ -108,16 +108,13 @@ export function createRedisAdmission(link: RedisLink, limits: JobLimits, options
   let free = 0;
 
   async function admit(jobId: string, person: Person, isNew: boolean): Promise<Admitted | Refusal> {
-    const reply = (await link.commands.eval(
-      ADMIT,
-      8,
-      ...fairKeys(person.id),
+    const reply = (await ADMIT(link.commands, fairKeys(person.id), [
       jobId,
       person.id,
       limits.maxQueuedPerPerson,
       isNew ? limits.rateLimitPerHour : 0,
       isNew ? "1" : "0",
-    )) as [string, number, number?];
+    ])) as [string, number, number?];
     const [verdict, value, priority] = reply;
     if (verdict === "queue-full") return { ok: false, reason: "queue-full", message: queueFullMessage(value, limits.maxQueuedPerPerson, isNew ? null : person) };
     if (verdict === "rate-limited") return { ok: false, reason: "rate-limited", message: rateLimitedMessage(limits.rateLimitPerHour, value) };
@@ -151,7 +148,7 @@ export function createRedisAdmission(link: RedisLink, limits: JobLimits, options
   }
 
   const leave = (jobId: string, isTaken: boolean): Promise<unknown> =>
-    link.commands.eval(LEAVE, 5, ...leaveKeys, jobId, `${k("queued")}:`, isTaken ? "1" : "0");
+    LEAVE(link.commands, leaveKeys, [jobId, `${k("queued")}:`, isTaken ? "1" : "0"]);
 
   return {
     admitNew: (jobId, person) => admit(jobId, person, true),

@@ -16,7 +16,7 @@
 import { randomUUID } from "node:crypto";
 import { CancelledError } from "../../errors.ts";
 import type { CallSlots } from "../model-slots.ts";
-import type { RedisLink } from "./redis.ts";
+import { defineScript, type RedisLink } from "./redis.ts";
 
 const LEASE_MS = 15_000;
 const POLL_MS = 500;
@@ -34,7 +34,7 @@ end`;
 
 // KEYS: holders, queue (score: ticket), wait leases (score: expiry), ticket counter.
 // ARGV: limit, holder, lease ms, wait lease ms. 1 when the caller holds a slot, else 0 (queued).
-const ACQUIRE = `${PRELUDE}
+const ACQUIRE = defineScript(`${PRELUDE}
 if redis.call('ZSCORE', KEYS[1], ARGV[2]) then
   redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
   return 1
@@ -50,12 +50,12 @@ if redis.call('ZCARD', KEYS[1]) + ahead < tonumber(ARGV[1]) then
   return 1
 end
 redis.call('ZADD', KEYS[3], now + tonumber(ARGV[4]), ARGV[2])
-return 0`;
+return 0`);
 
 // KEYS: as ACQUIRE, then the wake channel. ARGV: limit, holder, lease ms. Leaves slot and queue,
 // then gives every free slot to the oldest live waiter, with a full lease (a waiter late to wake
 // on a loaded machine must not lose it to someone else), and publishes who got it.
-const RELEASE = `${PRELUDE}
+const RELEASE = defineScript(`${PRELUDE}
 redis.call('ZREM', KEYS[1], ARGV[2])
 redis.call('ZREM', KEYS[2], ARGV[2])
 redis.call('ZREM', KEYS[3], ARGV[2])
@@ -68,12 +68,12 @@ for _, waiter in ipairs(next) do
   redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), waiter)
   redis.call('PUBLISH', KEYS[5], waiter)
 end
-return #next`;
+return #next`);
 
-const RENEW = `
+const RENEW = defineScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-return redis.call('ZADD', KEYS[1], 'XX', 'CH', now + tonumber(ARGV[2]), ARGV[1])`;
+return redis.call('ZADD', KEYS[1], 'XX', 'CH', now + tonumber(ARGV[2]), ARGV[1])`);
 
 export interface RedisSlots extends CallSlots {
   /** Stops renewing (the process is closing); held leases run out on their own. */
@@ -105,13 +105,13 @@ export function createRedisSlots(link: RedisLink, name: string, limit: number, o
     if (channel === grantedChannel) waiters.get(holder)?.(true);
   });
   const renewer = setInterval(() => {
-    for (const holder of held) void link.commands.eval(RENEW, 1, keys[0] as string, holder, leaseMs).catch(() => undefined);
+    for (const holder of held) void RENEW(link.commands, [keys[0] as string], [holder, leaseMs]).catch(() => undefined);
   }, leaseMs / 3);
   renewer.unref();
 
   const release = async (holder: string): Promise<void> => {
     held.delete(holder);
-    await link.commands.eval(RELEASE, 5, ...keys, grantedChannel, limit, holder, leaseMs);
+    await RELEASE(link.commands, [...keys, grantedChannel], [limit, holder, leaseMs]);
   };
 
   async function acquire(signal?: AbortSignal): Promise<string> {
@@ -137,7 +137,7 @@ export function createRedisSlots(link: RedisLink, name: string, limit: number, o
           const timer = setTimeout(() => done(false), pollMs);
           waiters.set(holder, done);
           signal?.addEventListener("abort", onAbort, { once: true });
-          link.commands.eval(ACQUIRE, 4, ...keys, limit, holder, leaseMs, waitLeaseMs).then(
+          ACQUIRE(link.commands, keys, [limit, holder, leaseMs, waitLeaseMs]).then(
             (granted) => granted === 1 && done(true),
             (error: unknown) => settle({ error }),
           );

@@ -4,6 +4,7 @@
  * configured prefix (GEMS_REDIS_PREFIX), BullMQ's included, so several deployments or test runs
  * share one Redis without seeing each other.
  */
+import { createHash } from "node:crypto";
 import { Redis } from "ioredis";
 import { GemsError, describeError } from "../../errors.ts";
 
@@ -78,6 +79,25 @@ export async function connectRedis(url: string, prefix: string): Promise<RedisLi
         await redis.quit().catch(() => redis.disconnect());
       }
     },
+  };
+}
+
+export type RedisScript = (redis: Redis, keys: readonly string[], args: ReadonlyArray<string | number>) => Promise<unknown>;
+
+/**
+ * A Lua script run by its SHA1 (EVALSHA), so a call sends a few dozen bytes instead of the whole
+ * script and Redis skips hashing it again. A Redis that does not hold it (restarted, flushed,
+ * or another server after a failover) answers NOSCRIPT, and the script is sent once in full.
+ */
+export function defineScript(source: string): RedisScript {
+  const sha = createHash("sha1").update(source).digest("hex");
+  return async (redis, keys, args) => {
+    try {
+      return await redis.evalsha(sha, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
+      return redis.eval(source, keys.length, ...keys, ...args);
+    }
   };
 }
 

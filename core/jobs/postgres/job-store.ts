@@ -60,7 +60,10 @@ export interface PostgresJobStore extends JobStore {
   votesOf(jobId: string): Promise<VoteEntry[]>;
   /** The job's pending feedback as stored now, oldest first. */
   pendingOf(jobId: string): Promise<PendingFeedback[]>;
-  /** Ids of jobs written at or after `since` (database time), and the database time now. */
+  /**
+   * Ids of jobs written at or after `since` (database time), and the database time now. A job
+   * this store has read since its last write is left out: a poll need not read it again.
+   */
   changedSince(since: Date | null): Promise<{ jobIds: string[]; now: Date }>;
   /** One job as stored now (what another process may have written), or undefined. */
   get(jobId: string): Promise<JobRecord | undefined>;
@@ -122,6 +125,8 @@ export function createPostgresJobStore(db: Database, options: PostgresJobStoreOp
   const isShared = options.isShared ?? false;
   const written = new Map<string, Written>();
   const claims = new Map<string, string>();
+  /** Each job's updated_at (as text, to the microsecond) when this store last read it. */
+  const readVersions = new Map<string, string>();
   /** Statement names of the step writes, by their SQL. */
   const prepared = new Map<string, string>();
   const t = db.table.bind(db);
@@ -145,8 +150,8 @@ export function createPostgresJobStore(db: Database, options: PostgresJobStoreOp
    */
   async function readJobs(jobId?: string): Promise<{ records: JobRecord[]; corrupt: CorruptRecordError[] }> {
     const of = (table: string, alias: string): string => `${t(table)} ${alias} WHERE ${alias}.job_id = j.job_id`;
-    const { rows } = await db.pool.query<JobRow & { events: JobEvent[]; cursors: Record<string, number>; pending: Array<Omit<PendingRow, "received_at"> & { received_at: string }>; votes: Array<Omit<VoteRow, "updated_at"> & { updated_at: string }> }>(
-      `SELECT j.job_id, j.requester, j.surface_ref, j.trajectory, j.finished_at,
+    const { rows } = await db.pool.query<JobRow & { version: string; events: JobEvent[]; cursors: Record<string, number>; pending: Array<Omit<PendingRow, "received_at"> & { received_at: string }>; votes: Array<Omit<VoteRow, "updated_at"> & { updated_at: string }> }>(
+      `SELECT j.job_id, j.requester, j.surface_ref, j.trajectory, j.finished_at, j.updated_at::text AS version,
         (SELECT coalesce(json_agg(e.event ORDER BY e.seq), '[]') FROM ${of("job_events", "e")}) AS events,
         (SELECT coalesce(json_object_agg(c.surface, c.seq), '{}') FROM ${of("delivery_cursors", "c")}) AS cursors,
         (SELECT coalesce(json_agg(json_build_object('author', p.author, 'text', p.text, 'received_at', p.received_at,
@@ -175,6 +180,7 @@ export function createPostgresJobStore(db: Database, options: PostgresJobStoreOp
         });
         // What this process owns it knows better than the database does while it writes.
         if (!claims.has(record.jobId)) remember(record);
+        readVersions.set(record.jobId, row.version);
         loaded.records.push(record);
       } catch (error) {
         if (!(error instanceof CorruptRecordError)) throw error;
@@ -264,29 +270,39 @@ export function createPostgresJobStore(db: Database, options: PostgresJobStoreOp
       return `$${values.length}`;
     };
     // Only the columns this process changed: another process may own the others right now.
-    // updated_at moves on every write, so pollers find the job.
     const sets: string[] = [];
     if (before.requester !== json.requester) sets.push(`requester = ${param(json.requester)}`);
     if (before.surfaceRef !== json.surfaceRef) sets.push(`surface_ref = ${param(json.surfaceRef)}`);
     if (before.trajectory !== json.trajectory) sets.push(`trajectory = ${param(json.trajectory)}`);
     if (before.finishedAt !== record.finishedAt) sets.push(`finished_at = ${param(record.finishedAt)}`);
-    sets.push("updated_at = now()");
-    // The owner check fences out a worker that lost the job: no row, so nothing below is written.
-    const fence = token === undefined ? "" : ` AND owner = ${param(token)}`;
-    const parts = [`job AS (UPDATE ${t("jobs")} SET ${sets.join(", ")} WHERE job_id = $1${fence} RETURNING job_id)`];
     const fresh = record.events.slice(before.events);
+    const moved = Object.entries(record.cursors).filter(([surface, seq]) => (before.cursors.get(surface) ?? -1) !== seq);
+    // Shared: others add feedback with addPending, never by diff (their copy may hold feedback
+    // the owner has applied meanwhile; writing it again would apply it twice).
+    const added = isOwner ? record.pendingFeedback.filter((p) => !before.pending.has(pendingKey(p))) : [];
+    // Feedback leaves the pending list when its owner applied it; nobody else removes it.
+    const keys = new Set(record.pendingFeedback.map(pendingKey));
+    const applied = isOwner ? [...before.pending].filter((key) => !keys.has(key)).map((key) => key.split("\u0000") as [string, string]) : [];
+    // A surfaces process that only moved its cursors leaves the job row alone: no poller
+    // elsewhere needs to read the job again for it, and the row the owner writes every step is
+    // not rewritten for each delivered event.
+    const isCursorsOnly = isShared && token === undefined && sets.length === 0 && fresh.length === 0 && added.length === 0 && applied.length === 0;
+    // Otherwise updated_at moves on every write, so pollers find the job. The owner check fences
+    // out a worker that lost the job: no row, so nothing below is written.
+    const fence = token === undefined ? "" : ` AND owner = ${param(token)}`;
+    const parts = [
+      isCursorsOnly
+        ? `job AS (SELECT job_id FROM ${t("jobs")} WHERE job_id = $1)`
+        : `job AS (UPDATE ${t("jobs")} SET ${[...sets, "updated_at = now()"].join(", ")} WHERE job_id = $1${fence} RETURNING job_id)`,
+    ];
     if (fresh.length > 0) {
       const [seqs, events] = eventColumns(fresh);
       parts.push(`events AS (${appendEvents("job.job_id", param(seqs), param(events), "job, ")})`);
     }
-    const moved = Object.entries(record.cursors).filter(([surface, seq]) => (before.cursors.get(surface) ?? -1) !== seq);
     if (moved.length > 0) {
       const [surfaces, seqs] = cursorColumns(moved);
       parts.push(`cursors AS (${moveCursors("job.job_id", param(surfaces), param(seqs), "job, ")})`);
     }
-    // Shared: others add feedback with addPending, never by diff (their copy may hold feedback
-    // the owner has applied meanwhile; writing it again would apply it twice).
-    const added = isOwner ? record.pendingFeedback.filter((p) => !before.pending.has(pendingKey(p))) : [];
     if (added.length > 0) {
       const rows = added.map((p) => ({ author: p.author, text: p.text, received_at: p.receivedAt, image_hashes: p.imageHashes && p.imageHashes.length > 0 ? p.imageHashes : null, is_note: p.isNote === true }));
       parts.push(`added AS (INSERT INTO ${t("pending_feedback")} (job_id, ${PENDING_COLUMNS})
@@ -294,9 +310,6 @@ export function createPostgresJobStore(db: Database, options: PostgresJobStoreOp
           AS p(author jsonb, text text, received_at timestamptz, image_hashes text[], is_note boolean)
         ON CONFLICT DO NOTHING)`);
     }
-    // Feedback leaves the pending list when its owner applied it; nobody else removes it.
-    const keys = new Set(record.pendingFeedback.map(pendingKey));
-    const applied = isOwner ? [...before.pending].filter((key) => !keys.has(key)).map((key) => key.split("\u0000") as [string, string]) : [];
     if (applied.length > 0) {
       parts.push(`applied AS (DELETE FROM ${t("pending_feedback")} f USING job,
         unnest(${param(applied.map(([receivedAt]) => receivedAt))}::timestamptz[], ${param(applied.map(([, text]) => text))}::text[]) AS d(received_at, text)
@@ -403,7 +416,9 @@ export function createPostgresJobStore(db: Database, options: PostgresJobStoreOp
 
     release(jobId, releaseOptions = {}) {
       claims.delete(jobId);
-      if (releaseOptions.forget) written.delete(jobId);
+      if (!releaseOptions.forget) return;
+      written.delete(jobId);
+      readVersions.delete(jobId);
     },
 
     async setVote(jobId, voter, iteration, action, at) {
@@ -457,11 +472,13 @@ export function createPostgresJobStore(db: Database, options: PostgresJobStoreOp
 
     async changedSince(since) {
       try {
-        const { rows } = await db.pool.query<{ job_id: string | null; now: Date }>(
-          `SELECT j.job_id, n.now FROM (SELECT now() AS now) n LEFT JOIN ${t("jobs")} j ON $1::timestamptz IS NULL OR j.updated_at >= $1`,
+        const { rows } = await db.pool.query<{ job_id: string | null; version: string | null; now: Date }>(
+          `SELECT j.job_id, j.updated_at::text AS version, n.now FROM (SELECT now() AS now) n
+           LEFT JOIN ${t("jobs")} j ON $1::timestamptz IS NULL OR j.updated_at >= $1`,
           [since],
         );
-        return { jobIds: rows.flatMap((row) => (row.job_id === null ? [] : [row.job_id])), now: rows[0]?.now ?? new Date() };
+        const jobIds = rows.flatMap((row) => (row.job_id === null || readVersions.get(row.job_id) === row.version ? [] : [row.job_id]));
+        return { jobIds, now: rows[0]?.now ?? new Date() };
       } catch (error) {
         throw storageError("Could not list changed jobs", error);
       }
@@ -474,6 +491,7 @@ export function createPostgresJobStore(db: Database, options: PostgresJobStoreOp
         throw storageError(`Could not delete job ${jobId}`, error);
       }
       written.delete(jobId);
+      readVersions.delete(jobId);
     },
 
     async close() {
