@@ -70,8 +70,11 @@ const recordSchema = z.object({
     .optional(),
 });
 
-/** Checks a stored value; throws CorruptRecordError naming the job and the first problem. */
-export function parseJobRecord(jobId: string, value: unknown): JobRecord {
+/**
+ * Checks a stored value; throws CorruptRecordError naming the job and the first problem.
+ * `knownEvents`: the value holds only the events after that many (a read of what is new).
+ */
+export function parseJobRecord(jobId: string, value: unknown, knownEvents = 0): JobRecord {
   const result = recordSchema.safeParse(value);
   if (!result.success) {
     const issue = result.error.issues[0];
@@ -83,7 +86,7 @@ export function parseJobRecord(jobId: string, value: unknown): JobRecord {
     throw new CorruptRecordError(jobId, `it holds job ${record.jobId} instead`);
   }
   // Surfaces drop duplicates by seq; a gap or a repeat would make them drop a real event.
-  const badSeq = record.events.findIndex((event, index) => event.seq !== index + 1 || event.jobId !== jobId);
-  if (badSeq >= 0) throw new CorruptRecordError(jobId, `event ${badSeq + 1} is out of sequence`);
+  const badSeq = record.events.findIndex((event, index) => event.seq !== knownEvents + index + 1 || event.jobId !== jobId);
+  if (badSeq >= 0) throw new CorruptRecordError(jobId, `event ${knownEvents + badSeq + 1} is out of sequence`);
   return { ...record, surfaceRef: record.surfaceRef as JobRecord["surfaceRef"], events: record.events as JobEvent[] };
 }

@@ -211,11 +211,25 @@ describe("postgres job store", () => {
     expect(rows[0].n).toBe(0);
   });
 
-  it("eventsAfter returns the stored events after a seq", async () => {
+  it("getSince reads the job with only the events after those known, and its later writes know them all", async () => {
     const db = await testDatabase();
-    const store = createPostgresJobStore(db, { ownsDatabase: false });
-    await store.put(makeRecord("job-1", 4));
-    expect((await store.eventsAfter("job-1", 2)).map((e) => e.seq)).toEqual([3, 4]);
+    const worker = createPostgresJobStore(db, { ownsDatabase: false, isShared: true });
+    const stored = makeRecord("job-1", 4);
+    await worker.put(stored);
+    await worker.claim("job-1", "w1");
+    const surfaces = createPostgresJobStore(db, { ownsDatabase: false, isShared: true });
+    const since = await surfaces.getSince("job-1", 2);
+    expect(since).toMatchObject({ knownEvents: 2, storedEvents: 4 });
+    expect(since?.record.events.map((e) => e.seq)).toEqual([3, 4]);
+    expect({ ...since?.record, events: [] }).toEqual({ ...stored, events: [] });
+    expect((await surfaces.getSince("job-1", 4))?.record.events).toEqual([]);
+    expect(await surfaces.getSince("job-2", 0)).toBeUndefined();
+
+    // Had the read been taken for the whole job, the copy's 4 events would look like new ones
+    // this process has no right to write.
+    const copy = { ...(since?.record as JobRecord), events: stored.events, cursors: { discord: 4 } };
+    await surfaces.put(copy);
+    expect((await worker.get("job-1"))?.cursors).toEqual({ discord: 4 });
   });
 
   it("a worker whose job was claimed by another can no longer write it", async () => {

@@ -12,7 +12,7 @@ import { GemsError } from "../../errors.ts";
 import type { Delivery } from "../event-delivery.ts";
 import { isFinished } from "../job-actions.ts";
 import type { Job, JobTable } from "../job-table.ts";
-import type { PostgresJobStore } from "../postgres/job-store.ts";
+import type { JobSince, PostgresJobStore } from "../postgres/job-store.ts";
 import type { JobRecord } from "../types.ts";
 
 /** Changes land in PostgreSQL with its clock; a poll looks back this far to miss none near the edge. */
@@ -85,12 +85,14 @@ export function createRecordCache(host: RecordCacheHost): RecordCache {
     }
     await table.withLock(job, async () => {
       if (job.run) return;
-      const fresh = await store.get(jobId);
-      if (!fresh) {
+      // Only what is new: events never change once stored, and a job that ran for a while has
+      // many, which every commit would otherwise read and check again.
+      const since = await store.getSince(jobId, job.record.events.length);
+      if (!since) {
         table.forget(jobId);
         return;
       }
-      merge(job.record, fresh);
+      mergeNewer(job.record, since);
     });
     delivery.kick(jobId);
     changed(jobId);
@@ -103,6 +105,21 @@ export function createRecordCache(host: RecordCacheHost): RecordCache {
       record.trajectory = fresh.trajectory;
       record.finishedAt = fresh.finishedAt;
     }
+    mergeShared(record, fresh);
+  }
+
+  /** merge() for a read of the events after the first `knownEvents` only. */
+  function mergeNewer(record: JobRecord, { record: fresh, knownEvents, storedEvents }: JobSince): void {
+    if (storedEvents >= record.events.length && storedEvents >= knownEvents) {
+      record.events = [...record.events.slice(0, knownEvents), ...fresh.events];
+      record.trajectory = fresh.trajectory;
+      record.finishedAt = fresh.finishedAt;
+    }
+    mergeShared(record, fresh);
+  }
+
+  /** What any process may change: taken as read, except cursors, which only move forward. */
+  function mergeShared(record: JobRecord, fresh: JobRecord): void {
     record.requester = fresh.requester;
     record.surfaceRef = fresh.surfaceRef;
     record.pendingFeedback = fresh.pendingFeedback;

@@ -67,8 +67,19 @@ export interface PostgresJobStore extends JobStore {
   changedSince(since: Date | null): Promise<{ jobIds: string[]; now: Date }>;
   /** One job as stored now (what another process may have written), or undefined. */
   get(jobId: string): Promise<JobRecord | undefined>;
-  /** The events of a job after `afterSeq`, as stored now. */
-  eventsAfter(jobId: string, afterSeq: number): Promise<JobEvent[]>;
+  /**
+   * One job as stored now, but with only the events after the first `knownEvents`: events are
+   * append-only, so a process that holds those need not read and check them again.
+   */
+  getSince(jobId: string, knownEvents: number): Promise<JobSince | undefined>;
+}
+
+/** A job read by `getSince`: `record.events` holds only the events after `knownEvents`. */
+export interface JobSince {
+  record: JobRecord;
+  knownEvents: number;
+  /** How many events the job has in all (fewer than `knownEvents` if the reader holds some not stored). */
+  storedEvents: number;
 }
 
 const pendingKey = (p: PendingFeedback): string => `${p.receivedAt}\u0000${p.text}`;
@@ -131,10 +142,13 @@ export function createPostgresJobStore(db: Database, options: PostgresJobStoreOp
   const prepared = new Map<string, string>();
   const t = db.table.bind(db);
 
-  /** `json`: the record's JSON columns when the caller has them already (a step's trajectory is large). */
-  function remember(record: JobRecord, json?: Pick<Written, "requester" | "surfaceRef" | "trajectory">): void {
+  /**
+   * `json`: the record's JSON columns when the caller has them already (a step's trajectory is
+   * large); `events`: how many the job has when `record.events` holds only the newest.
+   */
+  function remember(record: JobRecord, json?: Pick<Written, "requester" | "surfaceRef" | "trajectory">, events = record.events.length): void {
     written.set(record.jobId, {
-      events: record.events.length,
+      events,
       cursors: new Map(Object.entries(record.cursors)),
       pending: new Set(record.pendingFeedback.map(pendingKey)),
       surfaceRef: json?.surfaceRef ?? JSON.stringify(record.surfaceRef),
@@ -148,20 +162,21 @@ export function createPostgresJobStore(db: Database, options: PostgresJobStoreOp
    * Jobs with their events, cursors, feedback and votes in one statement: one round trip, and
    * one snapshot, so a commit landing meanwhile cannot split a step.
    */
-  async function readJobs(jobId?: string): Promise<{ records: JobRecord[]; corrupt: CorruptRecordError[] }> {
+  async function readJobs(jobId?: string, knownEvents = 0): Promise<{ records: Array<{ record: JobRecord; storedEvents: number }>; corrupt: CorruptRecordError[] }> {
     const of = (table: string, alias: string): string => `${t(table)} ${alias} WHERE ${alias}.job_id = j.job_id`;
-    const { rows } = await db.pool.query<JobRow & { version: string; events: JobEvent[]; cursors: Record<string, number>; pending: Array<Omit<PendingRow, "received_at"> & { received_at: string }>; votes: Array<Omit<VoteRow, "updated_at"> & { updated_at: string }> }>(
+    const { rows } = await db.pool.query<JobRow & { version: string; stored_events: number; events: JobEvent[]; cursors: Record<string, number>; pending: Array<Omit<PendingRow, "received_at"> & { received_at: string }>; votes: Array<Omit<VoteRow, "updated_at"> & { updated_at: string }> }>(
       `SELECT j.job_id, j.requester, j.surface_ref, j.trajectory, j.finished_at, j.updated_at::text AS version,
-        (SELECT coalesce(json_agg(e.event ORDER BY e.seq), '[]') FROM ${of("job_events", "e")}) AS events,
+        (SELECT coalesce(max(e.seq), 0) FROM ${of("job_events", "e")}) AS stored_events,
+        (SELECT coalesce(json_agg(e.event ORDER BY e.seq), '[]') FROM ${of("job_events", "e")}${jobId === undefined ? "" : " AND e.seq > $2"}) AS events,
         (SELECT coalesce(json_object_agg(c.surface, c.seq), '{}') FROM ${of("delivery_cursors", "c")}) AS cursors,
         (SELECT coalesce(json_agg(json_build_object('author', p.author, 'text', p.text, 'received_at', p.received_at,
            'image_hashes', p.image_hashes, 'is_note', p.is_note) ORDER BY p.id), '[]') FROM ${of("pending_feedback", "p")}) AS pending,
         (SELECT coalesce(json_agg(json_build_object('iteration', v.iteration, 'voter', v.voter, 'vote', v.vote, 'updated_at', v.updated_at)
            ORDER BY v.iteration, v.updated_at, v.voter_id), '[]') FROM ${of("job_votes", "v")}) AS votes
        FROM ${t("jobs")} j ${jobId === undefined ? "" : "WHERE j.job_id = $1"} ORDER BY j.ord`,
-      jobId === undefined ? [] : [jobId],
+      jobId === undefined ? [] : [jobId, knownEvents],
     );
-    const loaded = { records: [] as JobRecord[], corrupt: [] as CorruptRecordError[] };
+    const loaded = { records: [] as Array<{ record: JobRecord; storedEvents: number }>, corrupt: [] as CorruptRecordError[] };
     for (const row of rows) {
       try {
         // JSON carries times as text; the rows read one by one carried them as dates.
@@ -177,11 +192,11 @@ export function createPostgresJobStore(db: Database, options: PostgresJobStoreOp
           pendingFeedback: row.pending.map((p) => pendingOfRow({ ...p, received_at: new Date(p.received_at) })),
           ...(votes.length > 0 ? { votes } : {}),
           finishedAt: row.finished_at === null ? null : row.finished_at.toISOString(),
-        });
+        }, knownEvents);
         // What this process owns it knows better than the database does while it writes.
-        if (!claims.has(record.jobId)) remember(record);
+        if (!claims.has(record.jobId)) remember(record, undefined, row.stored_events);
         readVersions.set(record.jobId, row.version);
-        loaded.records.push(record);
+        loaded.records.push({ record, storedEvents: row.stored_events });
       } catch (error) {
         if (!(error instanceof CorruptRecordError)) throw error;
         loaded.corrupt.push(error);
@@ -328,7 +343,7 @@ export function createPostgresJobStore(db: Database, options: PostgresJobStoreOp
     async load() {
       try {
         const loaded = await readJobs();
-        return { records: loaded.records, corrupt: loaded.corrupt.map((error) => ({ jobId: error.jobId, problem: error.message })) };
+        return { records: loaded.records.map((read) => read.record), corrupt: loaded.corrupt.map((error) => ({ jobId: error.jobId, problem: error.message })) };
       } catch (error) {
         throw storageError("Could not read the jobs from PostgreSQL", error);
       }
@@ -338,19 +353,22 @@ export function createPostgresJobStore(db: Database, options: PostgresJobStoreOp
       try {
         const loaded = await readJobs(jobId);
         if (loaded.corrupt[0]) throw loaded.corrupt[0];
-        return loaded.records[0];
+        return loaded.records[0]?.record;
       } catch (error) {
         if (error instanceof CorruptRecordError) throw error;
         throw storageError(`Could not read job ${jobId}`, error);
       }
     },
 
-    async eventsAfter(jobId, afterSeq) {
+    async getSince(jobId, knownEvents) {
       try {
-        const { rows } = await db.pool.query<{ event: JobEvent }>(`SELECT event FROM ${t("job_events")} WHERE job_id = $1 AND seq > $2 ORDER BY seq`, [jobId, afterSeq]);
-        return rows.map((row) => row.event);
+        const loaded = await readJobs(jobId, knownEvents);
+        if (loaded.corrupt[0]) throw loaded.corrupt[0];
+        const read = loaded.records[0];
+        return read && { ...read, knownEvents };
       } catch (error) {
-        throw storageError(`Could not read the events of job ${jobId}`, error);
+        if (error instanceof CorruptRecordError) throw error;
+        throw storageError(`Could not read job ${jobId}`, error);
       }
     },
 
@@ -407,7 +425,7 @@ export function createPostgresJobStore(db: Database, options: PostgresJobStoreOp
         const loaded = await readJobs(jobId);
         if (loaded.corrupt[0]) throw loaded.corrupt[0];
         claims.set(jobId, token);
-        return loaded.records[0];
+        return loaded.records[0]?.record;
       } catch (error) {
         if (error instanceof CorruptRecordError) throw error;
         throw storageError(`Could not take job ${jobId}`, error);
