@@ -148,4 +148,33 @@ describe("a worker handed a job again", () => {
     const events = surfaces.events(jobId);
     expect(events.ok && events.events.filter((e) => e.type === "feedback.added")).toEqual([]);
   });
+
+  it("a worker whose finish was refused leaves the stop flag of the run that took the job over", async () => {
+    const cluster = await makeCluster();
+    const gate = gatedGenerator(createSimGenerator());
+    const surfaces = await cluster.service("surfaces");
+    const worker = await cluster.service("worker", { generator: gate.generator });
+    await surfaces.start();
+    await worker.start();
+    const jobId = submitted(await surfaces.submit({ prompt: HARD_PROMPT, skill: "none", iterations: 2 }, alice, thread));
+    await gate.arrived(1);
+
+    // Another worker takes the job over, and a stop is asked for its run. The first worker hears
+    // the stop too: its run ends "cancelled" in memory, but the write of that end is refused.
+    const rival = await storeOf(cluster);
+    expect(await rival.claim(jobId, "rival-worker/1")).toBeDefined();
+    const redis = await rawRedis();
+    const stopFlag = `${cluster.prefix}:stop:${jobId}`;
+    await redis.set(stopFlag, JSON.stringify({ kind: "cancel" }), "EX", 600);
+    await redis.publish(`${cluster.prefix}:control`, JSON.stringify({ type: "stop", jobId }));
+
+    // The first worker is done with the job once BullMQ removed it (removeOnComplete).
+    const link = await testRedisLink(cluster.prefix);
+    onCleanup(() => link.close());
+    const queue = createJobQueue(link);
+    onCleanup(() => queue.close());
+    await until("the first worker to end its run", async () => ((await queue.getJob(queueJobId(jobId))) ? undefined : true));
+    expect(await redis.get(stopFlag)).not.toBeNull();
+    expect((await rival.get(jobId))?.trajectory.status).toBe("running");
+  });
 });

@@ -243,10 +243,19 @@ describe("postgres job store", () => {
 
     mine.trajectory.status = "done";
     theirs.trajectory.status = "failed";
+    // A claim is only found lost by a write: the database is not asked on every check.
+    expect(first.holds("job-1")).toBe(true);
 
     await expect(first.put(mine)).rejects.toBeInstanceOf(LostJobError);
+    expect(first.holds("job-1")).toBe(false);
     await second.put(theirs);
+    expect(second.holds("job-1")).toBe(true);
     expect((await second.get("job-1"))?.trajectory.status).toBe("failed");
+    // A new claim owns it again; a released one is owned by nobody here.
+    await first.claim("job-1", "worker-a2");
+    expect(first.holds("job-1")).toBe(true);
+    first.release("job-1");
+    expect(first.holds("job-1")).toBe(false);
   });
 
   it("a lost worker's step writes nothing: no event, cursor, feedback or trajectory change", async () => {

@@ -121,7 +121,9 @@ export function createWorkerRole(host: WorkerHost): JobWorker {
       // A stop asked between the check above and the run's start is seen here.
       control.applyStopToRun(job).catch((error: unknown) => log.warn({ err: error, jobId }, "could not check for a stop request"));
       await running;
-      if (!isFinished(job.record.trajectory.status)) {
+      // A run whose last write was refused may hold a finish that was never stored (the record
+      // is changed before it is written): what follows a stored finish is not this worker's to do.
+      if (!isFinished(job.record.trajectory.status) || !store.holds(jobId)) {
         if (state.isClosed) return;
         // Lost to another worker (fenced), or paused by a drain: either way the job goes on elsewhere.
         if (state.isDraining) throw new HandedBackError("handed back by a draining worker");

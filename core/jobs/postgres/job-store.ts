@@ -47,6 +47,11 @@ export interface PostgresJobStore extends JobStore {
    * other process has claimed it since (a fencing token). Returns the job as stored.
    */
   claim(jobId: string, token: string): Promise<JobRecord | undefined>;
+  /**
+   * Whether this process still owns the job: it claimed it and none of its writes has been
+   * refused since (a refused write means another process claimed it meanwhile).
+   */
+  holds(jobId: string): boolean;
   /** Stops fencing writes to the job (the run ended); `forget` also drops what is known of it. */
   release(jobId: string, options?: { forget?: boolean }): void;
   /** Adds one piece of feedback to the job's pending list (any process may). */
@@ -136,6 +141,8 @@ export function createPostgresJobStore(db: Database, options: PostgresJobStoreOp
   const isShared = options.isShared ?? false;
   const written = new Map<string, Written>();
   const claims = new Map<string, string>();
+  /** Jobs claimed here whose writes were refused since: another process claimed them. */
+  const lost = new Set<string>();
   /** Each job's updated_at (as text, to the microsecond) when this store last read it. */
   const readVersions = new Map<string, string>();
   /** Statement names of the step writes, by their SQL. */
@@ -386,7 +393,10 @@ export function createPostgresJobStore(db: Database, options: PostgresJobStoreOp
         isOwner = checkOwner(snapshot, before, json);
         if (!before) await db.transaction((client) => insert(client, snapshot));
         else if (!(await update(snapshot, before, { isOwner, token, json }))) {
-          if (token !== undefined) throw new LostJobError(snapshot.jobId);
+          if (token !== undefined) {
+            lost.add(snapshot.jobId);
+            throw new LostJobError(snapshot.jobId);
+          }
           throw new Error(`job ${snapshot.jobId} is no longer stored (it was deleted)`);
         }
       } catch (error) {
@@ -422,6 +432,7 @@ export function createPostgresJobStore(db: Database, options: PostgresJobStoreOp
         const { rowCount } = await db.pool.query(`UPDATE ${t("jobs")} SET owner = $2, updated_at = now() WHERE job_id = $1`, [jobId, token]);
         if (rowCount === 0) return undefined;
         claims.delete(jobId);
+        lost.delete(jobId);
         const loaded = await readJobs(jobId);
         if (loaded.corrupt[0]) throw loaded.corrupt[0];
         claims.set(jobId, token);
@@ -432,8 +443,13 @@ export function createPostgresJobStore(db: Database, options: PostgresJobStoreOp
       }
     },
 
+    holds(jobId) {
+      return claims.has(jobId) && !lost.has(jobId);
+    },
+
     release(jobId, releaseOptions = {}) {
       claims.delete(jobId);
+      lost.delete(jobId);
       if (!releaseOptions.forget) return;
       written.delete(jobId);
       readVersions.delete(jobId);
