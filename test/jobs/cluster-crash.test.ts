@@ -117,6 +117,9 @@ describe("three workers and a surfaces process", () => {
       const db = await openDatabase(TEST_DATABASE_URL, { schema });
       await db.close();
       const common = ["--schema", schema, "--prefix", prefix, "--lock-ms", "1000", "--mllm-latency", "3", "--generator-latency", "60"];
+      // Set when the test ends, however it ends: no worker may be started after the cleanup.
+      let isEnding = false;
+      let killing: Promise<void> = Promise.resolve();
       try {
         let workerNumber = 0;
         const startWorker = (): Child => startChild([...common, "--role", "worker", "--max-running", "4", "--instance", `w${++workerNumber}`, "--log-level", "warn"]);
@@ -127,15 +130,17 @@ describe("three workers and a surfaces process", () => {
         await surfaces.started;
 
         let kills = 0;
-        const killing = (async () => {
+        killing = (async () => {
           while (kills < KILLS && !surfaces.lines.some((l) => l.type === "finished")) {
             await new Promise((r) => setTimeout(r, 100 + random() * 500));
+            if (isEnding) return;
             const live = workers.filter((w) => w.process.exitCode === null && w.process.signalCode === null);
             const victim = live[Math.floor(random() * live.length)];
             if (!victim) continue;
             victim.process.kill("SIGKILL");
             await victim.exited;
             kills++;
+            if (isEnding) return;
             // Not waited for: the next kill may come while it is still starting, as in real life.
             workers.push(startWorker());
           }
@@ -179,6 +184,8 @@ describe("three workers and a surfaces process", () => {
         }
         expect(await surfaces.exited).toBe(0);
       } finally {
+        isEnding = true;
+        await killing;
         // Every child gone before the cleanup: a command already on its way would recreate keys.
         const alive = everyone.filter((child) => child.exitCode === null && child.signalCode === null);
         for (const child of alive) child.kill("SIGKILL");
