@@ -21,10 +21,9 @@ import { createTeamSkillsService } from "../core/jobs/team-skills-service.ts";
 import { openSqliteJobStore } from "../core/jobs/job-store.ts";
 import { jobLimitsFromConfig } from "../core/jobs/limits.ts";
 import { createPostgresJobStore } from "../core/jobs/postgres/job-store.ts";
-import type { JobService, Person, StartReport, SurfaceRef } from "../core/jobs/types.ts";
-import { createUsageLedger, type QuotaCheck, type UsageAccess } from "../core/jobs/usage-ledger.ts";
-import { createDayIndex, createQuotaCheck } from "../core/jobs/usage-quota.ts";
-import { createPostgresDayUsage } from "../core/jobs/postgres/usage-query.ts";
+import type { JobService, StartReport } from "../core/jobs/types.ts";
+import { createUsageLedger, type UsageAccess } from "../core/jobs/usage-ledger.ts";
+import { createServiceQuota } from "../core/jobs/service-quota.ts";
 import { createDiskImageStore } from "../core/memory/image-store.ts";
 import { openDatabase, type Database } from "../core/memory/postgres/database.ts";
 import { createPostgresImageStore } from "../core/memory/postgres/image-store.ts";
@@ -86,23 +85,15 @@ interface JobsSetup {
 async function createJobs(runtime: Runtime, role: ServiceRole): Promise<JobsSetup> {
   const { config, logger } = runtime;
   const scaleOut = config.scaleOut;
-  // The quota check reads the service's jobs and the service asks it before each step: bound late.
-  let quota: QuotaCheck | undefined;
-  const usageDeps = { prices: config.usage.prices, quota: (person: Person, ref: SurfaceRef) => quota?.(person, ref) ?? null };
+  const models = runtime.modelNames ?? { mllm: runtime.mllm.name, generator: runtime.generator.name };
+  const { prices, quotas } = config.usage;
   // Scaled out (`db`), quotas count the day's jobs in PostgreSQL, whichever process ran them;
-  // otherwise an index of this process's jobs by UTC day, fed by the service `track` returns.
+  // otherwise an index of this process's jobs by UTC day, fed by the service `bind` returns.
+  const quota = createServiceQuota({ quotas, prices, models });
+  const usageDeps = { prices, quota: quota.check };
   const withLedger = (setup: Omit<JobsSetup, "usage">, db?: Database): JobsSetup => {
-    const models = runtime.modelNames ?? { mllm: runtime.mllm.name, generator: runtime.generator.name };
-    const { prices, quotas } = config.usage;
     const ledger = createUsageLedger({ jobs: setup.jobs, models, prices, quotas });
-    const access = { ledger, admins: config.jobs.admins };
-    if (db) {
-      quota = createQuotaCheck({ quotas, prices, usage: createPostgresDayUsage(db, { models, prices, local: setup.jobs }) });
-      return { ...setup, usage: access };
-    }
-    const index = createDayIndex(setup.jobs, { models, prices });
-    quota = createQuotaCheck({ quotas, prices, usage: index.usage });
-    return { ...setup, jobs: index.track(setup.jobs), usage: access };
+    return { ...setup, jobs: quota.bind(setup.jobs, db), usage: { ledger, admins: config.jobs.admins } };
   };
   if (!scaleOut) {
     if (role !== "all") {

@@ -1,7 +1,8 @@
 /**
  * The usage ledger: what each job spent (MLLM tokens as the servers reported them, images
- * drawn) and, through a price table, what it cost — per job, person, surface and channel, and
- * the daily quotas that follow from it. Nothing is written here: the ledger is derived from the
+ * drawn) and, through a price table, what it cost — per job, person, surface and channel — and
+ * the daily quotas' limits and refusals (the check that reads the day's jobs is usage-quota.ts,
+ * wired to a service by service-quota.ts). Nothing is written here: the ledger is derived from the
  * job records (trajectory usage and iterations, requester, surface reference) through the job
  * service's own read interface, so it holds wherever the records are stored and across workers.
  */
@@ -199,8 +200,6 @@ export interface UsageLedger {
   /** Each job's usage, oldest first. */
   jobs(filter?: UsageFilter): JobUsage[];
   report(filter?: UsageFilter): UsageReport;
-  /** A message when the person's or the channel's daily quota is used up; null otherwise. */
-  quotaProblem(requester: Person, surfaceRef: SurfaceRef): string | null;
   readonly prices: PriceTable;
   readonly quotas: Quotas;
 }
@@ -211,7 +210,6 @@ export interface UsageLedgerOptions {
   models: ModelNames;
   prices?: PriceTable;
   quotas?: Quotas;
-  now?: () => Date;
 }
 
 /** What a surface needs for `/gems usage`: the ledger, and who sees the whole team. */
@@ -231,7 +229,6 @@ export const startOfUtcDay = (at: Date): Date => new Date(Date.UTC(at.getUTCFull
 export function createUsageLedger(options: UsageLedgerOptions): UsageLedger {
   const prices = options.prices ?? NO_PRICES;
   const quotas = options.quotas ?? NO_QUOTAS;
-  const now = options.now ?? (() => new Date());
 
   function jobs(filter: UsageFilter = {}): JobUsage[] {
     const sinceMs = filter.since?.getTime() ?? -Infinity;
@@ -272,18 +269,7 @@ export function createUsageLedger(options: UsageLedgerOptions): UsageLedger {
     };
   }
 
-  /** Walks the person's jobs; the server uses usage-quota.ts instead, which reads only the day's. */
-  function quotaProblem(requester: Person, surfaceRef: SurfaceRef): string | null {
-    const at = now();
-    const since = startOfUtcDay(at);
-    const channel = channelOf(surfaceRef);
-    return quotaMessage(quotas, prices, at, {
-      person: quotas.personDaily ? jobs({ since, personId: requester.id }) : null,
-      channel: quotas.channelDaily && channel !== null ? jobs({ since, channel }) : null,
-    });
-  }
-
-  return { jobs, report, quotaProblem, prices, quotas };
+  return { jobs, report, prices, quotas };
 }
 
 /** One job's usage, priced by the models its trajectory names (else `models`). */

@@ -3,7 +3,7 @@
  * sim models, and the real bot (discord.js included) between them. Helpers act as people do
  * and read what Discord would show.
  */
-import { createUsageLedger, NO_PRICES, type PriceTable, type Quotas, type UsageLedger } from "../../core/jobs/usage-ledger.ts";
+import { wireUsage, type HarnessUsage } from "../support/usage.ts";
 import { createTeamSkillsService } from "../../core/jobs/team-skills-service.ts";
 import type { TeamSkillLibrary } from "../../core/skills/team-skills.ts";
 import type { SkillDefaultStore } from "../../core/skills/file-skill-store.ts";
@@ -112,7 +112,7 @@ export interface WorldOptions {
   latencyMs?: number;
   limits?: Partial<JobLimits>;
   /** A usage ledger with these prices, quotas and admins: wired into the service and the bot as bots/server.ts does. */
-  usage?: { prices?: PriceTable; quotas?: Quotas; admins?: string[] };
+  usage?: HarnessUsage & { admins?: string[] };
   /** Puts the moderation step between the bot and the job service, as the server does. */
   moderation?: ModerationStep;
   /** Team skills: the library replaces the bundled one for the job service and the bot. */
@@ -147,9 +147,9 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const images = options.images ?? createInMemoryImageStore();
   const latencyMs = options.latencyMs ?? 2;
   const library = options.team?.library ?? (await skills());
-  let ledger: UsageLedger | undefined;
-  const jobs = options.jobs ?? createJobService({
-    ...(options.usage ? { prices: options.usage.prices ?? NO_PRICES, quota: (person, ref) => ledger?.quotaProblem(person, ref) ?? null } : {}),
+  const usage = wireUsage(options.usage);
+  const { jobs, ledger } = usage.attach(options.jobs ?? createJobService({
+    ...usage.deps,
     mllm: createSimMllm({ latencyMs }),
     // No partial drawings unless a test brings its own generator: the REST-call budgets here are for previews off.
     generator: options.generator ?? createSimGenerator({ latencyMs, partialImages: 0 }),
@@ -160,10 +160,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     logger,
     // The sim's seed comes from the job id: counted ids make every run draw the same images.
     createJobId: () => `job${String(++jobCounter).padStart(4, "0")}`,
-  });
-  if (options.usage) {
-    ledger = createUsageLedger({ jobs, models: { mllm: "sim", generator: "sim" }, prices: options.usage.prices ?? NO_PRICES, ...(options.usage.quotas ? { quotas: options.usage.quotas } : {}) });
-  }
+  }));
   const events: JobEvent[] = [];
   const watchers = new Set<() => void>();
   jobs.subscribe(

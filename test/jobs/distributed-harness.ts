@@ -3,7 +3,8 @@
  * and Redis connections, as a separate process would, over one schema and one key prefix that
  * the test owns (created here, dropped and deleted after the test).
  */
-import type { PriceTable, QuotaCheck } from "../../core/jobs/usage-ledger.ts";
+import type { PriceTable } from "../../core/jobs/usage-ledger.ts";
+import type { ServiceQuota } from "../../core/jobs/service-quota.ts";
 import { createDistributedBackend } from "../../core/jobs/backend.ts";
 import { createDistributedJobService, type DistributedJobService, type ServiceRole } from "../../core/jobs/distributed/distributed-job-service.ts";
 import { createPostgresJobStore } from "../../core/jobs/postgres/job-store.ts";
@@ -31,9 +32,10 @@ export interface ServiceSetup {
   mllm?: Mllm;
   generator?: ImageGenerator;
   lockMs?: number;
-  /** Usage: the price table for final events and the quota check (usage-ledger.ts). */
+  /** The price table for final events' costs (usage-ledger.ts). */
   prices?: PriceTable;
-  quota?: QuotaCheck;
+  /** Bound to the service and its PostgreSQL pool, as bots/server.ts binds it scaled out. */
+  quota?: ServiceQuota;
   /** Leave it open after the test (the test closes it, e.g. to simulate a crash). */
   isManual?: boolean;
 }
@@ -65,8 +67,9 @@ export async function makeCluster(): Promise<Cluster> {
         pollIntervalMs: 500,
         controlTimeoutMs: 10_000,
         ...(setup.prices ? { prices: setup.prices } : {}),
-        ...(setup.quota ? { quota: setup.quota } : {}),
+        ...(setup.quota ? { quota: setup.quota.check } : {}),
       });
+      setup.quota?.bind(service, db);
       if (!setup.isManual) onCleanup(() => service.close());
       return service;
     },

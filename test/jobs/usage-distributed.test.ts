@@ -1,10 +1,12 @@
 /**
- * The usage ledger scaled out: jobs submitted to a surfaces process run on two workers
- * (PostgreSQL and Redis for real), talking to loopback model servers. The ledger over the
- * surfaces process adds up to the servers' own meters, and its quota refuses at submit.
+ * Usage scaled out: jobs submitted to a surfaces process run on two workers (PostgreSQL and
+ * Redis for real), talking to loopback model servers. The ledger over the surfaces process adds
+ * up to the servers' own meters, and the quota check, bound as bots/server.ts binds it scaled out
+ * (core/jobs/service-quota.ts), counts jobs another surfaces process took.
  */
 import { describe, expect, it } from "vitest";
-import { createUsageLedger, type PriceTable, type UsageLedger } from "../../core/jobs/usage-ledger.ts";
+import { createUsageLedger, type PriceTable } from "../../core/jobs/usage-ledger.ts";
+import { createServiceQuota } from "../../core/jobs/service-quota.ts";
 import type { JobEvent } from "../../core/agent/events.ts";
 import { alice, bob, carol, recordSurface, submitted, thread } from "./job-harness.ts";
 import { makeCluster } from "./distributed-harness.ts";
@@ -12,25 +14,16 @@ import { RED_CUBE, redFrom, wireModels } from "./wire-models.ts";
 
 const PRICES: PriceTable = { currency: "USD", models: { "fake-vl": { input: 2, output: 8 }, "gems-http": { image: 0.04 } } };
 
-describe("usage ledger across workers", () => {
-  it("adds up to the model servers' meters and refuses at submit over the quota", async () => {
+describe("usage across workers", () => {
+  it("the ledger over a surfaces process adds up to the model servers' meters", async () => {
     const { mllm, generator } = await wireModels({ verifier: redFrom(2) });
     const cluster = await makeCluster();
-    let ledger: UsageLedger | undefined;
-    const quota = (person: Parameters<UsageLedger["quotaProblem"]>[0], ref: Parameters<UsageLedger["quotaProblem"]>[1]) => ledger?.quotaProblem(person, ref) ?? null;
-    const surfaces = await cluster.service("surfaces", { prices: PRICES, quota });
+    const surfaces = await cluster.service("surfaces", { prices: PRICES });
     const workers = [
       await cluster.service("worker", { mllm: mllm.mllm, generator: generator.generator, prices: PRICES }),
       await cluster.service("worker", { mllm: mllm.mllm, generator: generator.generator, prices: PRICES }),
     ];
-    const ledgerWith = (images: number) =>
-      createUsageLedger({
-        jobs: surfaces,
-        models: { mllm: mllm.mllm.name, generator: generator.generator.name },
-        prices: PRICES,
-        quotas: { personDaily: { kind: "images", images }, channelDaily: null },
-      });
-    ledger = ledgerWith(100);
+    const ledger = createUsageLedger({ jobs: surfaces, models: { mllm: mllm.mllm.name, generator: generator.generator.name }, prices: PRICES });
     const seen = recordSurface(surfaces);
     await surfaces.start();
     for (const worker of workers) await worker.start();
@@ -52,14 +45,29 @@ describe("usage ledger across workers", () => {
     });
     expect(ends.reduce((sum, e) => sum + e.usage!.images, 0)).toBe(generator.server.sent.images);
     expect(total.cost).toBeCloseTo((mllm.server.sent.promptTokens * 2 + mllm.server.sent.completionTokens * 8) / 1e6 + generator.server.sent.images * 0.04, 10);
+    expect(ledger.jobs({ personId: alice.id })).toHaveLength(2);
+  });
 
-    // A quota of exactly what Alice's two jobs drew, on whichever worker: she is refused, Carol is not.
-    const aliceImages = ledger.jobs({ personId: alice.id }).reduce((sum, job) => sum + job.images, 0);
-    expect(aliceImages).toBeGreaterThanOrEqual(2);
-    ledger = ledgerWith(aliceImages);
-    const refused = await surfaces.submit(RED_CUBE, alice, thread);
+  it("a surfaces process refuses at submit over the quota, counting a job another surfaces process took", async () => {
+    // "Is the cube red?" never passes, so each job draws one image per iteration it is given.
+    const { mllm, generator } = await wireModels({ verifier: redFrom(1_000) });
+    const cluster = await makeCluster();
+    // Every process gets the same quota, as every role of `gems serve` does.
+    const quota = () =>
+      createServiceQuota({ quotas: { personDaily: { kind: "images", images: 2 }, channelDaily: null }, prices: PRICES, models: { mllm: mllm.mllm.name, generator: generator.generator.name } });
+    const [first, second] = [await cluster.service("surfaces", { prices: PRICES, quota: quota() }), await cluster.service("surfaces", { prices: PRICES, quota: quota() })];
+    const worker = await cluster.service("worker", { mllm: mllm.mllm, generator: generator.generator, prices: PRICES, quota: quota() });
+    const [seenFirst, seenSecond] = [recordSurface(first), recordSurface(second)];
+    for (const service of [first, second, worker]) await service.start();
+
+    // The second process checks a quota before Alice's job exists: whatever it read then, her job must count later.
+    await seenSecond.finished(submitted(await second.submit({ ...RED_CUBE, iterations: 1 }, carol, thread)));
+    const aliceEnd = await seenFirst.finished(submitted(await first.submit({ ...RED_CUBE, iterations: 2 }, alice, thread)));
+    expect(aliceEnd).toMatchObject({ type: "job.done", reason: "max-iterations", usage: { images: 2 } });
+
+    const refused = await second.submit(RED_CUBE, alice, thread);
     expect(refused).toMatchObject({ ok: false, reason: "quota" });
-    expect(!refused.ok && refused.message).toContain(`${aliceImages} of ${aliceImages} images`);
-    expect((await surfaces.submit(RED_CUBE, carol, thread)).ok).toBe(true);
+    expect(!refused.ok && refused.message).toMatch(/^You have used 2 of 2 images today \(UTC\), your daily quota\. It resets at 00:00 UTC, in \d+ (h \d+ )?min\.$/);
+    expect((await second.submit(RED_CUBE, carol, thread)).ok).toBe(true);
   });
 });

@@ -1,16 +1,18 @@
 /**
  * The usage ledger through real runs: jobs on the job service, talking to loopback model servers
  * through the real adapters. The servers meter what they sent; the ledger, read back from the
- * stored jobs, must agree with them. Quotas refuse at submit and stop a job before an iteration.
+ * stored jobs, must agree with them. Quotas, checked as the server checks them in one process
+ * (core/jobs/service-quota.ts), refuse at submit and stop a job before an iteration.
  */
 import { describe, expect, it } from "vitest";
 import { chatCompletion } from "../fakes/openai-server.ts";
 import type { ChatCall } from "../agent/role-scripted-servers.ts";
 import { verifierView } from "../agent/role-scripted-servers.ts";
-import { createUsageLedger, formatCostLine, type PriceTable, type Quotas, type UsageLedger } from "../../core/jobs/usage-ledger.ts";
+import { createUsageLedger, formatCostLine, NO_QUOTAS, type PriceTable, type Quotas } from "../../core/jobs/usage-ledger.ts";
+import { createServiceQuota } from "../../core/jobs/service-quota.ts";
 import type { JobEvent } from "../../core/agent/events.ts";
 import type { Person, SurfaceRef } from "../../core/jobs/types.ts";
-import { alice, bob, fakeClock, makeService, recordSurface, submitted } from "./job-harness.ts";
+import { alice, bob, makeService, recordSurface, submitted } from "./job-harness.ts";
 import { RED_CUBE, wireModels } from "./wire-models.ts";
 
 const PRICES: PriceTable = { currency: "USD", models: { "fake-vl": { input: 2, cachedInput: 0.5, output: 8 }, "gems-http": { image: 0.04 } } };
@@ -31,23 +33,14 @@ const meteredVerifier = (passFrom: number) => (call: ChatCall) => {
   return reply;
 };
 
-async function setup(options: { quotas?: Quotas; passFrom?: number; now?: () => Date } = {}) {
+async function setup(options: { quotas?: Quotas; passFrom?: number } = {}) {
   const { mllm, generator } = await wireModels({ verifier: meteredVerifier(options.passFrom ?? 3) });
-  let ledger: UsageLedger | undefined;
-  const service = await makeService({
-    mllm: mllm.mllm,
-    generator: generator.generator,
-    prices: PRICES,
-    quota: (person, ref) => ledger?.quotaProblem(person, ref) ?? null,
-    ...(options.now ? { now: options.now } : {}),
-  });
-  ledger = createUsageLedger({
-    jobs: service,
-    models: { mllm: mllm.mllm.name, generator: generator.generator.name },
-    prices: PRICES,
-    ...(options.quotas ? { quotas: options.quotas } : {}),
-    ...(options.now ? { now: options.now } : {}),
-  });
+  const models = { mllm: mllm.mllm.name, generator: generator.generator.name };
+  const quotas = options.quotas ?? NO_QUOTAS;
+  // As bots/server.ts wires one process: the service asks the check, which indexes the service's jobs.
+  const quota = createServiceQuota({ quotas, prices: PRICES, models });
+  const service = quota.bind(await makeService({ mllm: mllm.mllm, generator: generator.generator, prices: PRICES, quota: quota.check }));
+  const ledger = createUsageLedger({ jobs: service, models, prices: PRICES, quotas });
   const surface = recordSurface(service);
   await service.start();
   const run = async (person: Person, ref: SurfaceRef, iterations = 3) => {

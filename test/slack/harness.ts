@@ -4,7 +4,7 @@
  * latencies and an in-memory store (or whatever store a test passes). Requests reach the bot
  * signed as Slack signs them. Everything started here is closed after the test.
  */
-import { createUsageLedger, NO_PRICES, type PriceTable, type Quotas, type UsageLedger } from "../../core/jobs/usage-ledger.ts";
+import { wireUsage, type HarnessUsage } from "../support/usage.ts";
 import { withSkillDefaults } from "../../core/jobs/skill-defaults.ts";
 import { createTeamSkillsService } from "../../core/jobs/team-skills-service.ts";
 import type { TeamSkillLibrary } from "../../core/skills/team-skills.ts";
@@ -66,7 +66,7 @@ export interface HarnessOptions {
   isManual?: boolean;
   previewPacing?: PreviewPacing;
   /** A usage ledger with these prices and quotas, wired as bots/server.ts does (admins: the harness's admin). */
-  usage?: { prices?: PriceTable; quotas?: Quotas };
+  usage?: HarnessUsage;
   /** Puts the moderation step between the bot and the job service, as the server does. */
   moderation?: ModerationStep;
   /** Team skills: the library replaces the bundled one for the job service and the bot. */
@@ -98,9 +98,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<SlackH
   const images = options.images ?? createInMemoryImageStore();
   const skills = options.team?.library ?? (await bundledSkills());
   const admins = [`slack:${fake.teamId}:${admin.id}`];
-  let ledger: UsageLedger | undefined;
-  const jobs = options.jobs ?? createJobService({
-    ...(options.usage ? { prices: options.usage.prices ?? NO_PRICES, quota: (person, ref) => ledger?.quotaProblem(person, ref) ?? null } : {}),
+  const usage = wireUsage(options.usage);
+  const { jobs, ledger } = usage.attach(options.jobs ?? createJobService({
+    ...usage.deps,
     // Job ids seed the sim generator: counted ids make every run draw the same images.
     createJobId: () => `job-${String(++jobCounter).padStart(4, "0")}`,
     mllm: options.mllm ?? createSimMllm({ latencyMs }),
@@ -111,10 +111,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<SlackH
     store: options.store ?? createInMemoryJobStore(),
     logger: silentLogger,
     limits: { ...TEST_LIMITS, admins: [`slack:${fake.teamId}:${admin.id}`], ...options.limits },
-  });
-  if (options.usage) {
-    ledger = createUsageLedger({ jobs, models: { mllm: "sim", generator: "sim" }, prices: options.usage.prices ?? NO_PRICES, ...(options.usage.quotas ? { quotas: options.usage.quotas } : {}) });
-  }
+  }));
   const bot = createSlackBot({
     ...(ledger ? { usage: { ledger, admins } } : {}),
     // As the server composes them: a person's default skill first, then moderation.

@@ -2,7 +2,7 @@
  * A web studio on a real job service (sim models, in-memory stores) at 127.0.0.1:0, plus the
  * small HTTP and SSE clients the web tests read it with.
  */
-import { createUsageLedger, NO_PRICES, type PriceTable, type Quotas, type UsageLedger } from "../../core/jobs/usage-ledger.ts";
+import { wireUsage, type HarnessUsage } from "../support/usage.ts";
 import { createTeamSkillsService } from "../../core/jobs/team-skills-service.ts";
 import type { TeamSkillLibrary } from "../../core/skills/team-skills.ts";
 import type { SkillDefaultStore } from "../../core/skills/file-skill-store.ts";
@@ -61,7 +61,7 @@ export async function startStudio(
     /** The studio's clock (session expiry). */
     now?: () => number;
     /** A usage ledger with these prices and quotas, wired as bots/server.ts does. */
-    usage?: { prices?: PriceTable; quotas?: Quotas };
+    usage?: HarnessUsage;
     /** Puts the moderation step between the studio and the job service, as the server does. */
     moderation?: ModerationStep;
     /** Team skills: the library replaces the bundled one for the job service and the studio. */
@@ -71,9 +71,9 @@ export async function startStudio(
   const latencyMs = options.latencyMs ?? 0;
   const images = createInMemoryImageStore();
   const skills = options.team?.library ?? (await loadSkillLibrary(join(import.meta.dirname, "../../skills")));
-  let ledger: UsageLedger | undefined;
-  const jobs = createJobService({
-    ...(options.usage ? { prices: options.usage.prices ?? NO_PRICES, quota: (person, ref) => ledger?.quotaProblem(person, ref) ?? null } : {}),
+  const usage = wireUsage(options.usage);
+  const { jobs, ledger } = usage.attach(createJobService({
+    ...usage.deps,
     // Job ids seed the sim generator: counted ids make every run draw the same images.
     createJobId: () => `job-${String(++jobCounter).padStart(4, "0")}`,
     mllm: createSimMllm({ latencyMs }),
@@ -90,10 +90,7 @@ export async function startStudio(
       ...(options.admins ? { admins: options.admins } : {}),
     },
     logger: silentLogger,
-  });
-  if (options.usage) {
-    ledger = createUsageLedger({ jobs, models: { mllm: "sim", generator: "sim" }, prices: options.usage.prices ?? NO_PRICES, ...(options.usage.quotas ? { quotas: options.usage.quotas } : {}) });
-  }
+  }));
   await jobs.start();
   const seen: JobEvent[] = [];
   const waiters = new Set<{ match: (event: JobEvent) => boolean; resolve: (event: JobEvent) => void }>();
