@@ -6,14 +6,11 @@
  * around the job service in the order its contract asks for, and stopped so no step is lost.
  */
 import type { ModelServerStats } from "./web/studio-metrics.ts";
-import { hostname } from "node:os";
 import { join } from "node:path";
 import type { Runtime } from "./runtime.ts";
-import type { ScaleOutConfig } from "../config/schema.ts";
 import { GemsError, describeError } from "../core/errors.ts";
 import { createDistributedBackend, createLocalBackend } from "../core/jobs/backend.ts";
 import { createDistributedJobService, type ServiceRole } from "../core/jobs/distributed/distributed-job-service.ts";
-import { connectRedis } from "../core/jobs/distributed/redis.ts";
 import { createJobService } from "../core/jobs/job-service.ts";
 import { withModeration } from "../core/jobs/moderated-jobs.ts";
 import { withSkillDefaults } from "../core/jobs/skill-defaults.ts";
@@ -25,9 +22,10 @@ import type { JobService, StartReport } from "../core/jobs/types.ts";
 import { createUsageLedger, type UsageAccess } from "../core/jobs/usage-ledger.ts";
 import { createServiceQuota } from "../core/jobs/service-quota.ts";
 import { createDiskImageStore } from "../core/memory/image-store.ts";
-import { openDatabase, type Database } from "../core/memory/postgres/database.ts";
+import type { Database } from "../core/memory/postgres/database.ts";
 import { createPostgresImageStore } from "../core/memory/postgres/image-store.ts";
 import type { ImageStore } from "../core/memory/stores.ts";
+import { instanceName } from "./scale-out-connections.ts";
 import { startWorkerHealth, type WorkerHealth } from "./worker-health.ts";
 import { createWebStudio } from "./web/index.ts";
 import { createSlackBot } from "./slack/index.ts";
@@ -66,11 +64,6 @@ function modelServerStats(runtime: Runtime): ModelServerStats[] {
       ? (port.stats as () => Array<Omit<ModelServerStats, "model">>)().map((stats) => ({ ...stats, model }))
       : [];
   return [...of("mllm", runtime.mllm), ...of("generator", runtime.generator)];
-}
-
-/** This process's name in metrics and owner tokens. */
-export function instanceName(scaleOut: ScaleOutConfig): string {
-  return scaleOut.instance ?? `${hostname()}:${process.pid}`;
 }
 
 interface JobsSetup {
@@ -115,15 +108,12 @@ async function createJobs(runtime: Runtime, role: ServiceRole): Promise<JobsSetu
     });
     return withLedger({ jobs, images });
   }
-  const instance = instanceName(scaleOut);
-  const db = await openDatabase(scaleOut.databaseUrl, { schema: scaleOut.databaseSchema });
-  let redis;
-  try {
-    redis = await connectRedis(scaleOut.redisUrl, scaleOut.redisPrefix);
-  } catch (error) {
-    await db.close();
-    throw error;
+  if (!runtime.shared) {
+    throw new Error("Scaled out, the server runs on the runtime's shared connections: create it with createRuntime(config, logger, { isServing: true }).");
   }
+  // Team skills use these too; the runtime closes them once the service has closed (its close leaves them open).
+  const { db, redis } = runtime.shared;
+  const instance = instanceName(scaleOut);
   const images = createPostgresImageStore(db);
   const limits = jobLimitsFromConfig(config);
   const jobs = createDistributedJobService({
@@ -133,7 +123,13 @@ async function createJobs(runtime: Runtime, role: ServiceRole): Promise<JobsSetu
     generator: runtime.generator,
     skills: runtime.skills,
     images,
-    backend: await createDistributedBackend({ limits, store: createPostgresJobStore(db, { isShared: true }), redis, logger: logger.child({ component: "jobs" }) }),
+    backend: await createDistributedBackend({
+      limits,
+      store: createPostgresJobStore(db, { isShared: true, ownsDatabase: false }),
+      redis,
+      ownsRedis: false,
+      logger: logger.child({ component: "jobs" }),
+    }),
     limits,
     modes: config.modes,
     ...(runtime.modelNames ? { modelNames: runtime.modelNames } : {}),

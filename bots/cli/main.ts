@@ -154,7 +154,7 @@ export async function main(io: Io): Promise<number> {
     say(`gems: unexpected error: ${describeError(error)}${logger.isLevelEnabled("debug") ? "" : " (LOG_LEVEL=debug shows the details)"}`);
     return EXIT.backend;
   } finally {
-    await runtime?.close?.().catch((error: unknown) => logger.warn({ err: error }, "could not close the team skill stores cleanly"));
+    await runtime?.close?.().catch((error: unknown) => logger.warn({ err: error }, "could not close the team skills and the shared connections cleanly"));
   }
 }
 

@@ -55,10 +55,14 @@ export interface DistributedBackend extends JobBackend<DistributedAdmission, Pos
 
 export interface DistributedBackendOptions {
   limits: JobLimits;
-  /** Shared mode (`isShared: true`); the backend closes it. */
+  /** Shared mode (`isShared: true`); the backend closes it (and its pool, if the store owns that). */
   store: PostgresJobStore;
-  /** The backend closes it. */
   redis: RedisLink;
+  /**
+   * close() also closes `redis` (default: yes, when the service is the link's only user). A
+   * serving process shares its link with team skills and closes it itself, after both.
+   */
+  ownsRedis?: boolean;
   logger: Logger;
 }
 
@@ -87,7 +91,7 @@ export async function createDistributedBackend(options: DistributedBackendOption
       mllm.close();
       await queue?.close().catch(() => undefined);
       await store.close().catch(() => undefined);
-      await redis.close();
+      if (options.ownsRedis ?? true) await redis.close();
     },
   };
 }

@@ -101,9 +101,10 @@ export function createRedisSlots(link: RedisLink, name: string, limit: number, o
     for (const wake of [...waiters.values()]) wake(false);
   };
   void link.subscriber.subscribe(grantedChannel).catch(() => undefined);
-  link.subscriber.on("message", (channel: string, holder: string) => {
+  const onGranted = (channel: string, holder: string): void => {
     if (channel === grantedChannel) waiters.get(holder)?.(true);
-  });
+  };
+  link.subscriber.on("message", onGranted);
   const renewer = setInterval(() => {
     for (const holder of held) void RENEW(link.commands, [keys[0] as string], [holder, leaseMs]).catch(() => undefined);
   }, leaseMs / 3);
@@ -175,6 +176,8 @@ export function createRedisSlots(link: RedisLink, name: string, limit: number, o
     },
     close() {
       clearInterval(renewer);
+      // The link may outlive the slots (a serving process shares it with team skills).
+      link.subscriber.off("message", onGranted);
       wakeAll();
     },
   };

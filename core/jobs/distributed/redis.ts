@@ -12,6 +12,11 @@ export interface RedisLink {
   url: string;
   prefix: string;
   commands: Redis;
+  /**
+   * In subscriber mode, and possibly shared by several users (the job service and team skills in
+   * one serving process): each subscribes its own channels, listens for "message" filtering by
+   * channel, and on close removes its listener and unsubscribes only its own channels.
+   */
   subscriber: Redis;
   /** `<prefix>:<parts…>`. */
   key(...parts: string[]): string;
@@ -41,19 +46,26 @@ export function redactRedisUrl(url: string): string {
   }
 }
 
-function open(url: string): Redis {
+function open(url: string, clientName: string | undefined): Redis {
   // BullMQ needs maxRetriesPerRequest null on connections it blocks on; commands then wait for a
   // reconnect instead of failing, which is also what a worker wants during a Redis restart.
-  const redis = new Redis(url, { maxRetriesPerRequest: null, lazyConnect: true, connectTimeout: CONNECT_TIMEOUT_MS });
+  const redis = new Redis(url, {
+    maxRetriesPerRequest: null,
+    lazyConnect: true,
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    // CLIENT SETNAME on every (re)connect: CLIENT LIST then says which process holds which connection.
+    ...(clientName ? { connectionName: clientName } : {}),
+  });
   // Connection errors are retried by ioredis; without a listener each one would be an unhandled error.
   redis.on("error", () => undefined);
   return redis;
 }
 
-export async function connectRedis(url: string, prefix: string): Promise<RedisLink> {
+/** `clientName`: letters, digits and punctuation, no spaces (Redis refuses them in CLIENT SETNAME). */
+export async function connectRedis(url: string, prefix: string, options: { clientName?: string } = {}): Promise<RedisLink> {
   checkRedisPrefix(prefix);
-  const commands = open(url);
-  const subscriber = open(url);
+  const commands = open(url, options.clientName);
+  const subscriber = open(url, options.clientName);
   const extra: Redis[] = [];
   try {
     await Promise.all([commands.connect(), subscriber.connect()]);
@@ -70,7 +82,7 @@ export async function connectRedis(url: string, prefix: string): Promise<RedisLi
     subscriber,
     key: (...parts) => [prefix, ...parts].join(":"),
     duplicate() {
-      const redis = open(url);
+      const redis = open(url, options.clientName);
       extra.push(redis);
       return redis;
     },

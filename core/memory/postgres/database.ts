@@ -45,10 +45,15 @@ export function redactUrl(url: string): string {
  * Connects, checks the server answers, and runs pending migrations under an advisory lock.
  * Fails with one storage error naming the server (never its password).
  */
-export async function openDatabase(url: string, options: { schema?: string; maxConnections?: number } = {}): Promise<Database> {
+export async function openDatabase(
+  url: string,
+  options: { schema?: string; maxConnections?: number; applicationName?: string } = {},
+): Promise<Database> {
   const schema = checkSchemaName(options.schema ?? "public");
   const displayUrl = redactUrl(url);
-  const pool = new pg.Pool({ connectionString: url, max: options.maxConnections ?? 10 });
+  // The name shows in pg_stat_activity, so an operator (or a test) can tell whose connections they are.
+  const named = options.applicationName ? { application_name: options.applicationName } : {};
+  const pool = new pg.Pool({ connectionString: url, max: options.maxConnections ?? 10, ...named });
   // An idle client that loses its server emits on the pool; without a listener that kills the process.
   pool.on("error", () => undefined);
   const table = (name: string): string => `"${schema}"."${name}"`;
