@@ -73,8 +73,7 @@ export function createRecordCache(host: RecordCacheHost): RecordCache {
 
   async function reloadOnce(jobId: string): Promise<void> {
     const job = table.get(jobId);
-    // This process runs it: its record is the newest there is.
-    if (job?.run) return;
+    if (job && isMine(job)) return;
     if (!job) {
       const fresh = await store.get(jobId);
       if (!fresh || table.get(jobId) || host.isClosed()) return;
@@ -84,7 +83,7 @@ export function createRecordCache(host: RecordCacheHost): RecordCache {
       return;
     }
     await table.withLock(job, async () => {
-      if (job.run) return;
+      if (isMine(job)) return;
       // Only what is new: events never change once stored, and a job that ran for a while has
       // many, which every commit would otherwise read and check again.
       const since = await store.getSince(jobId, job.record.events.length);
@@ -92,10 +91,20 @@ export function createRecordCache(host: RecordCacheHost): RecordCache {
         table.forget(jobId);
         return;
       }
+      if (isMine(job)) return;
       mergeNewer(job.record, since);
     });
     delivery.kick(jobId);
     changed(jobId);
+  }
+
+  /**
+   * This process runs the job, or holds its claim (before and after a run, or to change it
+   * outside one): its record is the newest there is, and it has not been written in the form a
+   * read gives back (the store compares a non-owner's writes with what it last read or wrote).
+   */
+  function isMine(job: Job): boolean {
+    return job.run !== null || store.holds(job.record.jobId);
   }
 
   /** A newer read joins the copy; steps only move forward, cursors never back. */

@@ -200,9 +200,12 @@ export function createPostgresJobStore(db: Database, options: PostgresJobStoreOp
           ...(votes.length > 0 ? { votes } : {}),
           finishedAt: row.finished_at === null ? null : row.finished_at.toISOString(),
         }, knownEvents);
-        // What this process owns it knows better than the database does while it writes.
-        if (!claims.has(record.jobId)) remember(record, undefined, row.stored_events);
-        readVersions.set(record.jobId, row.version);
+        // What this process owns it knows better than the database does while it writes; once
+        // it lets go, the job counts as unread, so the next poll reads it.
+        if (!claims.has(record.jobId)) {
+          remember(record, undefined, row.stored_events);
+          readVersions.set(record.jobId, row.version);
+        }
         loaded.records.push({ record, storedEvents: row.stored_events });
       } catch (error) {
         if (!(error instanceof CorruptRecordError)) throw error;
