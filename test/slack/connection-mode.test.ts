@@ -12,8 +12,8 @@ import { createSimGenerator } from "../../servers/sim/sim-generator.ts";
 import { createSimMllm } from "../../servers/sim/sim-mllm.ts";
 import { startFakeSlack } from "../fakes/slack/fake-slack.ts";
 import { slashCommand } from "../fakes/slack/payloads.ts";
-import { startFakeSocketMode } from "../fakes/slack/socket-mode.ts";
 import { CHANNEL, EASY_PROMPT, TEST_LIMITS, alice, bundledSkills, onCleanup, textOf, waitForCard } from "./harness.ts";
+import { startSocketModeSlackBot } from "./socket-mode-harness.ts";
 
 const base = { botToken: "xoxb-1", port: 3000 };
 
@@ -56,30 +56,8 @@ describe("connecting to Slack", () => {
   });
 
   it("in Socket Mode takes a slash command over the WebSocket and acknowledges it", async () => {
-    const fake = await startFakeSlack();
-    onCleanup(() => fake.close());
-    const socket = await startFakeSocketMode(fake);
-    onCleanup(() => socket.close());
-    const images = createInMemoryImageStore();
-    const skills = await bundledSkills();
-    const jobs = createJobService({
-      mllm: createSimMllm({ latencyMs: 1 }),
-      generator: createSimGenerator({ latencyMs: 1 }),
-      skills,
-      images,
-      store: createInMemoryJobStore(),
-      logger: silentLogger,
-      limits: TEST_LIMITS,
-    });
-    const bot = createSlackBot({ jobs, images, skills, config: { botToken: fake.botToken, appToken: fake.appToken, apiUrl: fake.apiUrl, port: 0 }, logger: silentLogger });
-    onCleanup(async () => {
-      await bot.stop();
-      await jobs.close();
-    });
-    await jobs.start();
+    const { fake, socket, bot } = await startSocketModeSlackBot();
 
-    await bot.start();
-    await socket.connected();
     const ack = await socket.send("slash_commands", slashCommand(fake, EASY_PROMPT, alice, CHANNEL));
 
     expect(bot.mode).toBe("socket");

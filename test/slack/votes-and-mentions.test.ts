@@ -1,26 +1,15 @@
 import { describe, expect, it, vi } from "vitest";
 import type { JobService } from "../../core/jobs/types.ts";
 import { createSimGenerator } from "../../servers/sim/sim-generator.ts";
-import { createSlackBot } from "../../bots/slack/index.ts";
-import { createJobService } from "../../core/jobs/job-service.ts";
-import { createInMemoryJobStore } from "../../core/jobs/job-store.ts";
-import { createInMemoryImageStore } from "../../core/memory/image-store.ts";
-import { silentLogger } from "../../core/logger.ts";
-import { createSimMllm } from "../../servers/sim/sim-mllm.ts";
-import { startFakeSlack } from "../fakes/slack/fake-slack.ts";
 import { appMentionEvent, messageEvent, reactionEvent } from "../fakes/slack/payloads.ts";
-import { startFakeSocketMode } from "../fakes/slack/socket-mode.ts";
 import {
   CHANNEL,
   HARD_PROMPT,
-  TEST_LIMITS,
   alice,
   bob,
-  bundledSkills,
   hasAction,
   holdAfter,
   imageReplies,
-  onCleanup,
   onlyJobId,
   startHarness,
   textOf,
@@ -28,6 +17,7 @@ import {
   waitForFinal,
   type SlackHarness,
 } from "./harness.ts";
+import { startSocketModeSlackBot } from "./socket-mode-harness.ts";
 
 const votesOf = (jobs: JobService, jobId: string) => {
   const status = jobs.status(jobId);
@@ -172,29 +162,7 @@ describe("@GEMS and direct messages on Slack", () => {
 
 describe("in Socket Mode", () => {
   it("a mention and a reaction arrive as events_api envelopes and are acknowledged; the job starts and the vote counts", async () => {
-    const fake = await startFakeSlack();
-    onCleanup(() => fake.close());
-    const socket = await startFakeSocketMode(fake);
-    onCleanup(() => socket.close());
-    const images = createInMemoryImageStore();
-    const skills = await bundledSkills();
-    const jobs = createJobService({
-      mllm: createSimMllm({ latencyMs: 1 }),
-      generator: createSimGenerator({ latencyMs: 1 }),
-      skills,
-      images,
-      store: createInMemoryJobStore(),
-      logger: silentLogger,
-      limits: TEST_LIMITS,
-    });
-    const bot = createSlackBot({ jobs, images, skills, config: { botToken: fake.botToken, appToken: fake.appToken, apiUrl: fake.apiUrl, port: 0 }, logger: silentLogger });
-    onCleanup(async () => {
-      await bot.stop();
-      await jobs.close();
-    });
-    await jobs.start();
-    await bot.start();
-    await socket.connected();
+    const { fake, socket, jobs } = await startSocketModeSlackBot();
 
     const ack = await socket.send("events_api", appMentionEvent(fake, { user: alice.id, text: `<@${fake.botUserId}> a red cube --iterations 1`, channel: CHANNEL, ts: newTs() }));
     expect(ack.envelope_id).toMatch(/\S/);
