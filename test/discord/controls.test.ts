@@ -1,39 +1,26 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createSimGenerator } from "../../servers/sim/sim-generator.ts";
+import { describe, expect, it } from "vitest";
 import {
   EASY_PROMPT,
   HARD_PROMPT,
   createJob,
   finalMessages,
-  gatedGenerator,
   hasAction,
   iterationMessages,
   iterationNumberOf,
-  startWorld,
   statusMessage,
   waitForFinal,
   type CreatedJob,
   type Gate,
   type World,
 } from "./harness.ts";
+import { shareGatedWorld } from "./shared-world.ts";
 import type { APIUser } from "discord.js";
 
 let world: World;
 let gate: Gate;
 let alice: APIUser;
 let bob: APIUser;
-
-beforeAll(async () => {
-  gate = gatedGenerator(createSimGenerator({ latencyMs: 2 }));
-  world = await startWorld({ generator: gate.generator });
-  alice = world.fake.user("alice", "Alice");
-  bob = world.fake.user("bob", "Bob");
-});
-afterAll(async () => {
-  gate?.open();
-  await world?.close();
-});
-beforeEach(() => gate.close());
+shareGatedWorld({}, (shared) => ({ world, gate, alice, bob } = shared));
 
 /** A job of Alice's that finished iteration 1 and waits to generate iteration 2. */
 async function jobHeldAtIteration2(): Promise<CreatedJob> {

@@ -1,33 +1,20 @@
 import type { APIUser } from "discord.js";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createSimGenerator } from "../../servers/sim/sim-generator.ts";
+import { describe, expect, it } from "vitest";
 import {
   HARD_PROMPT,
   createJob,
-  gatedGenerator,
   iterationMessages,
-  startWorld,
   waitForFinal,
   type Gate,
   type World,
 } from "./harness.ts";
+import { shareGatedWorld } from "./shared-world.ts";
 
 let world: World;
 let gate: Gate;
 let alice: APIUser;
 let bob: APIUser;
-
-beforeAll(async () => {
-  gate = gatedGenerator(createSimGenerator({ latencyMs: 2 }));
-  world = await startWorld({ generator: gate.generator });
-  alice = world.fake.user("alice", "Alice");
-  bob = world.fake.user("bob", "Bob");
-});
-afterAll(async () => {
-  gate?.open();
-  await world?.close();
-});
-beforeEach(() => gate.close());
+shareGatedWorld({}, (shared) => ({ world, gate, alice, bob } = shared));
 
 const checklistOf = (content: string): string[] => content.split("\n").filter((line) => /^(✅|❌) /.test(line)).map((line) => line.slice(2).trim());
 

@@ -1,24 +1,16 @@
 import { GatewayIntentBits, type APIUser } from "discord.js";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { createSimGenerator } from "../../servers/sim/sim-generator.ts";
-import { EASY_PROMPT, HARD_PROMPT, createJob, gatedGenerator, iterationMessages, startWorld, waitForFinal, type Gate, type World } from "./harness.ts";
+import { describe, expect, it, vi } from "vitest";
+import { EASY_PROMPT, HARD_PROMPT, createJob, iterationMessages, waitForFinal, type Gate, type World } from "./harness.ts";
+import { shareGatedWorld } from "./shared-world.ts";
 
 let world: World;
 let gate: Gate;
 let alice: APIUser;
 let bob: APIUser;
 let carol: APIUser;
-
-beforeAll(async () => {
-  gate = gatedGenerator(createSimGenerator({ latencyMs: 2 }));
-  world = await startWorld({ generator: gate.generator, limits: { resultBy: "votes" } });
-  alice = world.fake.user("alice", "Alice");
-  bob = world.fake.user("bob", "Bob");
+shareGatedWorld({ limits: { resultBy: "votes" } }, (shared) => {
+  ({ world, gate, alice, bob } = shared);
   carol = world.fake.user("carol", "Carol");
-});
-afterAll(async () => {
-  gate?.open();
-  await world?.close();
 });
 
 const votesOf = (jobId: string) => {
