@@ -10,6 +10,20 @@ function expectEachSeqOnce(events: JobEvent[], jobId: string): void {
   expect(seqs).toEqual(seqs.map((_, i) => i + 1));
 }
 
+/** A surfaces process and a worker whose generator is gated, with Alice's job held at its first image. */
+async function jobHeldOnWorker(iterations: number) {
+  const cluster = await makeCluster();
+  const gate = gatedGenerator(createSimGenerator());
+  const surfaces = await cluster.service("surfaces");
+  const worker = await cluster.service("worker", { generator: gate.generator });
+  const seen = recordSurface(surfaces);
+  await surfaces.start();
+  await worker.start();
+  const jobId = submitted(await surfaces.submit({ prompt: HARD_PROMPT, skill: "none", iterations }, alice, thread));
+  await gate.arrived(1);
+  return { gate, surfaces, seen, jobId };
+}
+
 describe("the distributed job service", () => {
   it("runs jobs submitted to a surfaces process on a separate worker, delivering each event once in order", async () => {
     const cluster = await makeCluster();
@@ -75,15 +89,7 @@ describe("the distributed job service", () => {
   });
 
   it("stops a job running on a worker, from the surfaces process", async () => {
-    const cluster = await makeCluster();
-    const gate = gatedGenerator(createSimGenerator());
-    const surfaces = await cluster.service("surfaces");
-    const worker = await cluster.service("worker", { generator: gate.generator });
-    const seen = recordSurface(surfaces);
-    await surfaces.start();
-    await worker.start();
-    const jobId = submitted(await surfaces.submit({ prompt: HARD_PROMPT, skill: "none", iterations: 3 }, alice, thread));
-    await gate.arrived(1);
+    const { surfaces, seen, jobId } = await jobHeldOnWorker(3);
 
     const stopped = await surfaces.cancel(jobId, admin);
 
@@ -109,15 +115,7 @@ describe("the distributed job service", () => {
   });
 
   it("feedback given to a job running on a worker reaches its memory", async () => {
-    const cluster = await makeCluster();
-    const gate = gatedGenerator(createSimGenerator());
-    const surfaces = await cluster.service("surfaces");
-    const worker = await cluster.service("worker", { generator: gate.generator });
-    const seen = recordSurface(surfaces);
-    await surfaces.start();
-    await worker.start();
-    const jobId = submitted(await surfaces.submit({ prompt: HARD_PROMPT, skill: "none", iterations: 2 }, alice, thread));
-    await gate.arrived(1);
+    const { gate, surfaces, seen, jobId } = await jobHeldOnWorker(2);
 
     const given = await surfaces.addFeedback(jobId, bob, "make the ring much bigger");
     gate.open();

@@ -13,6 +13,7 @@ import {
   createSimMllm,
   fakeClock,
   gatedGenerator,
+  killMidRunAndResume,
   makeService,
   recordSurface,
   sqliteStore,
@@ -48,24 +49,7 @@ const bySeq = (events: JobEvent[]): Map<number, JobEvent> => new Map(events.map(
 describe("restarting", () => {
   it("resumes jobs killed mid-run without repeating an iteration, losing feedback or renumbering events", async () => {
     const dir = await tempDir();
-    const first = await serviceOn(dir, {
-      mllm: createSimMllm({ latencyMs: 2 }),
-      generator: createSimGenerator({ latencyMs: 5 }),
-      isManual: true,
-    });
-    const before = recordSurface(first);
-    await first.start();
-    const jobA = submitted(await first.submit({ prompt: HARD_PROMPT, skill: "none", iterations: 3 }, alice, thread));
-    const jobB = submitted(await first.submit({ prompt: `${HARD_PROMPT} and a cat`, skill: "none", iterations: 3 }, bob, thread));
-    await before.waitFor((e) => e.jobId === jobA && e.type === "verified" && e.n === 1);
-    expect((await first.addFeedback(jobA, bob, "make the ring much bigger")).ok).toBe(true);
-    // Dropped without drain(): nothing more is written, as after kill -9.
-    await first.close();
-
-    const second = await serviceOn(dir);
-    const after = recordSurface(second);
-    const report = await second.start();
-    await Promise.all([after.finished(jobA), after.finished(jobB)]);
+    const { jobA, jobB, before, after, resumed: second, report } = await killMidRunAndResume((setup) => serviceOn(dir, setup));
 
     expect(report).toMatchObject({ loaded: 2, resumed: 2, corrupt: [] });
     for (const jobId of [jobA, jobB]) {

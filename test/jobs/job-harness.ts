@@ -3,6 +3,7 @@
  * or wire-fake models, a surface that records what it is given, and small port wrappers that
  * count or hold model calls. Nothing here replaces code of the service under test.
  */
+import { expect } from "vitest";
 import { onCleanup } from "../support/cleanup.ts";
 import { testLimits } from "../support/limits.ts";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -12,7 +13,7 @@ import type { JobEvent } from "../../core/agent/events.ts";
 import { createJobService, type JobServiceDeps } from "../../core/jobs/job-service.ts";
 import { createInMemoryJobStore, openSqliteJobStore, type JobStore } from "../../core/jobs/job-store.ts";
 import type { JobLimits } from "../../core/jobs/limits.ts";
-import type { JobService, Person, SubmitResult, SurfaceRef } from "../../core/jobs/types.ts";
+import type { JobService, Person, StartReport, SubmitResult, SurfaceRef } from "../../core/jobs/types.ts";
 import { createInMemoryImageStore } from "../../core/memory/image-store.ts";
 import { silentLogger } from "../../core/logger.ts";
 import type { ImageGenerator, Mllm } from "../../core/models/ports.ts";
@@ -132,6 +133,41 @@ export function recordSurface(
 export function submitted(result: SubmitResult): string {
   if (!result.ok) throw new Error(`expected the job to be accepted: ${result.message}`);
   return result.jobId;
+}
+
+export interface KilledAndResumed {
+  /** Alice's job, which got Bob's feedback after its first verdict; and Bob's job. */
+  jobA: string;
+  jobB: string;
+  /** What a surface saw from the killed service, and from the one that resumed. */
+  before: RecordingSurface;
+  after: RecordingSurface;
+  resumed: JobService;
+  report: StartReport;
+}
+
+/**
+ * The crash every durable store must survive: two jobs running, feedback given to one after its
+ * first verdict, then the service dropped without drain() as by kill -9, and a new service on the
+ * same storage started; resolves once both jobs have ended there. `openService` opens a service
+ * on the storage under test (called twice).
+ */
+export async function killMidRunAndResume(openService: (setup?: ServiceSetup) => Promise<JobService>): Promise<KilledAndResumed> {
+  const first = await openService({ mllm: createSimMllm({ latencyMs: 2 }), generator: createSimGenerator({ latencyMs: 5 }), isManual: true });
+  const before = recordSurface(first);
+  await first.start();
+  const jobA = submitted(await first.submit({ prompt: HARD_PROMPT, skill: "none", iterations: 3 }, alice, thread));
+  const jobB = submitted(await first.submit({ prompt: `${HARD_PROMPT} and a cat`, skill: "none", iterations: 3 }, bob, thread));
+  await before.waitFor((e) => e.jobId === jobA && e.type === "verified" && e.n === 1);
+  expect((await first.addFeedback(jobA, bob, "make the ring much bigger")).ok).toBe(true);
+  // Dropped without drain(): nothing more is written, as after kill -9.
+  await first.close();
+
+  const resumed = await openService();
+  const after = recordSurface(resumed);
+  const report = await resumed.start();
+  await Promise.all([after.finished(jobA), after.finished(jobB)]);
+  return { jobA, jobB, before, after, resumed, report };
 }
 
 /** Counts calls in flight through a port, and the most there ever were. */

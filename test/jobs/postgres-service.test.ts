@@ -5,18 +5,7 @@ import type { JobService } from "../../core/jobs/types.ts";
 import type { Database } from "../../core/memory/postgres/database.ts";
 import { createPostgresImageStore } from "../../core/memory/postgres/image-store.ts";
 import { testDatabase } from "../support/postgres.ts";
-import {
-  HARD_PROMPT,
-  alice,
-  bob,
-  createSimGenerator,
-  createSimMllm,
-  makeService,
-  recordSurface,
-  submitted,
-  thread,
-  type ServiceSetup,
-} from "./job-harness.ts";
+import { alice, killMidRunAndResume, makeService, recordSurface, submitted, thread, type ServiceSetup } from "./job-harness.ts";
 
 /** A service whose records, events, cursors and images are in PostgreSQL. */
 function serviceOn(db: Database, setup: ServiceSetup = {}): Promise<JobService> {
@@ -45,20 +34,7 @@ describe("the job service on PostgreSQL", () => {
 
   it("resumes jobs killed mid-run without repeating an iteration, losing feedback or renumbering events", async () => {
     const db = await testDatabase();
-    const first = await serviceOn(db, { mllm: createSimMllm({ latencyMs: 2 }), generator: createSimGenerator({ latencyMs: 5 }), isManual: true });
-    const before = recordSurface(first);
-    await first.start();
-    const jobA = submitted(await first.submit({ prompt: HARD_PROMPT, skill: "none", iterations: 3 }, alice, thread));
-    const jobB = submitted(await first.submit({ prompt: `${HARD_PROMPT} and a cat`, skill: "none", iterations: 3 }, bob, thread));
-    await before.waitFor((e) => e.jobId === jobA && e.type === "verified" && e.n === 1);
-    expect((await first.addFeedback(jobA, bob, "make the ring much bigger")).ok).toBe(true);
-    // Dropped without drain(): nothing more is written, as after kill -9.
-    await first.close();
-
-    const second = await serviceOn(db);
-    const after = recordSurface(second);
-    const report = await second.start();
-    await Promise.all([after.finished(jobA), after.finished(jobB)]);
+    const { jobA, jobB, before, after, resumed: second, report } = await killMidRunAndResume((setup) => serviceOn(db, setup));
 
     expect(report).toMatchObject({ loaded: 2, resumed: 2, corrupt: [] });
     for (const jobId of [jobA, jobB]) {
