@@ -13,7 +13,7 @@ import { loadSkillLibrary } from "../../core/skills/registry.ts";
 import { silentLogger } from "../../core/logger.ts";
 import { chatCompletion, openAiError } from "../fakes/openai-server.ts";
 import { fastApiError, pngReply } from "../fakes/gems-generator-server.ts";
-import { attemptPng, startScriptedGenerator, startScriptedMllm, verifierView, type ChatCall, type RoleScript } from "./role-scripted-servers.ts";
+import { attemptPng, shinyCubeFeedbackScript, startScriptedGenerator, startScriptedMllm, verifierView, type ChatCall, type RoleScript } from "./role-scripted-servers.ts";
 
 const skillsDir = join(import.meta.dirname, "../../skills");
 const closers: Array<() => Promise<void>> = [];
@@ -126,25 +126,7 @@ const SCENARIOS: Record<string, Scenario> = {
     make: () => ({ script: { verifier: (call) => (verifierView(call).question.includes("red") ? "Not sure; the lighting is odd." : "") } }),
   },
   "turns feedback into a checked requirement": {
-    make: () => {
-      const inbox: FeedbackInput[] = [];
-      return {
-        inbox,
-        script: {
-          verifier: (call) => {
-            const { attempt, question } = verifierView(call);
-            if (question.includes("red")) return attempt >= 2 ? "yes" : "no";
-            if (question.includes("shiny")) return attempt >= 3 ? "yes" : "no";
-            return "yes";
-          },
-          feedback: () => '{"questions": ["Is the cube shiny?"], "replaces": []}',
-          compressor: (call) => {
-            if (call.index === 0) inbox.push({ author: "ana", text: "make it shiny" });
-            return `experience ${call.index + 1}`;
-          },
-        },
-      };
-    },
+    make: shinyCubeFeedbackScript,
   },
   "retires the question that feedback replaces": {
     make: () => ({

@@ -10,6 +10,7 @@
  *   verifier can tell which image it is looking at.
  */
 import { roleOf, sectionOf, type Role } from "../../core/agent/prompts.ts";
+import type { FeedbackInput } from "../../core/agent/run-job.ts";
 import { encodePng, readPngText } from "../../core/images/png.ts";
 import { createOpenAiCompatibleMllm } from "../../core/models/openai-compatible-mllm.ts";
 import { createGemsHttpGenerator } from "../../core/models/gems-http-generator.ts";
@@ -155,4 +156,29 @@ export async function startScriptedGenerator(
 /** The attempt number a verifier call is looking at, and the question asked. */
 export function verifierView(call: ChatCall): { attempt: number; question: string } {
   return { attempt: call.attempts[0] ?? 0, question: /## Question\n(.*)/.exec(call.text)?.[1]?.trim() ?? "" };
+}
+
+/**
+ * Ana asks for a shiny cube while iteration 1's experience is written (the compressor's first
+ * call puts it in `inbox`). The verifier passes "red" from attempt 2 and "shiny" from attempt 3,
+ * so the feedback's own question is what keeps the job running to iteration 3.
+ */
+export function shinyCubeFeedbackScript(): { inbox: FeedbackInput[]; script: RoleScript } {
+  const inbox: FeedbackInput[] = [];
+  return {
+    inbox,
+    script: {
+      verifier: (call) => {
+        const { attempt, question } = verifierView(call);
+        if (question.includes("red")) return attempt >= 2 ? "yes" : "no";
+        if (question.includes("shiny")) return attempt >= 3 ? "yes" : "no";
+        return "yes";
+      },
+      feedback: () => '{"questions": ["Is the cube shiny?"], "replaces": []}',
+      compressor: (call) => {
+        if (call.index === 0) inbox.push({ author: "ana", text: "make it shiny" });
+        return `experience ${call.index + 1}`;
+      },
+    },
+  };
 }

@@ -10,7 +10,7 @@ import type { ImageGenerator, Mllm } from "../../core/models/ports.ts";
 import type { ImageStore } from "../../core/memory/stores.ts";
 import { chatCompletion, openAiError } from "../fakes/openai-server.ts";
 import { fastApiError, pngReply } from "../fakes/gems-generator-server.ts";
-import { startScriptedGenerator, startScriptedMllm, verifierView, type ChatCall } from "./role-scripted-servers.ts";
+import { shinyCubeFeedbackScript, startScriptedGenerator, startScriptedMllm, verifierView, type ChatCall } from "./role-scripted-servers.ts";
 
 const skillsDir = join(import.meta.dirname, "../../skills");
 const closers: Array<() => Promise<void>> = [];
@@ -377,20 +377,8 @@ describe("cancellation", () => {
 
 describe("human feedback", () => {
   it("becomes a checked requirement and reaches the refiner above the experiences", async () => {
-    const inbox: FeedbackInput[] = [];
-    const { mllm, generator } = await models({
-      verifier: (call) => {
-        const { attempt, question } = verifierView(call);
-        if (question.includes("red")) return attempt >= 2 ? "yes" : "no";
-        if (question.includes("shiny")) return attempt >= 3 ? "yes" : "no";
-        return "yes";
-      },
-      feedback: () => '{"questions": ["Is the cube shiny?"], "replaces": []}',
-      compressor: (call) => {
-        if (call.index === 0) inbox.push({ author: "ana", text: "make it shiny" });
-        return `experience ${call.index + 1}`;
-      },
-    });
+    const { inbox, script } = shinyCubeFeedbackScript();
+    const { mllm, generator } = await models(script);
     const { result, events } = await run(mllm.mllm, generator.generator, { controls: { drainFeedback: () => inbox.splice(0) } });
 
     expect(result.feedback).toMatchObject([{ id: 1, author: "ana", text: "make it shiny", atIteration: 1, requirementIds: [3] }]);
