@@ -17,6 +17,7 @@ import { createOpenAiCompatibleMllm } from "../../core/models/openai-compatible-
 import { createGemsHttpGenerator } from "../../core/models/gems-http-generator.ts";
 import type { ImageGenerator, Mllm } from "../../core/models/ports.ts";
 import { BENCH_PROMPTS } from "../../servers/sim/prompts-bench.ts";
+import { childProcessLimits } from "../support/limits.ts";
 
 export const GENERATOR_CAPACITY = 4;
 
@@ -79,17 +80,7 @@ async function createService(limits: Partial<JobLimits>): Promise<JobService> {
     store: await openSqliteJobStore(dataDir as string),
     logger: silentLogger,
     limits: {
-      maxRunningJobs: 16,
-      generatorConcurrency: GENERATOR_CAPACITY,
-      mllmConcurrency: 64,
-      maxQueuedPerPerson: 1000,
-      rateLimitPerHour: 0,
-      admins: [],
-      feedbackRequesterOnly: false,
-      retentionDays: 365,
-      outageBudgetMs: 90_000,
-      defaultIterations: 5,
-      verifyConcurrency: 8,
+      ...childProcessLimits({ maxRunningJobs: 16, generatorConcurrency: GENERATOR_CAPACITY, maxQueuedPerPerson: 1000, defaultIterations: 5 }),
       ...limits,
     },
   });

@@ -38,6 +38,8 @@ import { createPostgresImageStore } from "../../core/memory/postgres/image-store
 import { loadSkillLibrary } from "../../core/skills/registry.ts";
 import { createSimGenerator } from "../../servers/sim/sim-generator.ts";
 import { createSimMllm } from "../../servers/sim/sim-mllm.ts";
+import { childProcessLimits } from "../support/limits.ts";
+import { emitLine, feedbackFor, promptFor, workloadPeople } from "./child-workload.ts";
 
 const { values } = parseArgs({
   options: {
@@ -70,24 +72,14 @@ if (!["surfaces", "worker", "all", "local"].includes(role) || (isLocal ? !values
   process.exit(2);
 }
 const jobCount = Number(values.jobs);
-const people: Person[] = Array.from({ length: Number(values.people) }, (_, i) => ({ id: `bench:${i + 1}`, name: `Person ${i + 1}` }));
-const PROMPT = 'three green cones left of two yellow cubes and a purple sphere above a red ring with the text "HELLO"';
-const feedbackFor = (index: number): string => `job #${index}: make the red ring twice as large`;
-const emit = (line: Record<string, unknown>): void => void process.stdout.write(`${JSON.stringify(line)}\n`);
+const people = workloadPeople(Number(values.people));
 
-const limits = {
+const limits = childProcessLimits({
   maxRunningJobs: Number(values["max-running"]),
   generatorConcurrency: Number(values["generator-concurrency"]),
-  mllmConcurrency: 64,
   maxQueuedPerPerson: jobCount,
-  rateLimitPerHour: 0,
-  admins: [],
-  feedbackRequesterOnly: false,
-  retentionDays: 365,
-  outageBudgetMs: 90_000,
   defaultIterations: Number(values.iterations),
-  verifyConcurrency: 8,
-};
+});
 const simUrl = values["sim-url"];
 const mllm = simUrl
   ? createOpenAiCompatibleMllm({ baseUrl: `${simUrl}/v1`, model: "gems-sim", apiKey: "sim" })
@@ -141,7 +133,7 @@ process.once("SIGTERM", () => {
 
 if (role === "worker") {
   await service.start();
-  emit({ type: "started" });
+  emitLine({ type: "started" });
 } else {
   const indexOf = new Map<string, number>();
   const given = new Set<string>();
@@ -180,7 +172,7 @@ if (role === "worker") {
         endedAt,
       };
     });
-    emit({ type: "finished", firstSubmitMs, lastDoneMs, jobs: summaries });
+    emitLine({ type: "finished", firstSubmitMs, lastDoneMs, jobs: summaries });
     await service.drain({ timeoutMs: 10_000 });
     await service.close();
     process.exit(0);
@@ -189,7 +181,7 @@ if (role === "worker") {
   service.subscribe(
     "cluster",
     async (event) => {
-      if (values["log-events"]) emit({ type: "event", jobId: event.jobId, seq: event.seq, event: event.type, ...("n" in event ? { n: event.n } : {}) });
+      if (values["log-events"]) emitLine({ type: "event", jobId: event.jobId, seq: event.seq, event: event.type, ...("n" in event ? { n: event.n } : {}) });
       if (values.feedback && event.type === "verified" && event.n === 1 && !given.has(event.jobId)) {
         given.add(event.jobId);
         const index = indexOf.get(event.jobId) ?? 0;
@@ -198,8 +190,8 @@ if (role === "worker") {
         void service
           .addFeedback(event.jobId, people[index % people.length] as Person, text)
           .then((result) => {
-            if (result.ok) emit({ type: "feedback", jobId: event.jobId, text });
-            else emit({ type: "feedback-refused", jobId: event.jobId, message: result.message });
+            if (result.ok) emitLine({ type: "feedback", jobId: event.jobId, text });
+            else emitLine({ type: "feedback-refused", jobId: event.jobId, message: result.message });
           })
           .catch(fail);
       }
@@ -209,18 +201,18 @@ if (role === "worker") {
   );
 
   await service.start();
-  emit({ type: "started" });
+  emitLine({ type: "started" });
   firstSubmitMs = Date.now();
   const perPerson = Math.ceil(jobCount / people.length);
   for (let index = 1; index <= jobCount; index++) {
     // --bench: person by person, each person's jobs together (the worst order for fairness).
     const person = (values.bench ? people[Math.floor((index - 1) / perPerson)] : people[index % people.length]) as Person;
-    const prompt = values.bench ? (BENCH_PROMPTS[(index - 1) % BENCH_PROMPTS.length] as string) : `${PROMPT} (job #${index})`;
+    const prompt = values.bench ? (BENCH_PROMPTS[(index - 1) % BENCH_PROMPTS.length] as string) : promptFor(index);
     const result = await service.submit({ prompt, skill: "none" }, person, { surface: "cluster", index });
     if (result.ok) {
       indexOf.set(result.jobId, index);
-      emit({ type: "submitted", jobId: result.jobId, index });
-    } else emit({ type: "refused", index, message: result.message });
+      emitLine({ type: "submitted", jobId: result.jobId, index });
+    } else emitLine({ type: "refused", index, message: result.message });
   }
   await finishIfDone();
 }

@@ -23,6 +23,8 @@ import { silentLogger } from "../../core/logger.ts";
 import { loadSkillLibrary } from "../../core/skills/registry.ts";
 import { createSimGenerator } from "../../servers/sim/sim-generator.ts";
 import { createSimMllm } from "../../servers/sim/sim-mllm.ts";
+import { childProcessLimits } from "../support/limits.ts";
+import { emitLine, feedbackFor, indexOfPrompt, promptFor, workloadPeople } from "./child-workload.ts";
 
 const { values } = parseArgs({
   options: {
@@ -41,18 +43,7 @@ if (!dataDir) {
   process.exit(2);
 }
 const jobCount = Number(values.jobs);
-const people: Person[] = Array.from({ length: Number(values.people) }, (_, i) => ({ id: `bench:${i + 1}`, name: `Person ${i + 1}` }));
-const PROMPT = 'three green cones left of two yellow cubes and a purple sphere above a red ring with the text "HELLO"';
-const promptFor = (index: number): string => `${PROMPT} (job #${index})`;
-const feedbackFor = (index: number): string => `job #${index}: make the red ring twice as large`;
-const indexOf = (prompt: string): number | null => {
-  const match = /\(job #(\d+)\)$/.exec(prompt);
-  return match ? Number(match[1]) : null;
-};
-
-const emit = (line: Record<string, unknown>): void => {
-  process.stdout.write(`${JSON.stringify(line)}\n`);
-};
+const people = workloadPeople(Number(values.people));
 
 const service: JobService = createJobService({
   mllm: createSimMllm({ latencyMs: Number(values["mllm-latency"]) }),
@@ -61,26 +52,19 @@ const service: JobService = createJobService({
   images: createDiskImageStore(join(dataDir, "images")),
   store: await openSqliteJobStore(dataDir),
   logger: silentLogger,
-  limits: {
+  limits: childProcessLimits({
     maxRunningJobs: jobCount,
     generatorConcurrency: Number(values["generator-concurrency"]),
-    mllmConcurrency: 64,
     maxQueuedPerPerson: jobCount,
-    rateLimitPerHour: 0,
-    admins: [],
-    feedbackRequesterOnly: false,
-    retentionDays: 365,
-    outageBudgetMs: 90_000,
     defaultIterations: Number(values.iterations),
-    verifyConcurrency: 8,
-  },
+  }),
 });
 
 /** Gives a job its feedback once, however often the event that prompts it is delivered. */
 async function giveFeedback(jobId: string): Promise<void> {
   const status = service.status(jobId);
   if (!status.ok) return;
-  const index = indexOf(status.job.request.prompt);
+  const index = indexOfPrompt(status.job.request.prompt);
   if (index === null) return;
   const text = feedbackFor(index);
   const stored = service.events(jobId);
@@ -90,7 +74,7 @@ async function giveFeedback(jobId: string): Promise<void> {
     (stored.ok && stored.events.some((e) => e.type === "feedback.added" && e.text === text));
   if (isGiven) return;
   const result = await service.addFeedback(jobId, people[index % people.length] as Person, text);
-  if (result.ok) emit({ type: "feedback", jobId, text });
+  if (result.ok) emitLine({ type: "feedback", jobId, text });
 }
 
 let isFinishing = false;
@@ -98,7 +82,7 @@ async function finishIfDone(): Promise<void> {
   const jobs = service.list();
   if (isFinishing || jobs.length < jobCount || !jobs.every((job) => isFinished(job.status))) return;
   isFinishing = true;
-  emit({
+  emitLine({
     type: "finished",
     jobs: jobs.map((job) => {
       const status = service.status(job.jobId);
@@ -134,15 +118,15 @@ process.once("SIGTERM", () => {
 });
 
 const report = await service.start();
-emit({ type: "started", loaded: report.loaded, resumed: report.resumed, corrupt: report.corrupt });
-const present = new Set(service.list().flatMap((job) => indexOf(job.request.prompt) ?? []));
+emitLine({ type: "started", loaded: report.loaded, resumed: report.resumed, corrupt: report.corrupt });
+const present = new Set(service.list().flatMap((job) => indexOfPrompt(job.request.prompt) ?? []));
 for (let index = 1; index <= jobCount; index++) {
   if (present.has(index)) continue;
   const result = await service.submit({ prompt: promptFor(index), skill: "none" }, people[index % people.length] as Person, {
     surface: "bench",
     index,
   });
-  if (result.ok) emit({ type: "submitted", jobId: result.jobId, index });
-  else emit({ type: "refused", index, message: result.message });
+  if (result.ok) emitLine({ type: "submitted", jobId: result.jobId, index });
+  else emitLine({ type: "refused", index, message: result.message });
 }
 await finishIfDone();

@@ -20,3 +20,14 @@ export function testLimits(overrides: Partial<JobLimits> = {}): JobLimits {
     ...overrides,
   };
 }
+
+/**
+ * Limits for the job services the multi-process tests and benchmarks start in child processes:
+ * the MLLM is never the bottleneck and nothing expires during a run, so what a run measures is
+ * the running and generator limits the caller sets.
+ */
+export function childProcessLimits(
+  overrides: Pick<JobLimits, "maxRunningJobs" | "generatorConcurrency" | "maxQueuedPerPerson" | "defaultIterations">,
+): JobLimits {
+  return testLimits({ mllmConcurrency: 64, retentionDays: 365, verifyConcurrency: 8, ...overrides });
+}
