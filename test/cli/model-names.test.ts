@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { loadConfig } from "../../config/schema.ts";
 import { modelNamesOf } from "../../bots/model-factory.ts";
+import { configLoaderIn } from "../config/load-config.ts";
 
-const load = (env: Record<string, string>) => loadConfig(env, { envFile: null, cwd: "/srv/gems" });
+const { load } = configLoaderIn("/srv/gems");
 const port = (name: string, model?: string) => ({ name, chat: async () => ({ content: "", reasoning: null }), ...(model ? { model } : {}) });
 
 describe("the model names written into trajectories and images", () => {

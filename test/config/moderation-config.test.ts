@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { loadConfig } from "../../config/schema.ts";
+import { configLoaderIn } from "./load-config.ts";
 
-const load = (env: Record<string, string>) => loadConfig(env, { envFile: null, cwd: "/srv/gems" });
+const { load } = configLoaderIn("/srv/gems");
 
 describe("moderation settings", () => {
   it("default to the built-in word list, failing closed", () => {

@@ -3,19 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { loadConfig, simulatedParts } from "../../config/schema.ts";
-import { ConfigError } from "../../core/errors.ts";
+import { configLoaderIn } from "./load-config.ts";
 
-const load = (env: Record<string, string>) => loadConfig(env, { envFile: null, cwd: "/srv/gems" });
-
-function configError(env: Record<string, string>): string {
-  try {
-    load(env);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as Error).message;
-  }
-  throw new Error("expected a ConfigError");
-}
+const { load, configError } = configLoaderIn("/srv/gems");
 
 describe("loadConfig", () => {
   it("falls back to simulated models when no endpoint is configured", () => {
@@ -201,15 +191,7 @@ describe("generator kinds, server lists and the ComfyUI workflow", () => {
     }),
   );
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  const load = (env: Record<string, string>) => loadConfig(env, { envFile: null, cwd: dir });
-  const errorOf = (env: Record<string, string>): string => {
-    try {
-      load(env);
-    } catch (error) {
-      return (error as Error).message;
-    }
-    throw new Error("expected a ConfigError");
-  };
+  const { load, configError } = configLoaderIn(dir);
 
   it("reads several generator servers with per-server capacities, and pools them", () => {
     const config = load({ GEMS_GENERATOR: "a1111", GEMS_GENERATOR_URL: "http://gpu-1:7860#2, http://gpu-2:7860/" });
@@ -237,9 +219,9 @@ describe("generator kinds, server lists and the ComfyUI workflow", () => {
   });
 
   it("refuses a bad server list in one line", () => {
-    expect(errorOf({ GEMS_GENERATOR_URL: "http://a:1,ftp://b" })).toMatch(/^GEMS_GENERATOR_URL: must be an http:\/\/ or https:\/\/ URL, or several separated by commas.*\("ftp:\/\/b" is not\)/);
-    expect(errorOf({ GEMS_GENERATOR_URL: "http://a:1#0" })).toMatch(/^GEMS_GENERATOR_URL: capacity #0 must be a whole number from 1 to 256/);
-    expect(errorOf({ GEMS_GENERATOR_URL: "http://a:1,http://a:1" })).toMatch(/lists the same server twice/);
+    expect(configError({ GEMS_GENERATOR_URL: "http://a:1,ftp://b" })).toMatch(/^GEMS_GENERATOR_URL: must be an http:\/\/ or https:\/\/ URL, or several separated by commas.*\("ftp:\/\/b" is not\)/);
+    expect(configError({ GEMS_GENERATOR_URL: "http://a:1#0" })).toMatch(/^GEMS_GENERATOR_URL: capacity #0 must be a whole number from 1 to 256/);
+    expect(configError({ GEMS_GENERATOR_URL: "http://a:1,http://a:1" })).toMatch(/lists the same server twice/);
   });
 
   it("loads a marked ComfyUI workflow", () => {
@@ -249,12 +231,12 @@ describe("generator kinds, server lists and the ComfyUI workflow", () => {
   });
 
   it("says what is wrong with a missing or unmarked workflow, one line each", () => {
-    expect(errorOf({ GEMS_GENERATOR: "comfyui", GEMS_GENERATOR_URL: "http://127.0.0.1:8188" })).toMatch(/^GEMS_COMFYUI_WORKFLOW: required when GEMS_GENERATOR=comfyui/);
-    expect(errorOf({ GEMS_GENERATOR: "comfyui", GEMS_GENERATOR_URL: "http://127.0.0.1:8188", GEMS_COMFYUI_WORKFLOW: "nope.json" })).toMatch(
+    expect(configError({ GEMS_GENERATOR: "comfyui", GEMS_GENERATOR_URL: "http://127.0.0.1:8188" })).toMatch(/^GEMS_COMFYUI_WORKFLOW: required when GEMS_GENERATOR=comfyui/);
+    expect(configError({ GEMS_GENERATOR: "comfyui", GEMS_GENERATOR_URL: "http://127.0.0.1:8188", GEMS_COMFYUI_WORKFLOW: "nope.json" })).toMatch(
       /^GEMS_COMFYUI_WORKFLOW: cannot read .*nope\.json \(ENOENT\)/,
     );
     writeFileSync(join(dir, "unmarked.json"), JSON.stringify({ "6": { class_type: "CLIPTextEncode", inputs: { text: "a cat {{colour}}" } } }));
-    const lines = errorOf({ GEMS_GENERATOR: "comfyui", GEMS_COMFYUI_WORKFLOW: "unmarked.json" }).split("\n");
+    const lines = configError({ GEMS_GENERATOR: "comfyui", GEMS_COMFYUI_WORKFLOW: "unmarked.json" }).split("\n");
     expect(lines).toHaveLength(3);
     expect(lines[0]).toMatch(/^GEMS_GENERATOR_URL: required when GEMS_GENERATOR=comfyui/);
     expect(lines[1]).toMatch(/^GEMS_COMFYUI_WORKFLOW: .*unmarked\.json node "6" \(CLIPTextEncode\) input "text": unknown placeholder \{\{colour\}\}/);

@@ -2,22 +2,11 @@ import { afterAll, describe, expect, it } from "vitest";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { loadConfig } from "../../config/schema.ts";
-import { ConfigError } from "../../core/errors.ts";
+import { configLoaderIn } from "./load-config.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "gems-prices-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const load = (env: Record<string, string>) => loadConfig(env, { envFile: null, cwd: dir });
-
-function problem(env: Record<string, string>): string {
-  try {
-    load(env);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as Error).message;
-  }
-  throw new Error("expected a ConfigError");
-}
+const { load, configError } = configLoaderIn(dir);
 
 describe("usage settings", () => {
   it("has no prices and no quotas by default", () => {
@@ -36,14 +25,14 @@ describe("usage settings", () => {
   });
 
   it("names the variable, the problem and an example, one line each", () => {
-    expect(problem({ GEMS_PRICES: "{not json" })).toMatch(/^GEMS_PRICES: not valid JSON\. Example: GEMS_PRICES=\{"currency":"USD"/);
-    expect(problem({ GEMS_PRICES: "missing.json" })).toMatch(/^GEMS_PRICES: cannot read the file "missing\.json"; give inline JSON or a readable path\./);
-    expect(problem({ GEMS_PRICES: '{"models":{"m":{"ouput":1}}}' })).toMatch(/^GEMS_PRICES: models\.m: Unrecognized key: "ouput" \(prices are per 1M tokens/);
-    expect(problem({ GEMS_QUOTA_PERSON_DAILY: "lots" })).toBe(
+    expect(configError({ GEMS_PRICES: "{not json" })).toMatch(/^GEMS_PRICES: not valid JSON\. Example: GEMS_PRICES=\{"currency":"USD"/);
+    expect(configError({ GEMS_PRICES: "missing.json" })).toMatch(/^GEMS_PRICES: cannot read the file "missing\.json"; give inline JSON or a readable path\./);
+    expect(configError({ GEMS_PRICES: '{"models":{"m":{"ouput":1}}}' })).toMatch(/^GEMS_PRICES: models\.m: Unrecognized key: "ouput" \(prices are per 1M tokens/);
+    expect(configError({ GEMS_QUOTA_PERSON_DAILY: "lots" })).toBe(
       'GEMS_QUOTA_PERSON_DAILY: must be a number of images or an amount of money (got "lots"). Example: GEMS_QUOTA_PERSON_DAILY="50 images" or GEMS_QUOTA_PERSON_DAILY="$5"',
     );
-    expect(problem({ GEMS_QUOTA_CHANNEL_DAILY: "$5" })).toMatch(/^GEMS_QUOTA_CHANNEL_DAILY: a quota in money needs prices; set GEMS_PRICES/);
-    const both = problem({ GEMS_PRICES: '{"currency":"EUR","models":{"m":{"image":1}}}', GEMS_QUOTA_PERSON_DAILY: "$5", GEMS_QUOTA_CHANNEL_DAILY: "x" });
+    expect(configError({ GEMS_QUOTA_CHANNEL_DAILY: "$5" })).toMatch(/^GEMS_QUOTA_CHANNEL_DAILY: a quota in money needs prices; set GEMS_PRICES/);
+    const both = configError({ GEMS_PRICES: '{"currency":"EUR","models":{"m":{"image":1}}}', GEMS_QUOTA_PERSON_DAILY: "$5", GEMS_QUOTA_CHANNEL_DAILY: "x" });
     expect(both.split("\n")).toHaveLength(2);
     expect(both).toMatch(/^GEMS_QUOTA_PERSON_DAILY: the amount is in USD but GEMS_PRICES is in EUR/);
   });
