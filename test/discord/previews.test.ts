@@ -9,6 +9,7 @@ import type { ImageGenerator } from "../../core/models/ports.ts";
 import { partialDrawings } from "../../servers/sim/partial-drawings.ts";
 import { createSimGenerator } from "../../servers/sim/sim-generator.ts";
 import { startFakeDiscord, type FakeDiscord } from "../fakes/discord/fake-discord.ts";
+import { stallingGenerator } from "../support/stalling-generator.ts";
 import { EASY_PROMPT, HARD_PROMPT, createJob, iterationMessages, iterationNumberOf, startWorld, waitForFinal } from "./harness.ts";
 
 let fake: FakeDiscord;
@@ -21,29 +22,6 @@ afterAll(async () => {
   await fake?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
-
-const abortError = () => Object.assign(new Error("aborted"), { name: "AbortError" });
-
-/** Reports one partial drawing at 30%, then draws forever (until the job is stopped). */
-function stallingGenerator(): ImageGenerator & { reported: Promise<void> } {
-  const sim = createSimGenerator({ width: 64, height: 64 });
-  let reported = (): void => undefined;
-  const promise = new Promise<void>((resolve) => (reported = resolve));
-  return {
-    name: "stalling",
-    reported: promise,
-    async generate(request) {
-      const { onProgress, ...plain } = request;
-      const [partial] = partialDrawings(await sim.generate(plain), 1);
-      onProgress?.({ percent: 30, preview: partial!.png });
-      reported();
-      return new Promise((_, reject) => {
-        if (request.signal?.aborted) return reject(abortError());
-        request.signal?.addEventListener("abort", () => reject(abortError()), { once: true });
-      });
-    },
-  };
-}
 
 const callsTo = (threadId: string, messageId: string) => fake.calls.filter((c) => c.path === `/channels/${threadId}/messages/${messageId}`);
 

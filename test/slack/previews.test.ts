@@ -4,36 +4,14 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { openSqliteJobStore } from "../../core/jobs/job-store.ts";
 import { createInMemoryImageStore } from "../../core/memory/image-store.ts";
-import type { ImageGenerator } from "../../core/models/ports.ts";
 import { PreviewPacing } from "../../bots/slack/preview-pacing.ts";
-import { partialDrawings } from "../../servers/sim/partial-drawings.ts";
 import { createSimGenerator } from "../../servers/sim/sim-generator.ts";
 import { startFakeSlack } from "../fakes/slack/fake-slack.ts";
+import { stallingGenerator } from "../support/stalling-generator.ts";
 import { CHANNEL, HARD_PROMPT, imageReplies, onCleanup, onlyJobId, startHarness, textOf, waitForCard, waitForFinal } from "./harness.ts";
 
 const DRAWING = /🎨 drawing… (\d+)%/;
 const unlimited = () => new PreviewPacing({ perJobMs: 0, perMinute: 10_000 });
-
-/** Reports one partial drawing at 30%, then draws until the job is stopped. */
-function stallingGenerator(): ImageGenerator & { reported: Promise<void> } {
-  const sim = createSimGenerator({ width: 64, height: 64 });
-  let reported = (): void => undefined;
-  const promise = new Promise<void>((resolve) => (reported = resolve));
-  return {
-    name: "stalling",
-    reported: promise,
-    async generate(request) {
-      const { onProgress, ...plain } = request;
-      onProgress?.({ percent: 30, preview: [...partialDrawings(await sim.generate(plain), 1)][0]!.png });
-      reported();
-      return new Promise((_, reject) => {
-        const fail = () => reject(Object.assign(new Error("aborted"), { name: "AbortError" }));
-        if (request.signal?.aborted) return fail();
-        request.signal?.addEventListener("abort", fail, { once: true });
-      });
-    },
-  };
-}
 
 describe("live previews on Slack", () => {
   it("show the percent on the status card while an image is drawn, and the image arrives as before", async () => {
