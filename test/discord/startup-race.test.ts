@@ -6,13 +6,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDiscordBot } from "../../bots/discord/index.ts";
 import { createStartupGate, STARTING_MESSAGE } from "../../bots/startup-gate.ts";
-import { createJobService } from "../../core/jobs/job-service.ts";
-import { createInMemoryJobStore } from "../../core/jobs/job-store.ts";
 import { silentLogger } from "../../core/logger.ts";
 import { createInMemoryImageStore } from "../../core/memory/image-store.ts";
-import { createSimGenerator } from "../../servers/sim/sim-generator.ts";
-import { createSimMllm } from "../../servers/sim/sim-mllm.ts";
 import { startFakeDiscord, type FakeDiscord } from "../fakes/discord/fake-discord.ts";
+import { createSimJobService } from "../support/sim-job-service.ts";
 import { TEST_LIMITS, skills } from "./harness.ts";
 
 let fake: FakeDiscord;
@@ -25,15 +22,7 @@ afterAll(async () => {
 
 async function botBeforeStart(waitMs: number) {
   const images = createInMemoryImageStore();
-  const jobs = createJobService({
-    mllm: createSimMllm(),
-    generator: createSimGenerator(),
-    skills: await skills(),
-    images,
-    store: createInMemoryJobStore(),
-    limits: TEST_LIMITS,
-    logger: silentLogger,
-  });
+  const jobs = createSimJobService({ skills: await skills(), images, limits: TEST_LIMITS });
   let markHeld: () => void = () => undefined;
   const held = new Promise<void>((resolve) => (markHeld = resolve));
   const gate = createStartupGate(jobs, { waitMs, onHold: () => markHeld() });

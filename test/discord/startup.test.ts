@@ -1,12 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDiscordBot } from "../../bots/discord/index.ts";
-import { createJobService } from "../../core/jobs/job-service.ts";
-import { createInMemoryJobStore } from "../../core/jobs/job-store.ts";
 import { createLogger } from "../../core/logger.ts";
 import { createInMemoryImageStore } from "../../core/memory/image-store.ts";
-import { createSimGenerator } from "../../servers/sim/sim-generator.ts";
-import { createSimMllm } from "../../servers/sim/sim-mllm.ts";
 import { startFakeDiscord, type FakeDiscord } from "../fakes/discord/fake-discord.ts";
+import { createSimJobService } from "../support/sim-job-service.ts";
 import { EASY_PROMPT, TEST_LIMITS, createJob, skills, startWorld, waitForFinal } from "./harness.ts";
 
 let fake: FakeDiscord;
@@ -38,15 +35,7 @@ describe("start-up and the gateway", () => {
     const logs: string[] = [];
     const logger = createLogger("debug", { write: (line: string) => void logs.push(line) });
     const images = createInMemoryImageStore();
-    const jobs = createJobService({
-      mllm: createSimMllm(),
-      generator: createSimGenerator(),
-      skills: await skills(),
-      images,
-      store: createInMemoryJobStore(),
-      limits: TEST_LIMITS,
-      logger,
-    });
+    const jobs = createSimJobService({ skills: await skills(), images, limits: TEST_LIMITS, logger });
     const bot = createDiscordBot({ jobs, images, skills: await skills(), logger, config: { token: "wrong-token-123", applicationId: fake.applicationId, apiUrl: fake.apiUrl } });
 
     const failure = await bot.start().then(

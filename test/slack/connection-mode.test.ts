@@ -4,13 +4,10 @@ import { describe, expect, it } from "vitest";
 import { appOptionsFor, receiverModeOf } from "../../bots/slack/app-options.ts";
 import { createBoltLogger } from "../../bots/slack/bolt-logger.ts";
 import { createSlackBot } from "../../bots/slack/index.ts";
-import { createJobService } from "../../core/jobs/job-service.ts";
-import { createInMemoryJobStore } from "../../core/jobs/job-store.ts";
 import { createInMemoryImageStore } from "../../core/memory/image-store.ts";
 import { silentLogger } from "../../core/logger.ts";
-import { createSimGenerator } from "../../servers/sim/sim-generator.ts";
-import { createSimMllm } from "../../servers/sim/sim-mllm.ts";
 import { startFakeSlack } from "../fakes/slack/fake-slack.ts";
+import { createSimJobService } from "../support/sim-job-service.ts";
 import { slashCommand } from "../fakes/slack/payloads.ts";
 import { CHANNEL, EASY_PROMPT, TEST_LIMITS, alice, bundledSkills, onCleanup, textOf, waitForCard } from "./harness.ts";
 import { startSocketModeSlackBot } from "./socket-mode-harness.ts";
@@ -70,15 +67,7 @@ describe("connecting to Slack", () => {
   it("stops start-up with a message naming SLACK_BOT_TOKEN when Slack refuses the token", async () => {
     const fake = await startFakeSlack();
     onCleanup(() => fake.close());
-    const jobs = createJobService({
-      mllm: createSimMllm(),
-      generator: createSimGenerator(),
-      skills: await bundledSkills(),
-      images: createInMemoryImageStore(),
-      store: createInMemoryJobStore(),
-      logger: silentLogger,
-      limits: TEST_LIMITS,
-    });
+    const jobs = createSimJobService({ skills: await bundledSkills(), limits: TEST_LIMITS });
     onCleanup(() => jobs.close());
     const bot = createSlackBot({
       jobs,

@@ -5,15 +5,12 @@
  * Everything started here is closed after the test.
  */
 import { createSlackBot, type SlackBot } from "../../bots/slack/index.ts";
-import { createJobService } from "../../core/jobs/job-service.ts";
-import { createInMemoryJobStore } from "../../core/jobs/job-store.ts";
 import type { JobService } from "../../core/jobs/types.ts";
 import { silentLogger } from "../../core/logger.ts";
 import { createInMemoryImageStore } from "../../core/memory/image-store.ts";
-import { createSimGenerator } from "../../servers/sim/sim-generator.ts";
-import { createSimMllm } from "../../servers/sim/sim-mllm.ts";
 import { startFakeSlack, type FakeSlack } from "../fakes/slack/fake-slack.ts";
 import { startFakeSocketMode, type FakeSocketMode } from "../fakes/slack/socket-mode.ts";
+import { createSimJobService } from "../support/sim-job-service.ts";
 import { TEST_LIMITS, bundledSkills, onCleanup } from "./harness.ts";
 
 export interface SocketModeSlackBot {
@@ -31,15 +28,7 @@ export async function startSocketModeSlackBot(): Promise<SocketModeSlackBot> {
   onCleanup(() => socket.close());
   const images = createInMemoryImageStore();
   const skills = await bundledSkills();
-  const jobs = createJobService({
-    mllm: createSimMllm({ latencyMs: 1 }),
-    generator: createSimGenerator({ latencyMs: 1 }),
-    skills,
-    images,
-    store: createInMemoryJobStore(),
-    logger: silentLogger,
-    limits: TEST_LIMITS,
-  });
+  const jobs = createSimJobService({ skills, images, limits: TEST_LIMITS, latencyMs: 1 });
   const bot = createSlackBot({ jobs, images, skills, config: { botToken: fake.botToken, appToken: fake.appToken, apiUrl: fake.apiUrl, port: 0 }, logger: silentLogger });
   onCleanup(async () => {
     await bot.stop();
