@@ -3,18 +3,11 @@ import { describe, expect, it } from "vitest";
 import { InputError } from "../../core/errors.ts";
 import { sniffImageType, withImageExtension } from "../../core/images/image-type.ts";
 import { convertImage, decodeRgba, fitImage, readImageInfo, thumbnail } from "../../core/images/sharp-images.ts";
+import { noiseBytes } from "../fakes/png-fixture.ts";
 
 /** A noisy picture: noise does not compress, so byte caps really bite. */
 async function picture(width: number, height: number): Promise<sharp.Sharp> {
-  const rgb = new Uint8Array(width * height * 3);
-  let state = 12345;
-  for (let i = 0; i < rgb.length; i++) {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    rgb[i] = state & 0xff;
-  }
-  return sharp(rgb, { raw: { width, height, channels: 3 } });
+  return sharp(noiseBytes(width * height * 3, 12345), { raw: { width, height, channels: 3 } });
 }
 
 const bytesOf = async (image: sharp.Sharp): Promise<Uint8Array> => new Uint8Array(await image.toBuffer());

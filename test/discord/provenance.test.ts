@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { fitUploadWithProvenance } from "../../bots/discord/image-fit.ts";
-import { encodePng } from "../../core/images/png.ts";
 import { readProvenance } from "../../core/images/provenance.ts";
 import { readImageInfo } from "../../core/images/sharp-images.ts";
+import { noisePng } from "../fakes/png-fixture.ts";
 import { EASY_PROMPT, HARD_PROMPT, createJob, finalMessages, iterationMessages, startWorld, waitForFinal, type World } from "./harness.ts";
 
 let world: World;
@@ -51,21 +51,10 @@ describe("provenance in the images the Discord bot posts", () => {
 });
 
 describe("fitting an upload with its provenance", () => {
-  const noise = (width: number): Uint8Array => {
-    const rgba = new Uint8Array(width * width * 4);
-    let state = 2463534242;
-    for (let i = 0; i < rgba.length; i++) {
-      state ^= state << 13;
-      state ^= state >>> 17;
-      state ^= state << 5;
-      rgba[i] = state & 0xff;
-    }
-    return encodePng({ width, height: width, rgba });
-  };
   const provenance = { jobId: "j1", iteration: 1, prompt: "p".repeat(3000), mllm: "sim", generator: "sim" };
 
   it("an image that fits only without its metadata is shrunk so that both fit", async () => {
-    const png = noise(128);
+    const png = noisePng(128);
     const untagged = vi.fn();
     const fitted = await fitUploadWithProvenance(png, png.byteLength + 100, provenance, untagged);
 
@@ -76,7 +65,7 @@ describe("fitting an upload with its provenance", () => {
   });
 
   it("an image whose metadata cannot be written goes up without it, and says why", async () => {
-    const png = noise(16);
+    const png = noisePng(16);
     // A text chunk with a wrong CRC after IHDR: libvips still decodes the pixels, the chunk rewriter refuses.
     const chunk = Uint8Array.from([0, 0, 0, 3, 0x74, 0x45, 0x58, 0x74, 0x61, 0x00, 0x62, 1, 2, 3, 4]);
     const broken = new Uint8Array(png.length + chunk.length);

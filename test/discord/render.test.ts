@@ -11,7 +11,8 @@ import { maskUrl } from "../../bots/discord/log-safe.ts";
 import { renderFeedbackNote, renderFinal, renderIteration, renderPlan, renderStatus, threadNameOf } from "../../bots/discord/render.ts";
 import type { AgentEvent, JobEvent } from "../../core/agent/events.ts";
 import { PROMPT_MAX_CHARS } from "../../core/agent/request.ts";
-import { decodePng, encodePng } from "../../core/images/png.ts";
+import { decodePng } from "../../core/images/png.ts";
+import { noisePng } from "../fakes/png-fixture.ts";
 
 const HASH = "a".repeat(64);
 let seq = 0;
@@ -113,16 +114,8 @@ describe("rendering stays within Discord's limits", () => {
 describe("images and secrets", () => {
   it("an image over the upload limit is shrunk until it fits, and stays a readable PNG", async () => {
     const width = 256;
-    const rgba = new Uint8Array(width * width * 4);
-    // Noise deflates badly, so the encoded file is large (xorshift32: deterministic).
-    let state = 2463534242;
-    for (let i = 0; i < rgba.length; i++) {
-      state ^= state << 13;
-      state ^= state >>> 17;
-      state ^= state << 5;
-      rgba[i] = state & 0xff;
-    }
-    const png = encodePng({ width, height: width, rgba });
+    // Noise deflates badly, so the encoded file is large.
+    const png = noisePng(width);
     const limit = Math.floor(png.byteLength / 3);
 
     const fitted = await fitUpload(png, limit);
