@@ -6,32 +6,19 @@ import { createInMemoryImageStore } from "../../core/memory/image-store.ts";
 import { createTrajectory, type LoopModes, type Trajectory } from "../../core/memory/trajectory.ts";
 import { parseStoredTrajectory } from "../../core/memory/trajectory-schema.ts";
 import { silentLogger } from "../../core/logger.ts";
-import type { GeneratorCapabilities, ImageGenerator, ImageRequest } from "../../core/models/ports.ts";
+import type { ImageGenerator, ImageRequest } from "../../core/models/ports.ts";
 import { loadSkillLibrary } from "../../core/skills/registry.ts";
 import { createSimGenerator } from "../../servers/sim/sim-generator.ts";
 import { createSimMllm } from "../../servers/sim/sim-mllm.ts";
 import type { ImageStore } from "../../core/memory/stores.ts";
 import type { Mllm } from "../../core/models/ports.ts";
 import { roleOf } from "../../core/agent/prompts.ts";
+import { recordingGenerator } from "../support/recording-generator.ts";
 
 const skillsDir = join(import.meta.dirname, "../../skills");
 const EDIT: LoopModes = { verify: "per-question", loop: "full", refine: "edit" };
 // Fails some checks on the first image at this seed (the sim draws about 3 claims reliably).
 const PROMPT = 'a red cube left of a blue sphere, a green cone on the right, two yellow stars, a sign that says "OPEN"';
-
-/** The sim generator, with every request it received kept. */
-function recording(generator: ImageGenerator, capabilities?: GeneratorCapabilities) {
-  const requests: ImageRequest[] = [];
-  const wrapped: ImageGenerator = {
-    name: generator.name,
-    ...(capabilities ?? generator.capabilities ? { capabilities: capabilities ?? generator.capabilities } : {}),
-    generate: (request) => {
-      requests.push(request);
-      return generator.generate(request);
-    },
-  };
-  return { generator: wrapped, requests };
-}
 
 async function run(t: Trajectory, generator: ImageGenerator, images: ImageStore = createInMemoryImageStore()) {
   const events: AgentEvent[] = [];
@@ -54,7 +41,7 @@ const job = (seed: number, modes: LoopModes = EDIT, extra: { referenceImages?: s
 
 describe("edit-to-fix", () => {
   it("edits the best image so far with an instruction for the failed requirements only", async () => {
-    const { generator, requests } = recording(createSimGenerator({ width: 128, height: 128 }));
+    const { generator, requests } = recordingGenerator(createSimGenerator({ width: 128, height: 128 }));
     const { result, events, images } = await run(job(7), generator);
     const first = result.iterations[0]!;
     expect(first.passed).toBeLessThan(first.total);
@@ -95,7 +82,7 @@ describe("edit-to-fix", () => {
   });
 
   it("redraws every time, and says so once, when the generator cannot edit", async () => {
-    const { generator, requests } = recording(createSimGenerator({ width: 128, height: 128 }), { references: true, edit: false });
+    const { generator, requests } = recordingGenerator(createSimGenerator({ width: 128, height: 128 }), { references: true, edit: false });
     const { result, events } = await run(job(7), generator);
     expect(result.iterations.length).toBeGreaterThan(1);
     expect(result.iterations.every((it) => it.edit === undefined)).toBe(true);
@@ -105,7 +92,7 @@ describe("edit-to-fix", () => {
   });
 
   it("edits in the fast loop and with batch verification too", async () => {
-    const { generator } = recording(createSimGenerator({ width: 128, height: 128 }));
+    const { generator } = recordingGenerator(createSimGenerator({ width: 128, height: 128 }));
     const { result } = await run(job(7, { verify: "batch", loop: "fast", refine: "edit" }), generator);
     expect(result.iterations[1]!.edit?.fromN).toBe(1);
     expect(result.iterations[0]!.experience).not.toBeNull();
@@ -170,7 +157,7 @@ describe("reference images", () => {
     const sim = createSimGenerator({ width: 128, height: 128 });
     const referencePng = await sim.generate({ prompt: "a purple heart left of an orange car", seed: 1 });
     const hash = await images.put(referencePng);
-    const { generator, requests } = recording(sim);
+    const { generator, requests } = recordingGenerator(sim);
     const t = createTrajectory("ref-1", { prompt: "a red cube at the top", skill: "none", maxIterations: 3, seed: 2, referenceImages: [hash] }, new Date(0), EDIT);
     const { result, events } = await run(t, generator, images);
     const question = result.requirements!.find((r) => r.question.includes("reference image 1"));
@@ -185,7 +172,7 @@ describe("reference images", () => {
     const images = createInMemoryImageStore();
     const sim = createSimGenerator({ width: 128, height: 128 });
     const hash = await images.put(await sim.generate({ prompt: "a purple heart left of an orange car", seed: 1 }));
-    const { generator, requests } = recording(createSimGenerator({ width: 128, height: 128, capabilities: { references: false, edit: false } }));
+    const { generator, requests } = recordingGenerator(createSimGenerator({ width: 128, height: 128, capabilities: { references: false, edit: false } }));
     const t = createTrajectory("ref-2", { prompt: "a red cube", skill: "none", maxIterations: 2, seed: 2, referenceImages: [hash] }, new Date(0), EDIT);
     const { result, events } = await run(t, generator, images);
     const notes = events.filter((e) => e.type === "references");

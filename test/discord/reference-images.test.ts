@@ -1,22 +1,13 @@
 import type { APIUser } from "discord.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ImageGenerator, ImageRequest } from "../../core/models/ports.ts";
 import { createSimGenerator } from "../../servers/sim/sim-generator.ts";
 import { TINY_PNG } from "../fakes/png-fixture.ts";
+import { recordingGenerator } from "../support/recording-generator.ts";
 import { createJob, startWorld, waitForEvent, waitForFinal, type World } from "./harness.ts";
 
 let world: World;
 let alice: APIUser;
-const requests: ImageRequest[] = [];
-const sim = createSimGenerator({ latencyMs: 2, partialImages: 0 });
-const recording: ImageGenerator = {
-  name: "sim",
-  capabilities: sim.capabilities!,
-  generate: (request) => {
-    requests.push(request);
-    return sim.generate(request);
-  },
-};
+const { generator: recording, requests } = recordingGenerator(createSimGenerator({ latencyMs: 2, partialImages: 0 }));
 let reference: Uint8Array;
 
 beforeAll(async () => {

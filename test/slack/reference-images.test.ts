@@ -4,7 +4,7 @@ import { messageEvent, modalSubmission } from "../fakes/slack/payloads.ts";
 import type { FakeSlack } from "../fakes/slack/fake-slack.ts";
 import type { SlackSender } from "../fakes/slack/signed-requests.ts";
 import { TINY_PNG } from "../fakes/png-fixture.ts";
-import type { ImageGenerator, ImageRequest } from "../../core/models/ports.ts";
+import { recordingGenerator } from "../support/recording-generator.ts";
 import { CHANNEL, EASY_PROMPT, HARD_PROMPT, alice, bob, imageReplies, onlyJobId, startHarness, textOf, waitForCard, waitForFinal } from "./harness.ts";
 import { startLoopbackServer } from "../fakes/loopback-server.ts";
 
@@ -17,19 +17,7 @@ async function share(fake: FakeSlack, sender: SlackSender, threadTs: string, fil
   return ts;
 }
 
-function recording() {
-  const sim = createSimGenerator({ latencyMs: 1, partialImages: 0 });
-  const requests: ImageRequest[] = [];
-  const generator: ImageGenerator = {
-    name: "sim",
-    capabilities: sim.capabilities!,
-    generate: (request) => {
-      requests.push(request);
-      return sim.generate(request);
-    },
-  };
-  return { generator, requests };
-}
+const recording = () => recordingGenerator(createSimGenerator({ latencyMs: 1, partialImages: 0 }));
 
 describe("files shared in a job's thread on Slack", () => {
   it("are read with the bot token, become feedback with images, and the generator gets them on the next iteration", async () => {

@@ -1,20 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ImageGenerator, ImageRequest } from "../../core/models/ports.ts";
 import { createSimGenerator } from "../../servers/sim/sim-generator.ts";
 import { TINY_PNG } from "../fakes/png-fixture.ts";
+import { recordingGenerator } from "../support/recording-generator.ts";
 import { call, startStudio, type StudioHarness } from "./studio-harness.ts";
 
 let studio: StudioHarness;
-const requests: ImageRequest[] = [];
-const sim = createSimGenerator({ width: 128, height: 128, partialImages: 0 });
-const recording: ImageGenerator = {
-  name: "sim",
-  capabilities: sim.capabilities!,
-  generate: (request) => {
-    requests.push(request);
-    return sim.generate(request);
-  },
-};
+const { generator: recording, requests } = recordingGenerator(createSimGenerator({ width: 128, height: 128, partialImages: 0 }));
 
 beforeAll(async () => {
   studio = await startStudio({ generator: recording });
