@@ -1,30 +1,19 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ChildProcess } from "node:child_process";
+import { describe, expect, it } from "vitest";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { tmpdir } from "node:os";
 import { startFakeSlack } from "../fakes/slack/fake-slack.ts";
 import { createSlackSender } from "../fakes/slack/signed-requests.ts";
 import { slashCommand } from "../fakes/slack/payloads.ts";
 import { startFakeDiscord } from "../fakes/discord/fake-discord.ts";
-import { spawnBin, startServing, type Served } from "../support/cli.ts";
+import { freePort, killChildrenAfterAll, spawnBin, startServing, useWorkDir, type Served } from "../support/cli.ts";
 
-let work: string;
-const children: ChildProcess[] = [];
-
-beforeAll(() => {
-  work = mkdtempSync(join(tmpdir(), "gems-serve-"));
-});
-afterAll(() => {
-  for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
-  rmSync(work, { recursive: true, force: true });
-});
+const work = useWorkDir("gems-serve-");
+const trackChild = killChildrenAfterAll();
 
 /** Starts `gems serve` and resolves once it prints the studio's address. */
 const startServe = (dataDir: string, env: Record<string, string> = {}): Promise<Served> =>
-  startServing(["serve"], { cwd: work, env: { GEMS_DATA_DIR: dataDir, GEMS_WEB_PORT: "0", GEMS_SIM_LATENCY_MS: "40", ...env }, onSpawn: (child) => children.push(child) });
+  startServing(["serve"], { cwd: work(), env: { GEMS_DATA_DIR: dataDir, GEMS_WEB_PORT: "0", GEMS_SIM_LATENCY_MS: "40", ...env }, onSpawn: trackChild });
 
 async function submit(url: string, prompt: string, iterations = 3): Promise<string> {
   const response = await fetch(`${url}/api/jobs`, {
@@ -52,18 +41,9 @@ async function waitFor<T>(read: () => Promise<T>, isReady: (value: T) => boolean
   }
 }
 
-/** A port nobody listens on right now, for settings that cannot take 0. */
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((r) => probe.listen(0, "127.0.0.1", r));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((r) => probe.close(r));
-  return port;
-}
-
 describe("gems serve", () => {
   it("says where the studio is, runs jobs submitted there, and drains on SIGTERM", async () => {
-    const served = await startServe(join(work, "data-1"));
+    const served = await startServe(join(work(), "data-1"));
     expect(served.output()).toContain("using the simulated MLLM and image generator");
     expect(served.output()).toContain("no chat platform is configured");
     expect(await (await fetch(`${served.url}/healthz`)).text()).toMatch(/ok/);
@@ -78,7 +58,7 @@ describe("gems serve", () => {
   });
 
   it("resumes an unfinished job after kill -9 without repeating an iteration", async () => {
-    const dataDir = join(work, "data-2");
+    const dataDir = join(work(), "data-2");
     const first = await startServe(dataDir, { GEMS_SIM_LATENCY_MS: "150" });
     const jobId = await submit(first.url, 'three green cones left of two yellow cubes, a sign that says "HELLO"', 5);
     // Killed as soon as the first image exists: its verification is still to come.
@@ -101,7 +81,7 @@ describe("gems serve", () => {
     const slack = await startFakeSlack();
     const port = await freePort();
     try {
-      const served = await startServe(join(work, "data-slack"), {
+      const served = await startServe(join(work(), "data-slack"), {
         SLACK_BOT_TOKEN: slack.botToken,
         SLACK_SIGNING_SECRET: "serve-test-secret",
         SLACK_API_URL: slack.apiUrl,
@@ -125,7 +105,7 @@ describe("gems serve", () => {
   it("connects the Discord bot when its credentials are set and answers /gems create with a thread", async () => {
     const discord = await startFakeDiscord();
     try {
-      const served = await startServe(join(work, "data-discord"), {
+      const served = await startServe(join(work(), "data-discord"), {
         DISCORD_TOKEN: discord.token,
         DISCORD_APPLICATION_ID: discord.applicationId,
         DISCORD_GUILD_ID: discord.guildId,
@@ -148,8 +128,8 @@ describe("gems serve", () => {
     await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
     const port = (blocker.address() as AddressInfo).port;
     try {
-      const child = spawnBin(["serve"], { cwd: work, env: { GEMS_DATA_DIR: join(work, "data-3"), GEMS_WEB_PORT: String(port) } });
-      children.push(child);
+      const child = spawnBin(["serve"], { cwd: work(), env: { GEMS_DATA_DIR: join(work(), "data-3"), GEMS_WEB_PORT: String(port) } });
+      trackChild(child);
       let stderr = "";
       child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
       const code = await new Promise<number | null>((done) => child.once("exit", done));

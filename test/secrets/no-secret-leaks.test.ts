@@ -4,33 +4,22 @@
  * the key: stdout, stderr (the log), the output folder, the SQLite file, and what the chat
  * fakes received. Runs the real `gems` bin, at the default log level and at debug.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { afterAll, describe, expect, it } from "vitest";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { tmpdir } from "node:os";
 import { startLoopbackServer, type FakeReply, type LoopbackServer } from "../fakes/loopback-server.ts";
 import { startFakeDiscord } from "../fakes/discord/fake-discord.ts";
 import { startFakeSlack } from "../fakes/slack/fake-slack.ts";
 import { createSlackSender } from "../fakes/slack/signed-requests.ts";
 import { slashCommand } from "../fakes/slack/payloads.ts";
-import { runBin as runGemsBin, spawnBin } from "../support/cli.ts";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import { freePort, killChildrenAfterAll, runBin as runGemsBin, spawnBin, useWorkDir } from "../support/cli.ts";
 
 const KEY = "sk-leakcheck-7Q2xV9pL4mN8rT6yZ3wB";
 /** How the key shows up when a server masks it: OpenAI's stars, an ellipsis, the tail alone. */
 const FRAGMENTS = [KEY, KEY.slice(8), KEY.slice(-12), `${KEY.slice(0, 7)}***`, `...${KEY.slice(-4)}`, `***${KEY.slice(-4)}`];
 
-let work: string;
-const children: ChildProcess[] = [];
-beforeAll(() => {
-  work = mkdtempSync(join(tmpdir(), "gems-secrets-"));
-});
-afterAll(() => {
-  for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
-  rmSync(work, { recursive: true, force: true });
-});
+const work = useWorkDir("gems-secrets-");
+const trackChild = killChildrenAfterAll();
 
 /** Each family's own error shape, carrying the key as that kind of server or proxy echoes it. */
 const ECHOES: Record<string, () => FakeReply> = {
@@ -61,7 +50,7 @@ async function echoingServer(reply: () => FakeReply): Promise<LoopbackServer> {
   return server;
 }
 
-const runBin = (args: string[], env: Record<string, string>) => runGemsBin(args, { cwd: work, env, onSpawn: (child) => children.push(child) });
+const runBin = (args: string[], env: Record<string, string>) => runGemsBin(args, { cwd: work(), env, onSpawn: trackChild });
 
 /** Every file under `dir`, as text (binary files such as SQLite included, byte for byte). */
 function filesUnder(dir: string): Array<{ path: string; text: string }> {
@@ -84,7 +73,7 @@ const RUNS: Array<[family: string, level: string]> = [...Object.keys(ECHOES).map
 describe("no key in anything a failing run writes", () => {
   it.each(RUNS)("MLLM on a %s server that echoes the key (LOG_LEVEL=%s)", async (family, level) => {
     const server = await echoingServer(ECHOES[family]!);
-    const out = join(work, `out-${family}-${level}`);
+    const out = join(work(), `out-${family}-${level}`);
     const run = await runBin(["run", "a red cube", "--out", out], {
       LOG_LEVEL: level,
       GEMS_MLLM_BASE_URL: `${server.origin}/v1`,
@@ -104,7 +93,7 @@ describe("no key in anything a failing run writes", () => {
   it("OpenAI image generator that echoes the key (LOG_LEVEL=debug)", async () => {
     const level = "debug";
     const server = await echoingServer(ECHOES["vllm"]!);
-    const out = join(work, `out-images-${level}`);
+    const out = join(work(), `out-images-${level}`);
     const run = await runBin(["run", "a red cube", "--out", out, "--iterations", "1"], {
       LOG_LEVEL: level,
       GEMS_MLLM: "sim",
@@ -121,15 +110,6 @@ describe("no key in anything a failing run writes", () => {
   });
 });
 
-/** A port nobody listens on right now, for SLACK_PORT, which cannot take 0. */
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((r) => probe.listen(0, "127.0.0.1", r));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((r) => probe.close(r));
-  return port;
-}
-
 const SIGNING_SECRET = "leakcheck-signing-secret-5d1c";
 
 describe("no key or bot token in what gems serve writes", () => {
@@ -139,10 +119,10 @@ describe("no key or bot token in what gems serve writes", () => {
     const discord = await startFakeDiscord();
     const slack = await startFakeSlack();
     const slackPort = await freePort();
-    const dataDir = join(work, "data-serve");
+    const dataDir = join(work(), "data-serve");
     try {
       const child = spawnBin(["serve"], {
-        cwd: work,
+        cwd: work(),
         env: {
           LOG_LEVEL: "debug",
           GEMS_DATA_DIR: dataDir,
@@ -162,7 +142,7 @@ describe("no key or bot token in what gems serve writes", () => {
           SLACK_PORT: String(slackPort),
         },
       });
-      children.push(child);
+      trackChild(child);
       let log = "";
       child.stdout!.on("data", (chunk: Buffer) => (log += chunk.toString()));
       child.stderr!.on("data", (chunk: Buffer) => (log += chunk.toString()));

@@ -4,6 +4,8 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Writable } from "node:stream";
@@ -27,6 +29,28 @@ export function useWorkDir(prefix: string): () => string {
     if (!work) throw new Error("the work folder exists only while the file's tests run");
     return work;
   };
+}
+
+/**
+ * Returns a function that remembers a child process; any remembered child still running after
+ * the file's tests is killed, so a hung `gems` cannot outlive the run. Call it after useWorkDir:
+ * afterAll hooks run last-registered first, so the children die before their folder goes.
+ */
+export function killChildrenAfterAll(): (child: ChildProcess) => void {
+  const children: ChildProcess[] = [];
+  afterAll(() => {
+    for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
+  });
+  return (child) => void children.push(child);
+}
+
+/** A port nobody listens on right now, for settings that cannot take 0. */
+export async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((r) => probe.listen(0, "127.0.0.1", r));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((r) => probe.close(r));
+  return port;
 }
 
 /** A stream that keeps what is written to it, standing in for stdout or stderr. */
