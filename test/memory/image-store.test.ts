@@ -3,7 +3,8 @@ import * as fs from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { isAbsolute, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { GemsError, InputError } from "../../core/errors.ts";
+import { InputError } from "../../core/errors.ts";
+import { gemsErrorOf } from "../models/rejection.ts";
 import { createDiskImageStore, createInMemoryImageStore, type ImageStoreFs } from "../../core/memory/image-store.ts";
 import type { ImageStore } from "../../core/memory/stores.ts";
 
@@ -18,15 +19,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await fs.rm(dir, { recursive: true, force: true });
 });
-
-async function rejection(promise: Promise<unknown>): Promise<GemsError> {
-  const error = await promise.then(
-    () => undefined,
-    (thrown: unknown) => thrown,
-  );
-  expect(error).toBeInstanceOf(GemsError);
-  return error as GemsError;
-}
 
 const stores: Array<[string, () => ImageStore]> = [
   ["disk", () => createDiskImageStore(join(dir, "images"))],
@@ -51,14 +43,14 @@ describe.each(stores)("%s image store", (_name, open) => {
 
   it("getting an unknown hash is a not-found error", async () => {
     const store = open();
-    const error = await rejection(store.get(sha256(png("never stored"))));
+    const error = await gemsErrorOf(store.get(sha256(png("never stored"))));
     expect(error.code).toBe("not-found");
     expect(error.message).toMatch(/^No image [0-9a-f]{12}… is stored/);
   });
 
   it("a hash that is not 64 hex characters is an InputError", async () => {
     const store = open();
-    const error = await rejection(store.get("../../etc/passwd"));
+    const error = await gemsErrorOf(store.get("../../etc/passwd"));
     expect(error).toBeInstanceOf(InputError);
     expect(() => store.pathOf(`${"a".repeat(63)}/`)).toThrow(InputError);
   });
@@ -128,7 +120,7 @@ describe("disk image store", () => {
     const file = join(dir, "not-a-dir");
     await fs.writeFile(file, "x");
     const store = createDiskImageStore(join(file, "images"));
-    const error = await rejection(store.put(png("red cube")));
+    const error = await gemsErrorOf(store.put(png("red cube")));
     expect(error.code).toBe("storage");
     expect(error.message).toMatch(/^Could not save the image: .*not a directory/);
     expect(await fs.readdir(dir)).toEqual(["not-a-dir"]);
@@ -143,7 +135,7 @@ describe("disk image store", () => {
       }) as ImageStoreFs["writeFile"],
     };
     const store = createDiskImageStore(images(), { fs: diskFull });
-    const error = await rejection(store.put(png("red cube")));
+    const error = await gemsErrorOf(store.put(png("red cube")));
     expect(error.message).toBe("Could not save the image: the disk is full.");
     expect(error.code).toBe("storage");
     expect((error.cause as NodeJS.ErrnoException).code).toBe("ENOSPC");
@@ -158,7 +150,7 @@ describe("disk image store", () => {
       },
     };
     const store = createDiskImageStore(images(), { fs: noRename });
-    const error = await rejection(store.put(png("red cube")));
+    const error = await gemsErrorOf(store.put(png("red cube")));
     expect(error.message).toBe(`Could not save the image: no permission to write to ${images()}.`);
     expect(await fs.readdir(images())).toEqual([]);
   });

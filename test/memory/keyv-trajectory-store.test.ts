@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { KeyvSqlite } from "@keyv/sqlite";
 import { Keyv } from "keyv";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { GemsError } from "../../core/errors.ts";
+import { gemsErrorOf } from "../models/rejection.ts";
 import { createKeyvTrajectoryStore, openSqliteTrajectoryStore } from "../../core/memory/keyv-trajectory-store.ts";
 import { loadTrajectories } from "../../core/memory/load-trajectories.ts";
 import { SQLITE_FILE_NAME } from "../../core/memory/sqlite-keyv.ts";
@@ -28,15 +28,6 @@ async function open(dir = dataDir): Promise<TrajectoryStore> {
   const store = await openSqliteTrajectoryStore(dir);
   opened.push(store);
   return store;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<GemsError> {
-  const error = await promise.then(
-    () => undefined,
-    (thrown: unknown) => thrown,
-  );
-  expect(error).toBeInstanceOf(GemsError);
-  return error as GemsError;
 }
 
 // Rows written by hand skip Keyv's escaping of strings that start with ":", so keep them plain.
@@ -87,14 +78,14 @@ describe("sqlite trajectory store", () => {
   it("a data directory below a regular file is a storage error", async () => {
     const file = join(dataDir, "not-a-dir");
     await writeFile(file, "x");
-    const error = await rejection(openSqliteTrajectoryStore(join(file, "data")));
+    const error = await gemsErrorOf(openSqliteTrajectoryStore(join(file, "data")));
     expect(error.code).toBe("storage");
     expect(error.message).toMatch(/^Could not open the database: .*not a directory/);
   });
 
   it("a database file that is not SQLite is a storage error", async () => {
     await writeFile(join(dataDir, SQLITE_FILE_NAME), "this is not a database, just text that is long enough".repeat(20));
-    const error = await rejection(openSqliteTrajectoryStore(dataDir));
+    const error = await gemsErrorOf(openSqliteTrajectoryStore(dataDir));
     expect(error.code).toBe("storage");
     expect(error.message).toMatch(/^Could not open the database: /);
   });
@@ -104,7 +95,7 @@ describe("sqlite trajectory store", () => {
     await store.put(makeTrajectory("job-bad"));
     await writeRawRow("job-bad", '{"value":{"jobId":"job-b');
 
-    const error = await rejection(store.get("job-bad"));
+    const error = await gemsErrorOf(store.get("job-bad"));
     expect(error).toBeInstanceOf(CorruptRecordError);
     expect(error.code).toBe("storage");
     expect(error.message).toMatch(/^The stored record for job job-bad is corrupt: not valid JSON/);
@@ -114,7 +105,7 @@ describe("sqlite trajectory store", () => {
     const store = await open();
     await store.put(makeTrajectory("job-bad"));
     await writeRawRow("job-bad", "null");
-    const error = await rejection(store.get("job-bad"));
+    const error = await gemsErrorOf(store.get("job-bad"));
     expect(error).toBeInstanceOf(CorruptRecordError);
   });
 
@@ -122,7 +113,7 @@ describe("sqlite trajectory store", () => {
     const store = await open();
     await store.put(makeTrajectory("job-bad"));
     await writeRawRow("job-bad", '"just a string"');
-    const error = await rejection(store.get("job-bad"));
+    const error = await gemsErrorOf(store.get("job-bad"));
     expect(error.message).toBe("The stored record for job job-bad is corrupt: not a Keyv record");
   });
 
@@ -132,7 +123,7 @@ describe("sqlite trajectory store", () => {
     await store.put(trajectory);
     await writeRawRow("job-bad", JSON.stringify({ value: { ...trajectory, status: "exploded" } }));
 
-    const error = await rejection(store.get("job-bad"));
+    const error = await gemsErrorOf(store.get("job-bad"));
     expect(error).toBeInstanceOf(CorruptRecordError);
     expect((error as CorruptRecordError).jobId).toBe("job-bad");
     expect(error.message).toMatch(/^The stored record for job job-bad is corrupt: status: /);
@@ -142,7 +133,7 @@ describe("sqlite trajectory store", () => {
     const store = await open();
     await store.put(makeTrajectory("job-1"));
     await writeRawRow("job-1", JSON.stringify({ value: plainTrajectory("job-2") }));
-    const error = await rejection(store.get("job-1"));
+    const error = await gemsErrorOf(store.get("job-1"));
     expect(error.message).toBe("The stored record for job job-1 is corrupt: it holds job job-2 instead");
   });
 
@@ -168,7 +159,7 @@ describe("sqlite trajectory store", () => {
   it("a closed store rejects reads with a storage error", async () => {
     const store = await openSqliteTrajectoryStore(dataDir);
     await store.close();
-    const error = await rejection(store.get("job-1"));
+    const error = await gemsErrorOf(store.get("job-1"));
     expect(error.code).toBe("storage");
     expect(error.message).toMatch(/^Could not read job job-1: /);
   });
@@ -187,7 +178,7 @@ describe("keyv trajectory store over another adapter", () => {
       throw Object.assign(new Error("SQLITE_FULL: database or disk is full"), { code: "SQLITE_FULL" });
     };
     const store = createKeyvTrajectoryStore(new Keyv({ store: failing }));
-    const error = await rejection(store.put(makeTrajectory("job-1")));
+    const error = await gemsErrorOf(store.put(makeTrajectory("job-1")));
     expect(error.code).toBe("storage");
     expect(error.message).toBe("Could not save job job-1: the store refused the write.");
   });
@@ -198,7 +189,7 @@ describe("keyv trajectory store over another adapter", () => {
       throw Object.assign(new Error("SQLITE_FULL: database or disk is full"), { code: "SQLITE_FULL" });
     };
     const store = createKeyvTrajectoryStore(new Keyv({ store: failing, throwOnErrors: true }));
-    const error = await rejection(store.put(makeTrajectory("job-1")));
+    const error = await gemsErrorOf(store.put(makeTrajectory("job-1")));
     expect(error.message).toBe("Could not save job job-1: the disk is full.");
     expect(error.cause).toBeInstanceOf(Error);
   });
@@ -211,7 +202,7 @@ describe("keyv trajectory store over another adapter", () => {
       if (key.includes("trajectory:job-1")) throw new Error("EIO");
       return set(key, value);
     };
-    await rejection(store.put(makeTrajectory("job-1")));
+    await gemsErrorOf(store.put(makeTrajectory("job-1")));
     expect(await store.get("job-1")).toBeUndefined();
     expect((await loadTrajectories(store)).trajectories).toEqual([]);
   });

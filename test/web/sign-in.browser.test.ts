@@ -3,27 +3,17 @@
  * openid-client against a fake OIDC provider on loopback. Sign in, start a job, and find
  * someone else's job read-only. Screenshots land in test-artifacts/web/.
  */
-import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
-import { join, resolve } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { join } from "node:path";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { startFakeOidcProvider, type FakeOidcProvider } from "../fakes/oidc-provider.ts";
+import { ARTIFACTS, describeInBrowser, launchChromium, openDesktopPage, poll } from "./browser.ts";
 import { signIn } from "./sign-in-flow.ts";
 import { HARD_PROMPT, call, startStudio, type StudioHarness } from "./studio-harness.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const ARTIFACTS = resolve(import.meta.dirname, "../../test-artifacts/web");
-const LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 const ADA = { sub: "U0ADA", name: "Ada", slackTeam: "T0TEAM" };
 const BOB = { sub: "U0BOB", name: "Bob", slackTeam: "T0TEAM" };
-
-const poll = <T>(read: () => Promise<T> | T) => expect.poll(read, { timeout: 10_000 });
-
-// As in studio.browser.test.ts: CI installs Chromium, so there a missing browser is a failure.
-const hasChromium = existsSync(CHROMIUM);
-const describeInBrowser = hasChromium || process.env["CI"] ? describe : describe.skip;
-if (!hasChromium && !process.env["CI"]) process.stderr.write(`sign-in.browser.test.ts: skipped, ${CHROMIUM} is missing (apt-get install chromium)\n`);
 
 describeInBrowser("studio sign-in in a browser", () => {
   let provider: FakeOidcProvider;
@@ -33,7 +23,6 @@ describeInBrowser("studio sign-in in a browser", () => {
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    if (!hasChromium) throw new Error(`${CHROMIUM} is missing: .ci/run installs it with apt-get install chromium`);
     await mkdir(ARTIFACTS, { recursive: true });
     provider = await startFakeOidcProvider();
     harness = await startStudio({
@@ -50,9 +39,8 @@ describeInBrowser("studio sign-in in a browser", () => {
         sessionHours: 12,
       },
     });
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: LAUNCH_ARGS });
-    page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
-    page.on("pageerror", (error) => pageErrors.push(error.message));
+    browser = await launchChromium();
+    ({ page } = await openDesktopPage(browser, pageErrors));
   });
 
   afterAll(async () => {

@@ -3,22 +3,16 @@
  * admin uploads a SKILL.md, a malformed one shows the wrong line, the new skill joins the new-job
  * form without a reload, and a person saves their default.
  */
-import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { createFileSkillDefaultStore, createFileTeamSkillStore } from "../../core/skills/file-skill-store.ts";
 import { loadSkillLibrary } from "../../core/skills/registry.ts";
 import { createTeamSkillLibrary } from "../../core/skills/team-skills.ts";
+import { describeInBrowser, launchChromium, openDesktopPage, poll } from "./browser.ts";
 import { startStudio, type StudioHarness } from "./studio-harness.ts";
-
-const CHROMIUM = "/usr/bin/chromium";
-const LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
-const poll = <T>(read: () => Promise<T> | T) => expect.poll(read, { timeout: 10_000 });
-const hasChromium = existsSync(CHROMIUM);
-const describeInBrowser = hasChromium || process.env["CI"] ? describe : describe.skip;
 
 const SKILL = "# Skill: Harbour Mood\n\n## Description\nUse for harbours and boats at dawn.\n\n## Instructions\nSoft mist over the water.\n";
 
@@ -30,13 +24,11 @@ describeInBrowser("the studio's skills panel", () => {
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    if (!hasChromium) throw new Error(`${CHROMIUM} is missing: .ci/run installs it with apt-get install chromium`);
     dir = await mkdtemp(join(tmpdir(), "gems-web-skills-browser-"));
     const library = await createTeamSkillLibrary(await loadSkillLibrary(join(import.meta.dirname, "../../skills")), createFileTeamSkillStore(dir));
     harness = await startStudio({ team: { library, defaults: createFileSkillDefaultStore(dir) }, admins: ["web:ada"] });
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: LAUNCH_ARGS });
-    page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
-    page.on("pageerror", (error) => pageErrors.push(error.message));
+    browser = await launchChromium();
+    ({ page } = await openDesktopPage(browser, pageErrors));
   });
   afterAll(async () => {
     await browser?.close();

@@ -3,28 +3,12 @@
  * start a job, watch images arrive, give feedback, stop a job, open a finished trajectory.
  * Screenshots land in test-artifacts/web/ for a person to look at.
  */
-import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
-import { join, resolve } from "node:path";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { join } from "node:path";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { ARTIFACTS, describeInBrowser, launchChromium, openDesktopPage, poll } from "./browser.ts";
 import { HARD_PROMPT, startStudio, type StudioHarness } from "./studio-harness.ts";
-
-const CHROMIUM = "/usr/bin/chromium";
-const ARTIFACTS = resolve(import.meta.dirname, "../../test-artifacts/web");
-const LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
-
-/** Waits for what the page shows; generous because CI machines run other suites alongside. */
-const poll = <T>(read: () => Promise<T> | T, options: { timeout?: number } = {}) => expect.poll(read, { timeout: options.timeout ?? 10_000 });
-
-// CI installs Chromium (.ci/run), so there a missing browser is a failure, never a skip. A
-// developer's machine without it reports the suite as skipped (not passed) and says how to fix it.
-const hasChromium = existsSync(CHROMIUM);
-const isCi = Boolean(process.env["CI"]);
-const describeInBrowser = hasChromium || isCi ? describe : describe.skip;
-if (!hasChromium && !isCi) {
-  process.stderr.write(`studio.browser.test.ts: skipped, ${CHROMIUM} is missing (apt-get install chromium)\n`);
-}
 
 describeInBrowser("the web studio in a browser", () => {
   let harness: StudioHarness;
@@ -35,15 +19,11 @@ describeInBrowser("the web studio in a browser", () => {
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    if (!hasChromium) throw new Error(`${CHROMIUM} is missing: .ci/run installs it with apt-get install chromium`);
     await mkdir(ARTIFACTS, { recursive: true });
     // Small latency so progress is visible step by step, yet a job takes a second or two.
     harness = await startStudio({ latencyMs: 40 });
-    // launch() gives the browser a fresh temporary profile of its own and removes it on close.
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: LAUNCH_ARGS });
-    context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    page = await context.newPage();
-    page.on("pageerror", (error) => pageErrors.push(error.message));
+    browser = await launchChromium();
+    ({ context, page } = await openDesktopPage(browser, pageErrors));
   });
 
   afterAll(async () => {

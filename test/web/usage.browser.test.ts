@@ -2,17 +2,11 @@
  * The studio's usage page in a real browser (Debian's Chromium through playwright-core): the
  * totals for the saved name, one SVG bar per day of the chosen period, the team for admins.
  */
-import { existsSync } from "node:fs";
-import { chromium, type Browser } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Browser } from "playwright-core";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { describeInBrowser, launchChromium, poll } from "./browser.ts";
 import { call, startStudio, type StudioHarness } from "./studio-harness.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
-const poll = <T>(read: () => Promise<T> | T) => expect.poll(read, { timeout: 10_000 });
-// As studio.browser.test.ts: a failure in CI without Chromium, skipped (and said) elsewhere.
-const hasChromium = existsSync(CHROMIUM);
-const describeInBrowser = hasChromium || process.env["CI"] ? describe : describe.skip;
 
 describeInBrowser("the usage page in a browser", () => {
   let harness: StudioHarness;
@@ -22,7 +16,7 @@ describeInBrowser("the usage page in a browser", () => {
     harness = await startStudio({ usage: { prices: { currency: "USD", models: { sim: { input: 1, output: 2, image: 0.01 } } } }, admins: ["web:ada"] });
     const started = await call(harness.url, "POST", "/api/jobs", { prompt: "a red cube", iterations: 2, name: "Bo" });
     await harness.finished(started.body.jobId);
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: LAUNCH_ARGS });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
