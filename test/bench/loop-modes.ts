@@ -16,9 +16,8 @@ import { resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { runJob } from "../../core/agent/run-job.ts";
 import { roleOf } from "../../core/agent/prompts.ts";
-import { createInMemoryImageStore } from "../../core/memory/image-store.ts";
 import { createTrajectory, type LoopModes, type Trajectory } from "../../core/memory/trajectory.ts";
-import { silentLogger } from "../../core/logger.ts";
+import { standaloneAgentDeps } from "../support/standalone-agent-deps.ts";
 import { createOpenAiCompatibleMllm } from "../../core/models/openai-compatible-mllm.ts";
 import { createGemsHttpGenerator } from "../../core/models/gems-http-generator.ts";
 import type { Mllm } from "../../core/models/ports.ts";
@@ -92,15 +91,7 @@ async function runOne(
   const cost: JobCost = { calls: 0, images: 0, inputTokens: 0, cachedInputTokens: 0, wallMs: 0, passed: 0, total: 0, allMet: false, iterations: 0 };
   const trajectory = createTrajectory(`bench-${seed}`, { prompt, skill: "auto", maxIterations: 5, seed }, new Date(), modes);
   const started = performance.now();
-  const result: Trajectory = await runJob(trajectory, {
-    mllm: counted(models.mllm, cost, models.cache),
-    generator: models.generator,
-    skills,
-    images: createInMemoryImageStore(),
-    commit: async () => {},
-    verifyConcurrency: 8,
-    logger: silentLogger,
-  });
+  const result: Trajectory = await runJob(trajectory, standaloneAgentDeps({ mllm: counted(models.mllm, cost, models.cache), generator: models.generator, skills }));
   cost.wallMs = performance.now() - started;
   if (result.status !== "done") throw new Error(`bench job ${seed} ended ${result.status}: ${result.error}`);
   cost.passed = result.best?.passed ?? 0;

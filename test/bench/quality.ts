@@ -4,9 +4,8 @@
  */
 import { runJob } from "../../core/agent/run-job.ts";
 import { createTrajectory, type SkillChoice } from "../../core/memory/trajectory.ts";
-import { createInMemoryImageStore } from "../../core/memory/image-store.ts";
 import { loadSkillLibrary } from "../../core/skills/registry.ts";
-import { silentLogger } from "../../core/logger.ts";
+import { standaloneAgentDeps } from "../support/standalone-agent-deps.ts";
 import { createSimMllm } from "../../servers/sim/sim-mllm.ts";
 import { createSimGenerator } from "../../servers/sim/sim-generator.ts";
 import { BENCH_PROMPTS } from "../../servers/sim/prompts-bench.ts";
@@ -59,15 +58,7 @@ export async function measureQuality(
           maxIterations: setting.maxIterations,
           seed: seed * 1000 + index,
         });
-        const result = await runJob(trajectory, {
-          mllm: setting.isRedrawOnly ? redrawOnly(simMllm) : simMllm,
-          generator,
-          skills,
-          images: createInMemoryImageStore(),
-          commit: async () => {},
-          verifyConcurrency: 8,
-          logger: silentLogger,
-        });
+        const result = await runJob(trajectory, standaloneAgentDeps({ mllm: setting.isRedrawOnly ? redrawOnly(simMllm) : simMllm, generator, skills }));
         jobs++;
         images += result.iterations.filter((it) => it.imageHash !== null).length;
         const best = result.best;

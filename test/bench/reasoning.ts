@@ -7,9 +7,8 @@
  */
 import { runJob } from "../../core/agent/run-job.ts";
 import { createTrajectory } from "../../core/memory/trajectory.ts";
-import { createInMemoryImageStore } from "../../core/memory/image-store.ts";
 import { loadSkillLibrary } from "../../core/skills/registry.ts";
-import { silentLogger } from "../../core/logger.ts";
+import { standaloneAgentDeps } from "../support/standalone-agent-deps.ts";
 import { createOpenAiCompatibleMllm } from "../../core/models/openai-compatible-mllm.ts";
 import { createSimGenerator } from "../../servers/sim/sim-generator.ts";
 import { BENCH_PROMPTS } from "../../servers/sim/prompts-bench.ts";
@@ -52,15 +51,7 @@ export async function benchReasoning(skillsDir: string, promptCount = 12): Promi
     const verdicts: string[][] = [];
     let failed = 0;
     for (const [index, prompt] of prompts.entries()) {
-      const result = await runJob(createTrajectory(`bench-reasoning-${index}`, { prompt, skill: "none", maxIterations: 5, seed: 1000 + index }), {
-        mllm,
-        generator,
-        skills,
-        images: createInMemoryImageStore(),
-        commit: async () => {},
-        verifyConcurrency: 8,
-        logger: silentLogger,
-      });
+      const result = await runJob(createTrajectory(`bench-reasoning-${index}`, { prompt, skill: "none", maxIterations: 5, seed: 1000 + index }), standaloneAgentDeps({ mllm, generator, skills }));
       if (result.status !== "done") failed++;
       verdicts.push(result.iterations.flatMap((it) => it.verdicts.map((v) => `${it.n}:${v.requirementId}:${v.passed}`)));
     }

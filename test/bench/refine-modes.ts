@@ -10,9 +10,8 @@
  */
 import { resolve } from "node:path";
 import { runJob } from "../../core/agent/run-job.ts";
-import { createInMemoryImageStore } from "../../core/memory/image-store.ts";
 import { activeRequirements, createTrajectory, type LoopModes, type Trajectory } from "../../core/memory/trajectory.ts";
-import { silentLogger } from "../../core/logger.ts";
+import { standaloneAgentDeps } from "../support/standalone-agent-deps.ts";
 import { loadSkillLibrary } from "../../core/skills/registry.ts";
 import { BENCH_PROMPTS, NEW_BENCH_PROMPTS } from "../../servers/sim/prompts-bench.ts";
 import { createSimGenerator } from "../../servers/sim/sim-generator.ts";
@@ -76,7 +75,7 @@ export async function benchRefineModes(): Promise<string> {
       for (const { label, modes } of MODES) {
         const t = await runJob(
           createTrajectory(`refine-${index}-${seed}`, { prompt, skill: "auto", maxIterations: MAX_ITERATIONS, seed: seed * 1000 + index }, new Date(0), modes),
-          { mllm: createSimMllm(), generator, skills, images: createInMemoryImageStore(), commit: async () => {}, verifyConcurrency: 8, logger: silentLogger },
+          standaloneAgentDeps({ mllm: createSimMllm(), generator, skills }),
         );
         results.get(label)!.push(numbersOf(t));
       }

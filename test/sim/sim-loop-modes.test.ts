@@ -4,9 +4,8 @@ import { join } from "node:path";
 import { runJob } from "../../core/agent/run-job.ts";
 import { batchVerifierMessages, verifierMessages } from "../../core/agent/prompts.ts";
 import { totalUsage } from "../../core/agent/usage.ts";
-import { createInMemoryImageStore } from "../../core/memory/image-store.ts";
 import { createTrajectory, type LoopModes, type Trajectory } from "../../core/memory/trajectory.ts";
-import { silentLogger } from "../../core/logger.ts";
+import { standaloneAgentDeps } from "../support/standalone-agent-deps.ts";
 import { loadSkillLibrary } from "../../core/skills/registry.ts";
 import { startSimServer, type SimServer } from "../../servers/sim/http-server.ts";
 import { BENCH_PROMPTS } from "../../servers/sim/prompts-bench.ts";
@@ -23,15 +22,7 @@ afterAll(async () => {
 });
 
 async function runOnSim(prompt: string, seed: number, modes: LoopModes): Promise<Trajectory> {
-  return runJob(createTrajectory(`sim-${seed}`, { prompt, skill: "auto", maxIterations: 5, seed }, new Date(0), modes), {
-    mllm: createSimMllm(),
-    generator,
-    skills: await loadSkillLibrary(skillsDir),
-    images: createInMemoryImageStore(),
-    commit: async () => {},
-    verifyConcurrency: 8,
-    logger: silentLogger,
-  });
+  return runJob(createTrajectory(`sim-${seed}`, { prompt, skill: "auto", maxIterations: 5, seed }, new Date(0), modes), standaloneAgentDeps({ mllm: createSimMllm(), generator, skills: await loadSkillLibrary(skillsDir) }));
 }
 
 const decisions = (t: Trajectory) => ({
