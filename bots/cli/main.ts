@@ -187,6 +187,9 @@ function listSkills(runtime: Runtime, io: Io): number {
   return EXIT.ok;
 }
 
+/** How long a finished command may take to let go of its last handles before it exits anyway. */
+const LINGER_MS = 3_000;
+
 if (process.argv[1] && /gems(\.mjs)?$/.test(process.argv[1])) {
   const controller = new AbortController();
   let interrupts = 0;
@@ -212,6 +215,9 @@ if (process.argv[1] && /gems(\.mjs)?$/.test(process.argv[1])) {
   }).then(
     (code) => {
       process.exitCode = code;
+      // Everything is stored and closed by now; a handle a library keeps (a client still
+      // reconnecting to a server that went away) must not keep the process up.
+      setTimeout(() => process.exit(code), LINGER_MS).unref();
     },
     (error: unknown) => {
       // Only reached when even the configuration could not be read; one line, no key.

@@ -22,6 +22,8 @@ import type { DistributedAdmission } from "./redis-admission.ts";
 import type { RedisLink } from "./redis.ts";
 
 const HEARTBEAT_MS = 5_000;
+/** How long a closing worker waits for BullMQ (that is, for Redis) before it stops waiting. */
+const WORKER_CLOSE_MS = 5_000;
 
 /** A worker that drains hands its job back to the queue by failing the attempt with this. */
 class HandedBackError extends Error {
@@ -153,6 +155,7 @@ export function createWorkerRole(host: WorkerHost): JobWorker {
   }
 
   const heartbeat = (): Promise<void> => admission.heartbeat(host.instance, host.limits.maxRunningJobs);
+  let hasGivenUpClosing = false;
 
   return {
     async start() {
@@ -167,8 +170,18 @@ export function createWorkerRole(host: WorkerHost): JobWorker {
     },
 
     async close(force) {
-      if (force) await worker?.close(true).catch(() => undefined);
-      else await worker?.close();
+      if (!worker || hasGivenUpClosing) return;
+      // With Redis gone, BullMQ's close waits for it to come back. Nothing is lost by not
+      // waiting: the jobs' locks lapse and another worker (or this one, restarted) takes them.
+      const closing = worker.close(force).catch((error: unknown) => log.warn({ err: error }, "the queue worker did not close cleanly"));
+      let timer: NodeJS.Timeout | undefined;
+      const gaveUp = new Promise<"gave up">((resolve) => (timer = setTimeout(() => resolve("gave up"), WORKER_CLOSE_MS)));
+      const outcome = await Promise.race([closing, gaveUp]);
+      clearTimeout(timer);
+      if (outcome !== "gave up") return;
+      // A second close (drain, then close) would only wait for the same answer again.
+      hasGivenUpClosing = true;
+      log.warn("the queue did not answer while closing (is Redis down?); the jobs' locks lapse and other workers resume them");
     },
   };
 }

@@ -87,9 +87,7 @@ export async function connectRedis(url: string, prefix: string, options: { clien
       return redis;
     },
     async close() {
-      for (const redis of [commands, subscriber, ...extra]) {
-        await redis.quit().catch(() => redis.disconnect());
-      }
+      await Promise.all([commands, subscriber, ...extra].map(closeConnection));
     },
   };
 }
@@ -111,6 +109,24 @@ export function defineScript(source: string): RedisScript {
       return redis.eval(source, keys.length, ...keys, ...args);
     }
   };
+}
+
+/** How long a closing connection waits for Redis to answer its QUIT before it just hangs up. */
+const QUIT_TIMEOUT_MS = 2_000;
+
+/**
+ * QUIT when Redis is there to answer it; otherwise (down, or reconnecting) hang up at once: the
+ * connections wait for a reconnect rather than fail (see open), so a polite QUIT, or a command
+ * queued before it, would keep a stopping process waiting for a Redis that may never return.
+ */
+export async function closeConnection(redis: Redis): Promise<void> {
+  if (redis.status === "ready") {
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, QUIT_TIMEOUT_MS)));
+    await Promise.race([redis.quit().catch(() => undefined), gaveUp]);
+    clearTimeout(timer);
+  }
+  redis.disconnect();
 }
 
 /** Deletes every key under the prefix (tests, and `gems` tooling that resets a deployment). */

@@ -57,7 +57,9 @@ export async function followSkillChanges(
     async close() {
       clearInterval(timer);
       redis.subscriber.off("message", onMessage);
-      await redis.subscriber.unsubscribe(channel).catch(() => undefined);
+      // Queued for a Redis that is not there, it would wait for its return; the link is
+      // closing anyway, and its subscriptions go with the connection.
+      if (redis.subscriber.status === "ready") await redis.subscriber.unsubscribe(channel).catch(() => undefined);
     },
   };
 }
