@@ -68,5 +68,32 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
   return pino({ level, base: { app: "gems-bot" }, serializers }, scrubbingDestination(destination ?? pino.destination(1)));
 }
 
+/** How often one error that keeps coming is logged again, with how many times it came meanwhile. */
+const REPEAT_WINDOW_MS = 60_000;
+
+/**
+ * Logs an error the first time it comes, then, while the same one keeps coming (a client
+ * retrying a server that is down, every half second), at most once a window, saying how many
+ * times it came since: one line a minute instead of a wall of identical ones. Errors are the
+ * same when their message is.
+ */
+export function createRepeatedErrorLog(logger: Logger, msg: string, options: { windowMs?: number; now?: () => number } = {}): (error: unknown) => void {
+  const windowMs = options.windowMs ?? REPEAT_WINDOW_MS;
+  const now = options.now ?? Date.now;
+  const seen = new Map<string, { loggedAt: number; since: number }>();
+  return (error) => {
+    const key = error instanceof Error ? error.message : String(error);
+    const at = now();
+    for (const [other, entry] of seen) if (at - entry.loggedAt >= windowMs && other !== key) seen.delete(other);
+    const entry = seen.get(key);
+    if (entry && at - entry.loggedAt < windowMs) {
+      entry.since++;
+      return;
+    }
+    seen.set(key, { loggedAt: at, since: 0 });
+    logger.error({ err: error, ...(entry && entry.since > 0 ? { repeatedSinceLast: entry.since } : {}) }, msg);
+  };
+}
+
 /** For code paths that must take a logger but whose caller does not care (tests, benchmarks). */
 export const silentLogger: Logger = pino({ level: "silent" });

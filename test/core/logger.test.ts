@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Writable } from "node:stream";
-import { createLogger } from "../../core/logger.ts";
+import { createLogger, createRepeatedErrorLog } from "../../core/logger.ts";
 import { rememberSecrets } from "../../core/secrets.ts";
 import { formatLogLine } from "../../bots/cli/log-lines.ts";
 
@@ -71,5 +71,24 @@ describe("logging", () => {
   it("formats a record as one readable line for the terminal", () => {
     const line = JSON.stringify({ level: 40, time: 1, app: "gems-bot", msg: "skipped a skill file", path: "/x/SKILL.md" });
     expect(formatLogLine(line)).toBe("gems: warning: skipped a skill file (path=/x/SKILL.md)");
+  });
+
+  it("logs an error that keeps coming once a minute, with how many times it came since", () => {
+    const { lines, stream } = capture();
+    let now = 0;
+    const report = createRepeatedErrorLog(createLogger("info", stream), "the queue worker reported an error", { now: () => now });
+    const refused = (): Error => new Error("connect ECONNREFUSED 127.0.0.1:6379");
+    for (; now < 30_000; now += 500) report(refused());
+    report(new Error("READONLY You can't write against a read only replica."));
+    expect(lines).toHaveLength(2);
+    for (; now < 61_000; now += 500) report(refused());
+    expect(lines).toHaveLength(3);
+    const records = lines.map((line) => JSON.parse(line) as { msg: string; err: { message: string }; repeatedSinceLast?: number });
+    expect(records.map((r) => [r.err.message, r.repeatedSinceLast])).toEqual([
+      ["connect ECONNREFUSED 127.0.0.1:6379", undefined],
+      ["READONLY You can't write against a read only replica.", undefined],
+      ["connect ECONNREFUSED 127.0.0.1:6379", 119],
+    ]);
+    expect(records.every((r) => r.msg === "the queue worker reported an error")).toBe(true);
   });
 });

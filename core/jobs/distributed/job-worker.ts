@@ -8,6 +8,7 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { Job as BullJob, Worker } from "bullmq";
+import { createRepeatedErrorLog } from "../../logger.ts";
 import { isFinished } from "../job-actions.ts";
 import type { JobRunner } from "../job-runner.ts";
 import type { Job, JobTable } from "../job-table.ts";
@@ -162,7 +163,8 @@ export function createWorkerRole(host: WorkerHost): JobWorker {
       await heartbeat();
       host.core.every(HEARTBEAT_MS, heartbeat, "could not report worker capacity");
       worker = createJobWorker(host.redis, processRun, { concurrency: host.limits.maxRunningJobs, lockMs: host.lockMs });
-      worker.on("error", (error) => log.error({ err: error }, "the queue worker reported an error"));
+      // While Redis is down BullMQ reports every reconnect attempt.
+      worker.on("error", createRepeatedErrorLog(log, "the queue worker reported an error"));
       worker.on("failed", (bullJob, error) => {
         if (!(error instanceof HandedBackError)) log.error({ err: error, jobId: bullJob?.data.jobId }, "a queued run failed");
       });
