@@ -32,6 +32,8 @@ export interface ServiceSetup {
   mllm?: Mllm;
   generator?: ImageGenerator;
   lockMs?: number;
+  /** How often a surfaces process puts unfinished jobs in the queue again (production: a minute). */
+  requeueIntervalMs?: number;
   /** The price table for final events' costs (usage-ledger.ts). */
   prices?: PriceTable;
   /** Bound to the service and its PostgreSQL pool, as bots/server.ts binds it scaled out. */
@@ -66,6 +68,7 @@ export async function makeCluster(): Promise<Cluster> {
         lockMs: setup.lockMs ?? 1_000,
         pollIntervalMs: 500,
         controlTimeoutMs: 10_000,
+        ...(setup.requeueIntervalMs ? { requeueIntervalMs: setup.requeueIntervalMs } : {}),
         ...(setup.prices ? { prices: setup.prices } : {}),
         ...(setup.quota ? { quota: setup.quota.check } : {}),
       });

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { JobEvent } from "../../core/agent/events.ts";
 import { HARD_PROMPT, admin, alice, bob, carol, createSimGenerator, gatedGenerator, recordSurface, submitted, thread } from "./job-harness.ts";
 import { makeCluster } from "./distributed-harness.ts";
+import { deletePrefix } from "../support/redis.ts";
 
 const terminal = (e: JobEvent): boolean => e.type === "job.done" || e.type === "job.failed" || e.type === "job.cancelled";
 
@@ -46,6 +47,31 @@ describe("the distributed job service", () => {
       expect(status.ok && status.job.status).toBe("done");
       const stored = surfaces.events(jobId);
       expect(stored.ok && stored.events).toEqual(seen.of(jobId));
+    }
+  });
+
+  it("puts jobs back in the queue when Redis comes back empty, and runs every one once", async () => {
+    const cluster = await makeCluster();
+    const surfaces = await cluster.service("surfaces", { requeueIntervalMs: 300 });
+    const gate = gatedGenerator(createSimGenerator());
+    const worker = await cluster.service("worker", { generator: gate.generator, limits: { maxRunningJobs: 1 } });
+    const seen = recordSurface(surfaces);
+    await surfaces.start();
+    await worker.start();
+    const jobs = [];
+    for (const person of [alice, bob, carol]) jobs.push(submitted(await surfaces.submit({ prompt: "a red cube", skill: "none", iterations: 2 }, person, thread)));
+    // One job runs (held at the generator), two wait in the queue.
+    await gate.arrived(1);
+
+    // What the deployment keeps in Redis is gone, as after a restart without persistence.
+    await deletePrefix(cluster.prefix);
+    gate.open();
+    await Promise.all(jobs.map((jobId) => seen.finished(jobId)));
+    for (const jobId of jobs) {
+      expectEachSeqOnce(seen.events, jobId);
+      const status = surfaces.status(jobId);
+      expect(status.ok && status.job.status).toBe("done");
+      expect(status.ok && status.job.trajectory.iterations.map((it) => it.n)).toEqual(status.ok ? status.job.trajectory.iterations.map((_, i) => i + 1) : []);
     }
   });
 

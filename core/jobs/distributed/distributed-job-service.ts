@@ -47,6 +47,8 @@ export interface DistributedJobServiceDeps extends JobServiceBaseDeps {
   pollIntervalMs?: number;
   /** How long stop and pick wait for the worker running the job. */
   controlTimeoutMs?: number;
+  /** How often a surfaces process puts its unfinished jobs in the queue again (see requeueUnfinished). */
+  requeueIntervalMs?: number;
 }
 
 export interface DistributedJobService extends JobService {
@@ -55,6 +57,7 @@ export interface DistributedJobService extends JobService {
 }
 
 const POSITIONS_DELAY_MS = 100;
+const REQUEUE_INTERVAL_MS = 60_000;
 
 function isLost(error: unknown): boolean {
   for (let e: unknown = error; e instanceof Error; e = e.cause) if (e instanceof LostJobError) return true;
@@ -91,6 +94,29 @@ export function createDistributedJobService(deps: DistributedJobServiceDeps): Di
     shouldRecordUnstoredFailure: (error) => !isLost(error),
   });
   const { state, log, table, delivery, runner, views, intake, now, commit, commitOrRestore } = core;
+
+  /**
+   * Puts every unfinished job this process knows in the queue again, and says how many there
+   * were. Adding an id BullMQ holds (waiting, or running on a worker) is ignored, so this adds
+   * only what the queue lost: a job stored but not queued when a process crashed, or every job,
+   * when Redis came back empty (restarted without persistence, failed over, flushed). Those
+   * would otherwise wait for good; a job still running on a worker whose queue entry was lost
+   * is taken by the next worker, whose claim fences the first one out.
+   */
+  async function requeueUnfinished(): Promise<number> {
+    let unfinished = 0;
+    for (const jobId of [...table.ids()]) {
+      const status = table.get(jobId)?.record.trajectory.status;
+      if (status !== "queued" && status !== "running") continue;
+      unfinished++;
+      if (state.isClosed || state.isDraining) break;
+      await enqueueRun(backend.queue(), jobId, 1).catch((error: unknown) => log.error({ err: error, jobId }, "could not queue a stored job"));
+    }
+    return unfinished;
+  }
+  const onRedisReady = (): void => {
+    if (state.isStarted && !state.isClosed) void requeueUnfinished().catch((error: unknown) => log.warn({ err: error }, "could not put the unfinished jobs back in the queue"));
+  };
 
   let positionsTimer: NodeJS.Timeout | undefined;
   function refreshPositionsSoon(): void {
@@ -152,18 +178,13 @@ export function createDistributedJobService(deps: DistributedJobServiceDeps): Di
         const loaded = await store.load();
         const { now: loadedAt } = await store.changedSince(null).catch(() => ({ now: new Date() }));
         cache.startPollingFrom(loadedAt);
-        let resumed = 0;
-        for (const { record } of core.adopt(loaded)) {
-          voteCounts.restored(record);
-          const { status } = record.trajectory;
-          if (status !== "queued" && status !== "running") continue;
-          resumed++;
-          // A crash between storing a job and queueing it leaves it out of the queue; adding an id
-          // BullMQ already has is ignored, so this is safe for jobs that are queued or running.
-          await enqueueRun(backend.queue(), record.jobId, 1).catch((error: unknown) => log.error({ err: error, jobId: record.jobId }, "could not queue a stored job"));
-        }
+        for (const { record } of core.adopt(loaded)) voteCounts.restored(record);
+        const resumed = await requeueUnfinished();
         report = { loaded: loaded.records.length, resumed, corrupt: table.corruptJobs() };
         core.every(deps.pollIntervalMs ?? 2_000, () => cache.poll(), "could not look for changed jobs");
+        core.every(deps.requeueIntervalMs ?? REQUEUE_INTERVAL_MS, () => requeueUnfinished().then(() => undefined), "could not put the unfinished jobs back in the queue");
+        // A Redis that comes back may have come back empty: no need to wait for the next round.
+        redis.commands.on("ready", onRedisReady);
         core.sweepPeriodically();
       }
       await worker?.start();
@@ -374,6 +395,7 @@ export function createDistributedJobService(deps: DistributedJobServiceDeps): Di
       core.beginClose();
       clearTimeout(positionsTimer);
       redis.subscriber.off("message", onMessage);
+      redis.commands.off("ready", onRedisReady);
       // Not waiting for running jobs: their locks lapse and other workers resume them.
       await worker?.close(true);
       await Promise.allSettled(table.runs().map((run) => run.done));
