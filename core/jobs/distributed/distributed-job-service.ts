@@ -103,6 +103,8 @@ export function createDistributedJobService(deps: DistributedJobServiceDeps): Di
    * would otherwise wait for good; a job still running on a worker whose queue entry was lost
    * is taken by the next worker, whose claim fences the first one out.
    */
+  /** Jobs between their first write as queued and their own add to the queue. */
+  const queueing = new Set<string>();
   async function requeueUnfinished(): Promise<number> {
     let unfinished = 0;
     for (const jobId of [...table.ids()]) {
@@ -110,6 +112,9 @@ export function createDistributedJobService(deps: DistributedJobServiceDeps): Di
       if (status !== "queued" && status !== "running") continue;
       unfinished++;
       if (state.isClosed || state.isDraining) break;
+      // Its submit (or continue) queues it with its turn's priority; added here first, it would
+      // keep priority 1, since BullMQ ignores the second add.
+      if (queueing.has(jobId)) continue;
       await enqueueRun(backend.queue(), jobId, 1).catch((error: unknown) => log.error({ err: error, jobId }, "could not queue a stored job"));
     }
     return unfinished;
@@ -209,6 +214,7 @@ export function createDistributedJobService(deps: DistributedJobServiceDeps): Di
       if (!admitted.ok) return admitted;
       const { position } = admitted;
       const job = table.add(intake.newRecord(jobId, requester, surfaceRef, accepted.request, input, at));
+      queueing.add(jobId);
       try {
         await commit(job, job.record.trajectory, [{ type: "job.queued", position }]);
         await enqueueRun(backend.queue(), jobId, admitted.priority);
@@ -219,6 +225,8 @@ export function createDistributedJobService(deps: DistributedJobServiceDeps): Di
         await store.delete(jobId).catch(() => undefined);
         log.error({ err: error, jobId }, "could not store or queue a new job");
         return storageRefusal(error, "the job");
+      } finally {
+        queueing.delete(jobId);
       }
       log.info({ jobId, user: requester.id, position }, "job queued");
       return { ok: true, jobId, position };
@@ -285,6 +293,7 @@ export function createDistributedJobService(deps: DistributedJobServiceDeps): Di
         const admitted = await admission.admitContinue(jobId, job.record.requester);
         if (!admitted.ok) return admitted;
         const { position } = admitted;
+        queueing.add(jobId);
         try {
           const failed = await cache.withClaim(job, async () => {
             const next = structuredClone(job.record.trajectory);
@@ -303,6 +312,8 @@ export function createDistributedJobService(deps: DistributedJobServiceDeps): Di
           await admission.remove(jobId).catch(() => undefined);
           log.error({ err: error, jobId }, "could not continue a job");
           return storageRefusal(error, "the job");
+        } finally {
+          queueing.delete(jobId);
         }
         log.info({ jobId, by: by.id, extraIterations }, "job continued");
         return { ok: true, position };
