@@ -77,7 +77,12 @@ const REPEAT_WINDOW_MS = 60_000;
  * times it came since: one line a minute instead of a wall of identical ones. Errors are the
  * same when their message is.
  */
-export function createRepeatedErrorLog(logger: Logger, msg: string, options: { windowMs?: number; now?: () => number } = {}): (error: unknown) => void {
+export function createRepeatedErrorLog(
+  logger: Logger,
+  msg: string,
+  options: { level?: "warn" | "error"; windowMs?: number; now?: () => number } = {},
+): (error: unknown) => void {
+  const level = options.level ?? "error";
   const windowMs = options.windowMs ?? REPEAT_WINDOW_MS;
   const now = options.now ?? Date.now;
   const seen = new Map<string, { loggedAt: number; since: number }>();
@@ -91,7 +96,7 @@ export function createRepeatedErrorLog(logger: Logger, msg: string, options: { w
       return;
     }
     seen.set(key, { loggedAt: at, since: 0 });
-    logger.error({ err: error, ...(entry && entry.since > 0 ? { repeatedSinceLast: entry.since } : {}) }, msg);
+    logger[level]({ err: error, ...(entry && entry.since > 0 ? { repeatedSinceLast: entry.since } : {}) }, msg);
   };
 }
 

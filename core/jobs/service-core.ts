@@ -6,6 +6,7 @@
  * one (distributed/distributed-job-service.ts) add only what differs: who hands jobs to the
  * runner, and how other processes learn of a change.
  */
+import { createRepeatedErrorLog } from "../logger.ts";
 import type { Logger } from "pino";
 import type { AgentEvent } from "../agent/events.ts";
 import type { ImageStore } from "../memory/stores.ts";
@@ -189,8 +190,10 @@ export function createServiceCore(deps: JobServiceBaseDeps, setup: CoreSetup): S
   const views = createJobViews(table, setup.positionOf);
 
   function every(ms: number, task: () => Promise<unknown>, failure: string, level: "warn" | "error" = "warn"): void {
+    // A store or Redis that is down fails every round: said once a minute, not every round.
+    const report = createRepeatedErrorLog(log, failure, { level });
     const timer = setInterval(() => {
-      void task().catch((error: unknown) => log[level]({ err: error }, failure));
+      void task().catch(report);
     }, ms);
     timer.unref();
     timers.push(timer);
