@@ -75,19 +75,19 @@ const REPEAT_WINDOW_MS = 60_000;
  * Logs an error the first time it comes, then, while the same one keeps coming (a client
  * retrying a server that is down, every half second), at most once a window, saying how many
  * times it came since: one line a minute instead of a wall of identical ones. Errors are the
- * same when their message is.
+ * same when their message and `fields` (say, the job they are about) are.
  */
 export function createRepeatedErrorLog(
   logger: Logger,
   msg: string,
   options: { level?: "warn" | "error"; windowMs?: number; now?: () => number } = {},
-): (error: unknown) => void {
+): (error: unknown, fields?: Record<string, string | undefined>) => void {
   const level = options.level ?? "error";
   const windowMs = options.windowMs ?? REPEAT_WINDOW_MS;
   const now = options.now ?? Date.now;
   const seen = new Map<string, { loggedAt: number; since: number }>();
-  return (error) => {
-    const key = error instanceof Error ? error.message : String(error);
+  return (error, fields = {}) => {
+    const key = `${JSON.stringify(fields)}\u0000${error instanceof Error ? error.message : String(error)}`;
     const at = now();
     for (const [other, entry] of seen) if (at - entry.loggedAt >= windowMs && other !== key) seen.delete(other);
     const entry = seen.get(key);
@@ -96,7 +96,7 @@ export function createRepeatedErrorLog(
       return;
     }
     seen.set(key, { loggedAt: at, since: 0 });
-    logger[level]({ err: error, ...(entry && entry.since > 0 ? { repeatedSinceLast: entry.since } : {}) }, msg);
+    logger[level]({ ...fields, err: error, ...(entry && entry.since > 0 ? { repeatedSinceLast: entry.since } : {}) }, msg);
   };
 }
 

@@ -114,11 +114,11 @@ export function createJobRunner(host: JobRunnerHost): JobRunner {
     run.outageStartedMs ??= nowMs;
     const delayMs = outageDelayMs(run.outageStartedMs, nowMs, run.outageWaits, limits.outageBudgetMs);
     if (delayMs === null) {
-      log.warn({ jobId, outageMs: nowMs - run.outageStartedMs }, "models still failing after the outage budget; the job fails");
+      log.warn({ jobId, outageMs: nowMs - run.outageStartedMs }, "models or the database still failing after the outage budget; the job fails");
       return false;
     }
     run.outageWaits++;
-    log.warn({ jobId, delayMs, problem: error.message }, "models failing; waiting before trying the step again");
+    log.warn({ jobId, delayMs, problem: error.message }, "models or the database failing; waiting before trying the step again");
     try {
       await sleep(delayMs, AbortSignal.any([run.controller.signal, run.pause.signal]));
     } catch (sleepError) {

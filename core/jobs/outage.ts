@@ -1,16 +1,21 @@
 /**
- * How long a job waits out failing model servers. The adapters already retry a few times within
- * one call; this covers the longer outage (a server restarting, a GPU box rebooting): the job
- * sleeps with exponential backoff and resumes from memory, until the outage has lasted longer
- * than the budget.
+ * How long a job waits out failing model servers, or a database that is away. The adapters
+ * already retry a few times within one call; this covers the longer outage (a server
+ * restarting, a GPU box rebooting, PostgreSQL failing over): the job sleeps with exponential
+ * backoff and resumes from memory, until the outage has lasted longer than the budget.
  */
 import type { GemsError } from "../errors.ts";
+import { isStoreAway } from "../memory/storage-errors.ts";
 
 export const OUTAGE_FIRST_DELAY_MS = 1_000;
 export const OUTAGE_MAX_DELAY_MS = 30_000;
 
-/** Failures a wait can fix. A full disk or a bad request stays broken, so the job fails at once. */
+/**
+ * Failures a wait can fix. A full disk, a refused write (a job another worker took over) or a
+ * bad request stays broken, so the job fails (or stops) at once.
+ */
 export function isOutage(error: GemsError): boolean {
+  if (error.code === "storage") return isStoreAway(error);
   return error.code === "backend" || error.code === "rate-limited" || error.code === "timeout";
 }
 

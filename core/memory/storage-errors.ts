@@ -49,3 +49,22 @@ export function storageError(action: string, error: unknown, location?: string):
   const reason = code !== undefined ? reasons[code]?.(location) : undefined;
   return new GemsError(`${action}: ${reason ?? describeError(error)}`, "storage", { cause: error });
 }
+
+/** Node's codes for a server that cannot be reached, or that dropped the connection. */
+const UNREACHABLE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN"]);
+
+/**
+ * Whether a storage failure is a database server that is away for now (restarting, failing
+ * over, unreachable), which a wait can fix, rather than one that stays broken (a full disk, a
+ * refused write). Looks through the causes for Node's connection codes, PostgreSQL's SQLSTATE
+ * class 08 (connection exception) and 57P01-57P03 (shut down, or not yet taking connections),
+ * and node-postgres's "Connection terminated" (the server went away mid-query).
+ */
+export function isStoreAway(error: unknown): boolean {
+  for (let current: unknown = error, depth = 0; current instanceof Error && depth < 8; current = current.cause, depth++) {
+    const code = errorCode(current);
+    if (code !== undefined && (UNREACHABLE_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code) || /^57P0[123]$/.test(code))) return true;
+    if (/^Connection terminated/.test(current.message)) return true;
+  }
+  return false;
+}

@@ -1,7 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { CancelledError } from "../../core/errors.ts";
 import { createCoalescingWriter } from "../../core/jobs/coalescing-writer.ts";
-import { outageDelayMs } from "../../core/jobs/outage.ts";
+import { isOutage, outageDelayMs } from "../../core/jobs/outage.ts";
+import { LostJobError } from "../../core/jobs/postgres/job-store.ts";
+import { openDatabase } from "../../core/memory/postgres/database.ts";
+import { storageError } from "../../core/memory/storage-errors.ts";
+import { GemsError } from "../../core/errors.ts";
+import { freePort } from "../support/cli.ts";
+import { HandedBackError, retryDelayMs } from "../../core/jobs/distributed/bullmq-queue.ts";
 import { SlidingWindowRateLimit } from "../../core/jobs/rate-limit.ts";
 import { FairQueue } from "../../core/jobs/scheduler.ts";
 import { Semaphore } from "../../core/jobs/semaphore.ts";
@@ -89,6 +95,38 @@ describe("outageDelayMs", () => {
     expect(outageDelayMs(0, 3_000, 2, 10_000)).toBe(4_000);
     expect(outageDelayMs(0, 7_000, 3, 10_000)).toBe(3_000);
     expect(outageDelayMs(0, 10_000, 4, 10_000)).toBeNull();
+  });
+});
+
+describe("isOutage", () => {
+  it("waits out a database that is away, not one that refuses or a job taken over", async () => {
+    // A real refusal: nothing listens on a port the OS just handed out and let go of.
+    const port = await freePort();
+    const away = await openDatabase(`postgres://postgres@127.0.0.1:${port}/postgres`).then(
+      () => null,
+      (error: unknown) => error,
+    );
+    expect(away).toBeInstanceOf(GemsError);
+    expect(isOutage(away as GemsError)).toBe(true);
+    const shutDown = Object.assign(new Error("terminating connection due to administrator command"), { code: "57P01" });
+    expect(isOutage(storageError("Could not save job j1", shutDown))).toBe(true);
+    expect(isOutage(storageError("Could not read job j1", new Error("Connection terminated unexpectedly")))).toBe(true);
+
+    expect(isOutage(storageError("Could not save the image", Object.assign(new Error("no space left"), { code: "ENOSPC" })))).toBe(false);
+    expect(isOutage(storageError("Could not save job j1", Object.assign(new Error("duplicate key"), { code: "23505" })))).toBe(false);
+    expect(isOutage(new LostJobError("j1"))).toBe(false);
+    expect(isOutage(new GemsError("The image server is busy", "backend"))).toBe(true);
+  });
+});
+
+describe("retryDelayMs", () => {
+  it("puts a hand-back in line at once and spaces out the retries of any other failure", () => {
+    expect(retryDelayMs(new HandedBackError("handed back by a draining worker"))).toBe(0);
+    for (let i = 0; i < 50; i++) {
+      const delay = retryDelayMs(storageError("Could not take job j1", Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" })));
+      expect(delay).toBeGreaterThanOrEqual(1_500);
+      expect(delay).toBeLessThanOrEqual(2_500);
+    }
   });
 });
 

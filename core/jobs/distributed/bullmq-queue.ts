@@ -19,7 +19,9 @@
  * A job BullMQ fails for stalling is never run again while its record still says running, so any
  * limit (BullMQ's default of 1, or 100, which a loaded machine with a short lock reaches) is a
  * job stuck for good. A drained worker hands its jobs back by failing the attempt
- * (attempts are effectively unlimited, no backoff), which requeues them at once.
+ * (attempts are effectively unlimited), which requeues them at once; an attempt that failed for
+ * any other reason (the database away, so the job cannot be claimed) is tried again after a
+ * couple of seconds, not in a tight loop of hundreds a second.
  */
 import { Queue, Worker, type Job as BullJob } from "bullmq";
 import type { RedisLink } from "./redis.ts";
@@ -28,6 +30,20 @@ export const QUEUE_NAME = "jobs";
 export const DEFAULT_LOCK_MS = 10_000;
 const MAX_STALLED = 1_000_000;
 const ATTEMPTS = 1_000_000;
+/** The backoff type of every run; `retryDelayMs` decides the delay. */
+const RETRY_BACKOFF = "gems";
+const FAILED_RUN_RETRY_MS = 2_000;
+
+/** A worker that drains hands its job back to the queue by failing the attempt with this. */
+export class HandedBackError extends Error {
+  override readonly name = "HandedBackError";
+}
+
+/** A hand-back goes back in line at once; any other failure waits a little, with jitter. */
+export function retryDelayMs(error: Error | undefined): number {
+  if (error?.name === "HandedBackError") return 0;
+  return Math.round(FAILED_RUN_RETRY_MS * (0.75 + Math.random() / 2));
+}
 
 export interface RunRequest {
   jobId: string;
@@ -42,7 +58,7 @@ export function createJobQueue(link: RedisLink): Queue<RunRequest> {
   return new Queue<RunRequest>(QUEUE_NAME, {
     connection: link.duplicate(),
     prefix: link.prefix,
-    defaultJobOptions: { attempts: ATTEMPTS, removeOnComplete: true, removeOnFail: 1000 },
+    defaultJobOptions: { attempts: ATTEMPTS, backoff: { type: RETRY_BACKOFF }, removeOnComplete: true, removeOnFail: 1000 },
   });
 }
 
@@ -64,6 +80,7 @@ export function createJobWorker(
     lockDuration: lockMs,
     stalledInterval: Math.max(500, Math.floor(lockMs / 2)),
     maxStalledCount: MAX_STALLED,
+    settings: { backoffStrategy: (_attempts: number, _type?: string, error?: Error) => retryDelayMs(error) },
     autorun: false,
   });
 }

@@ -16,7 +16,7 @@ import type { JobLimits } from "../limits.ts";
 import type { PostgresJobStore } from "../postgres/job-store.ts";
 import type { ServiceCore } from "../service-core.ts";
 import { commitVotesChanged } from "../voting.ts";
-import { DEFAULT_LOCK_MS, createJobWorker, type RunRequest } from "./bullmq-queue.ts";
+import { DEFAULT_LOCK_MS, HandedBackError, createJobWorker, type RunRequest } from "./bullmq-queue.ts";
 import type { Control } from "./control.ts";
 import type { RecordCache } from "./record-cache.ts";
 import type { DistributedAdmission } from "./redis-admission.ts";
@@ -26,10 +26,6 @@ const HEARTBEAT_MS = 5_000;
 /** How long a closing worker waits for BullMQ (that is, for Redis) before it stops waiting. */
 const WORKER_CLOSE_MS = 5_000;
 
-/** A worker that drains hands its job back to the queue by failing the attempt with this. */
-class HandedBackError extends Error {
-  override readonly name = "HandedBackError";
-}
 
 export interface WorkerHost {
   instance: string;
@@ -165,8 +161,10 @@ export function createWorkerRole(host: WorkerHost): JobWorker {
       worker = createJobWorker(host.redis, processRun, { concurrency: host.limits.maxRunningJobs, lockMs: host.lockMs });
       // While Redis is down BullMQ reports every reconnect attempt.
       worker.on("error", createRepeatedErrorLog(log, "the queue worker reported an error"));
+      // While the database is away every attempt fails the same way, every couple of seconds.
+      const reportFailedRun = createRepeatedErrorLog(log, "a queued run failed");
       worker.on("failed", (bullJob, error) => {
-        if (!(error instanceof HandedBackError)) log.error({ err: error, jobId: bullJob?.data.jobId }, "a queued run failed");
+        if (!(error instanceof HandedBackError)) reportFailedRun(error, { jobId: bullJob?.data.jobId });
       });
       void worker.run().catch((error: unknown) => log.error({ err: error }, "the queue worker stopped"));
     },
