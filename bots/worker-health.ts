@@ -6,6 +6,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { JobService } from "../core/jobs/types.ts";
+import { checkHealth } from "./web/dependency-health.ts";
 import { modelCallFamilies } from "./web/model-call-metrics.ts";
 import { EXPOSITION_CONTENT_TYPE, family, labelSamples } from "./web/prometheus.ts";
 
@@ -38,8 +39,10 @@ export async function startWorkerHealth(
       return;
     }
     if (path === "/healthz") {
-      res.writeHead(200, { "content-type": "application/json" });
-      res.end(JSON.stringify({ status: "ok", ...labels, uptimeSeconds: Math.round((Date.now() - startedAt) / 1000), jobs: jobs.metrics() }));
+      void checkHealth(jobs).then(({ httpStatus, status, dependencies }) => {
+        res.writeHead(httpStatus, { "content-type": "application/json" });
+        res.end(JSON.stringify({ status, ...labels, uptimeSeconds: Math.round((Date.now() - startedAt) / 1000), ...(dependencies ? { dependencies } : {}), jobs: jobs.metrics() }));
+      });
       return;
     }
     if (path === "/metrics") {

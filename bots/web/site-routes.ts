@@ -9,6 +9,7 @@ import { EXPOSITION_CONTENT_TYPE } from "./prometheus.ts";
 import type { Route } from "./router.ts";
 import type { StaticFile } from "./static-files.ts";
 import type { StudioMetrics } from "./studio-metrics.ts";
+import { checkHealth } from "./dependency-health.ts";
 
 export interface SiteDeps {
   jobs: JobService;
@@ -27,14 +28,17 @@ export function siteRoutes(deps: SiteDeps): Route[] {
     {
       url: "/healthz",
       methods: {
-        GET: ({ req, res }) =>
-          sendJson(req, res, 200, {
-            status: "ok",
+        GET: async ({ req, res }) => {
+          const { httpStatus, ...health } = await checkHealth(jobs);
+          sendJson(req, res, httpStatus, {
+            status: health.status,
             ...(deps.processLabels ?? {}),
             uptimeSeconds: Math.round((Date.now() - deps.startedAt) / 1000),
+            ...(health.dependencies ? { dependencies: health.dependencies } : {}),
             jobs: jobs.metrics(),
             corruptJobs: jobs.corruptJobs().length,
-          }),
+          });
+        },
       },
     },
     {

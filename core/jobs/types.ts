@@ -165,6 +165,14 @@ export interface JobServiceMetrics {
   modelCallBucketsSeconds: readonly number[];
 }
 
+/** A server the job service depends on, as a health check found it. */
+export interface DependencyHealth {
+  name: "postgresql" | "redis";
+  isUp: boolean;
+  /** Why it is down, in a few words (no address, no credentials). */
+  problem?: string;
+}
+
 export interface JobService {
   /** Loads the store, resumes unfinished jobs from their last committed step, starts the sweeper. */
   start(): Promise<StartReport>;
@@ -197,6 +205,11 @@ export interface JobService {
   /** Records that could not be read at start. */
   corruptJobs(): CorruptJob[];
   metrics(): JobServiceMetrics;
+  /**
+   * Scaled out: whether PostgreSQL and Redis answer now (one bounded round trip each), for the
+   * health checks. One process on SQLite has nothing to check and does not have it.
+   */
+  checkDependencies?(): Promise<DependencyHealth[]>;
   /**
    * SIGTERM: stops taking work, lets each running job finish its current step, persists
    * everything and resolves. Jobs stay "running" in the store and resume at the next start().

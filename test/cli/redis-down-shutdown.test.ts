@@ -1,6 +1,7 @@
 /**
- * A scaled-out `gems serve` asked to stop while its Redis is gone: it must still stop, and soon
- * (a service manager sends SIGKILL after its own timeout, and a person at a terminal gives up).
+ * A scaled-out `gems serve` whose Redis is gone: its /healthz says so (503), and asked to stop it
+ * must still stop, and soon (a service manager sends SIGKILL after its own timeout, and a person
+ * at a terminal gives up).
  * Redis here is a server of this test's own, on a port the OS gave, so it can be killed.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -44,7 +45,7 @@ async function startRedis(): Promise<{ url: string; process: ChildProcess }> {
 
 describe("gems serve, scaled out, when Redis goes away", () => {
   for (const role of ["all", "worker"]) {
-    it(`--role ${role} stops on SIGTERM`, async () => {
+    it(`--role ${role} reports Redis down on /healthz and stops on SIGTERM`, async () => {
       const schema = uniqueSchemaName("redisdown");
       const redis = await startRedis();
       try {
@@ -57,6 +58,17 @@ describe("gems serve, scaled out, when Redis goes away", () => {
         });
         redis.process.kill("SIGKILL");
         await new Promise((resolve) => redis.process.once("exit", resolve));
+
+        // Its health check says so, for a load balancer or a readiness probe.
+        const health = await fetch(`${served.url}/healthz`);
+        expect(health.status).toBe(503);
+        const body = (await health.json()) as { status: string; dependencies: Array<{ name: string; isUp: boolean; problem?: string }> };
+        expect(body.status).toBe("degraded");
+        expect(body.dependencies).toEqual([
+          { name: "postgresql", isUp: true },
+          { name: "redis", isUp: false, problem: expect.stringMatching(/^not connected \((connecting|reconnecting|close|end)\)$/) },
+        ]);
+        expect(JSON.stringify(body)).not.toContain(redis.url);
 
         // Before, it waited for Redis to come back, for as long as that took: this never resolved.
         const code = await served.stop();

@@ -55,8 +55,12 @@ describe("gems serve --role", () => {
       );
       expect(done.status).toBe("done");
 
-      expect(await (await fetch(`${surfaces.url}/healthz`)).json()).toMatchObject({ status: "ok", role: "surfaces", instance: "s1" });
-      expect(await (await fetch(`${worker.url}/healthz`)).json()).toMatchObject({ status: "ok", role: "worker", instance: "w1" });
+      const bothUp = [
+        { name: "postgresql", isUp: true },
+        { name: "redis", isUp: true },
+      ];
+      expect(await (await fetch(`${surfaces.url}/healthz`)).json()).toMatchObject({ status: "ok", role: "surfaces", instance: "s1", dependencies: bothUp });
+      expect(await (await fetch(`${worker.url}/healthz`)).json()).toMatchObject({ status: "ok", role: "worker", instance: "w1", dependencies: bothUp });
       const workerMetrics = await (await fetch(`${worker.url}/metrics`)).text();
       expect(workerMetrics).toMatch(/gems_model_call_seconds_count\{role="worker",instance="w1",model="generator",role="generator"\} [1-9]/);
       const studioMetrics = await (await fetch(`${surfaces.url}/metrics`)).text();

@@ -24,7 +24,7 @@ import type { Job } from "../job-table.ts";
 import { bestOf, controlled, finishedVerb, isRefusal, refuse, RESTARTING, storageRefusal } from "../job-views.ts";
 import { LostJobError } from "../postgres/job-store.ts";
 import { createServiceCore, type JobServiceBaseDeps } from "../service-core.ts";
-import type { FeedbackResult, JobService, Refusal, Result, StartReport } from "../types.ts";
+import type { DependencyHealth, FeedbackResult, JobService, Refusal, Result, StartReport } from "../types.ts";
 import { notePreference } from "../voting.ts";
 import { VOTE_ACTIONS, countVotes } from "../votes.ts";
 import { createVoteCounts, showVotesClaimed } from "../voting.ts";
@@ -58,6 +58,26 @@ export interface DistributedJobService extends JobService {
 
 const POSITIONS_DELAY_MS = 100;
 const REQUEUE_INTERVAL_MS = 60_000;
+/** A health check's round trip to a server: longer than this and the server counts as down. */
+const PROBE_TIMEOUT_MS = 2_000;
+
+async function probeDependency(name: DependencyHealth["name"], roundTrip: () => Promise<unknown>): Promise<DependencyHealth> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<string>((resolve) => (timer = setTimeout(() => resolve(`no answer within ${PROBE_TIMEOUT_MS / 1000} s`), PROBE_TIMEOUT_MS)));
+  const answered = roundTrip().then(
+    () => null,
+    (error: unknown) => briefReason(error),
+  );
+  const problem = await Promise.race([answered, timedOut]);
+  clearTimeout(timer);
+  return problem === null ? { name, isUp: true } : { name, isUp: false, problem };
+}
+
+/** The error's code or first line, never more: a driver's message can name hosts and users. */
+function briefReason(error: unknown): string {
+  const code = typeof error === "object" && error !== null && "code" in error && typeof error.code === "string" ? error.code : undefined;
+  return code ?? (error instanceof Error ? error.name : "failed");
+}
 
 function isLost(error: unknown): boolean {
   for (let e: unknown = error; e instanceof Error; e = e.cause) if (e instanceof LostJobError) return true;
@@ -388,6 +408,16 @@ export function createDistributedJobService(deps: DistributedJobServiceDeps): Di
 
     ...core.reads,
     setSurfaceRef: (jobId, surfaceRef) => core.setSurfaceRef(jobId, surfaceRef, { isLocked: true }),
+
+    checkDependencies() {
+      return Promise.all([
+        probeDependency("postgresql", () => store.ping()),
+        // Commands wait for a reconnect rather than fail (redis.ts): a ping now would just wait.
+        redis.commands.status === "ready"
+          ? probeDependency("redis", () => redis.commands.ping())
+          : Promise.resolve<DependencyHealth>({ name: "redis", isUp: false, problem: `not connected (${redis.commands.status})` }),
+      ]);
+    },
 
     metrics() {
       let running = 0;

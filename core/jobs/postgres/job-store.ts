@@ -72,6 +72,8 @@ export interface PostgresJobStore extends JobStore {
   changedSince(since: Date | null): Promise<{ jobIds: string[]; now: Date }>;
   /** One job as stored now (what another process may have written), or undefined. */
   get(jobId: string): Promise<JobRecord | undefined>;
+  /** One round trip to the server (health checks); rejects when it does not answer. */
+  ping(): Promise<void>;
   /**
    * One job as stored now, but with only the events after the first `knownEvents`: events are
    * append-only, so a process that holds those need not read and check them again.
@@ -368,6 +370,10 @@ export function createPostgresJobStore(db: Database, options: PostgresJobStoreOp
         if (error instanceof CorruptRecordError) throw error;
         throw storageError(`Could not read job ${jobId}`, error);
       }
+    },
+
+    async ping() {
+      await db.pool.query("SELECT 1");
     },
 
     async getSince(jobId, knownEvents) {
