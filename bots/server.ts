@@ -114,7 +114,7 @@ async function createJobs(runtime: Runtime, role: ServiceRole): Promise<JobsSetu
   // Team skills use these too; the runtime closes them once the service has closed (its close leaves them open).
   const { db, redis } = runtime.shared;
   const instance = instanceName(scaleOut);
-  const images = createPostgresImageStore(db);
+  const images = createPostgresImageStore(db, { cacheBytes: scaleOut.imageCacheBytes });
   const limits = jobLimitsFromConfig(config);
   const jobs = createDistributedJobService({
     role,

@@ -9,6 +9,7 @@ export const SCALE_OUT_EXAMPLES: Record<string, string> = {
   GEMS_JOB_LOCK_MS: "10000",
   GEMS_WORKER_PORT: "8788",
   GEMS_INSTANCE: "worker-1",
+  GEMS_IMAGE_CACHE_MB: "64",
 };
 
 export const SCALE_OUT_FIELDS = {
@@ -19,6 +20,7 @@ export const SCALE_OUT_FIELDS = {
   GEMS_JOB_LOCK_MS: integer(1000, 600_000, 10_000),
   GEMS_WORKER_PORT: integer(0, 65_535, 8788),
   GEMS_INSTANCE: pattern(/^[A-Za-z0-9_.:-]{1,100}$/, "must be letters, digits, _, ., : or -"),
+  GEMS_IMAGE_CACHE_MB: integer(0, 65_536, 64),
 };
 
 /**
@@ -36,6 +38,8 @@ export interface ScaleOutConfig {
   workerPort: number;
   /** This process's name in metrics and logs; undefined: host name and process id. */
   instance: string | undefined;
+  /** Recently used images kept in memory by this process (0: none); images are content-addressed. */
+  imageCacheBytes: number;
 }
 
 export function scaleOutOf(e: EnvOf<typeof SCALE_OUT_FIELDS>, problems: string[]): ScaleOutConfig | null {
@@ -56,6 +60,7 @@ export function scaleOutOf(e: EnvOf<typeof SCALE_OUT_FIELDS>, problems: string[]
           jobLockMs: e.GEMS_JOB_LOCK_MS,
           workerPort: e.GEMS_WORKER_PORT,
           instance: e.GEMS_INSTANCE,
+          imageCacheBytes: e.GEMS_IMAGE_CACHE_MB * 1024 * 1024,
         }
       : null;
   return scaleOut;

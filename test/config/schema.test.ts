@@ -312,7 +312,15 @@ describe("scaling out", () => {
       jobLockMs: 10_000,
       workerPort: 8788,
       instance: undefined,
+      imageCacheBytes: 64 * 1024 * 1024,
     });
+  });
+
+  it("reads the image cache size in MiB, 0 for none, and refuses a negative one", () => {
+    const both = { GEMS_DATABASE_URL: "postgres://gems@db:5432/gems", GEMS_REDIS_URL: "redis://queue:6379" };
+    expect(load({ ...both, GEMS_IMAGE_CACHE_MB: "256" }).scaleOut?.imageCacheBytes).toBe(256 * 1024 * 1024);
+    expect(load({ ...both, GEMS_IMAGE_CACHE_MB: "0" }).scaleOut?.imageCacheBytes).toBe(0);
+    expect(configError({ ...both, GEMS_IMAGE_CACHE_MB: "-1" })).toMatch(/^GEMS_IMAGE_CACHE_MB: /);
   });
 
   it("refuses one URL without the other, in one line naming the missing one", () => {
