@@ -89,7 +89,8 @@ export function createRepeatedErrorLog(
   return (error, fields = {}) => {
     const key = `${JSON.stringify(fields)}\u0000${error instanceof Error ? error.message : String(error)}`;
     const at = now();
-    for (const [other, entry] of seen) if (at - entry.loggedAt >= windowMs && other !== key) seen.delete(other);
+    // Errors that stopped coming are forgotten, so the map stays as small as what is failing now.
+    for (const [other, old] of seen) if (at - old.loggedAt >= windowMs && other !== key) seen.delete(other);
     const entry = seen.get(key);
     if (entry && at - entry.loggedAt < windowMs) {
       entry.since++;

@@ -14,6 +14,7 @@ export interface TrajectoryStore {
 export interface ImageStore {
   /** Stores the bytes (idempotent) and returns their sha256 hex digest. */
   put(png: Uint8Array): Promise<string>;
+  /** The bytes; read-only (a store may hand the same copy to every caller). */
   get(hash: string): Promise<Uint8Array>;
   has(hash: string): Promise<boolean>;
   /** Absolute path of the file for a hash, for surfaces that attach files. */

@@ -73,7 +73,7 @@ async function probeDependency(name: DependencyHealth["name"], roundTrip: () => 
   return problem === null ? { name, isUp: true } : { name, isUp: false, problem };
 }
 
-/** The error's code or first line, never more: a driver's message can name hosts and users. */
+/** The error's code, or else its type; never its message, which can name hosts and users. */
 function briefReason(error: unknown): string {
   const code = typeof error === "object" && error !== null && "code" in error && typeof error.code === "string" ? error.code : undefined;
   return code ?? (error instanceof Error ? error.name : "failed");
@@ -115,6 +115,9 @@ export function createDistributedJobService(deps: DistributedJobServiceDeps): Di
   });
   const { state, log, table, delivery, runner, views, intake, now, commit, commitOrRestore } = core;
 
+  /** Jobs between their first write as queued and their own add to the queue. */
+  const queueing = new Set<string>();
+
   /**
    * Puts every unfinished job this process knows in the queue again, and says how many there
    * were. Adding an id BullMQ holds (waiting, or running on a worker) is ignored, so this adds
@@ -123,8 +126,6 @@ export function createDistributedJobService(deps: DistributedJobServiceDeps): Di
    * would otherwise wait for good; a job still running on a worker whose queue entry was lost
    * is taken by the next worker, whose claim fences the first one out.
    */
-  /** Jobs between their first write as queued and their own add to the queue. */
-  const queueing = new Set<string>();
   async function requeueUnfinished(): Promise<number> {
     let unfinished = 0;
     for (const jobId of [...table.ids()]) {

@@ -26,7 +26,6 @@ const HEARTBEAT_MS = 5_000;
 /** How long a closing worker waits for BullMQ (that is, for Redis) before it stops waiting. */
 const WORKER_CLOSE_MS = 5_000;
 
-
 export interface WorkerHost {
   instance: string;
   /** Whether this process also answers the API (role all): it keeps the records it ran. */

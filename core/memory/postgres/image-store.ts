@@ -3,8 +3,8 @@
  * every worker and surfaces process sees every image without a shared disk. A put of bytes that
  * are already stored changes nothing; a row is whole or absent (one INSERT).
  *
- * A worker reads the same few images many times (every verifier question, the compressor and
- * the refiner look at the attempt), so the most recently used ones are also kept in memory. The
+ * A worker reads the same few images many times (the verifier, the compressor and the refiner
+ * each look at the attempt), so the most recently used ones are also kept in memory. The
  * address is the content's hash, so a kept copy can never be stale; an image deleted by another
  * process stays readable here until it ages out, as a file already read would.
  */
