@@ -119,7 +119,7 @@ const QUIT_TIMEOUT_MS = 2_000;
  * connections wait for a reconnect rather than fail (see open), so a polite QUIT, or a command
  * queued before it, would keep a stopping process waiting for a Redis that may never return.
  */
-export async function closeConnection(redis: Redis): Promise<void> {
+async function closeConnection(redis: Redis): Promise<void> {
   if (redis.status === "ready") {
     let timer: NodeJS.Timeout | undefined;
     const gaveUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, QUIT_TIMEOUT_MS)));
