@@ -6,6 +6,7 @@
  * Reads (status, list, events) and subscriptions pass straight through.
  */
 import type { JobService, Refusal } from "../core/jobs/types.ts";
+import { waitAtMost } from "../core/bounded-wait.ts";
 
 /** Commands that change jobs; each returns a Result, so a refusal fits every one of them. */
 const COMMANDS = new Set<PropertyKey>(["submit", "cancel", "pick", "continue", "addFeedback", "setSurfaceRef"]);
@@ -38,13 +39,10 @@ export function createStartupGate(jobs: JobService, options: StartupGateOptions 
 
   const whenOpen = async (command: string, run: () => Promise<unknown>): Promise<unknown> => {
     if (isOpen) return run();
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), waitMs)));
     held++;
     options.onHold?.(command);
-    const outcome = await Promise.race([opened, timedOut]).finally(() => held--);
-    clearTimeout(timer);
-    return outcome === "timeout" ? starting : run();
+    const waited = await waitAtMost(opened, waitMs).finally(() => held--);
+    return waited.isDone ? run() : starting;
   };
 
   const gated = new Proxy(jobs, {

@@ -30,6 +30,7 @@ import { SURFACE } from "./surface-ref.ts";
 import { ThreadIndex } from "./thread-index.ts";
 
 import type { UsageAccess } from "../../core/jobs/usage-ledger.ts";
+import { waitAtMost } from "../../core/bounded-wait.ts";
 
 export interface DiscordBotConfig {
   token: string;
@@ -131,10 +132,7 @@ export function createDiscordBot(deps: DiscordBotDeps): DiscordBot {
       })();
       // A delivery stuck behind a long rate-limit wait must not hold up shutdown; its event is
       // not acknowledged, so the job service hands it over again at the next start.
-      let timer: NodeJS.Timeout | undefined;
-      const patience = new Promise((resolve) => (timer = setTimeout(resolve, STOP_WAIT_MS)));
-      await Promise.race([Promise.all([jobThreads.settle(), handled]), patience]);
-      clearTimeout(timer);
+      await waitAtMost(Promise.all([jobThreads.settle(), handled]), STOP_WAIT_MS);
       await client.destroy();
       logger.info("Discord bot stopped");
     },

@@ -26,6 +26,7 @@ import { describeSlackError, platformErrorOf } from "./slack-errors.ts";
 import { PendingResponders } from "./responders.ts";
 import { ThreadIndex } from "./thread-index.ts";
 import { SURFACE } from "./thread-ref.ts";
+import { waitAtMost } from "../../core/bounded-wait.ts";
 
 export type { SlackConnectionConfig } from "./app-options.ts";
 
@@ -135,12 +136,7 @@ export function createSlackBot(deps: SlackBotDeps): SlackBot {
       unsubscribe = null;
       // An event still being posted may be retrying against a Slack outage; it is not marked
       // delivered, so the next start renders it again. Waiting for it is bounded.
-      let timer: NodeJS.Timeout | undefined;
-      const gaveUp = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, STOP_WAIT_MS);
-      });
-      await Promise.race([deliverer.settle(), gaveUp]);
-      clearTimeout(timer);
+      await waitAtMost(deliverer.settle(), STOP_WAIT_MS);
       if (isReceiving) await app.stop();
       isReceiving = false;
       listening = null;

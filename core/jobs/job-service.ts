@@ -15,6 +15,7 @@ import { bestOf, controlled, finishedVerb, isRefusal, refuse, RESTARTING, storag
 import { createServiceCore, type JobServiceBaseDeps } from "./service-core.ts";
 import { createVoteCounts, createVoting, notePreference, showVotesLocally } from "./voting.ts";
 import type { FeedbackResult, JobService, Person, Result, SurfaceRef } from "./types.ts";
+import { waitAtMost } from "../bounded-wait.ts";
 
 export interface JobServiceDeps extends JobServiceBaseDeps {
   /** The store, with every other part local; or give `backend` instead. */
@@ -229,10 +230,7 @@ export function createJobService(deps: JobServiceDeps): JobService {
       admission.stopStarting();
       const runs = core.beginClose();
       // Aborted calls end quickly; a model call that ignores its signal is not worth hanging on.
-      await Promise.race([
-        Promise.allSettled(runs.map((run) => run.done)),
-        new Promise((resolve) => setTimeout(resolve, CLOSE_WAIT_MS).unref()),
-      ]);
+      await waitAtMost(Promise.allSettled(runs.map((run) => run.done)), CLOSE_WAIT_MS);
       await table.settle();
       await backend.close();
     },

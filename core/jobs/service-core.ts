@@ -7,6 +7,7 @@
  * runner, and how other processes learn of a change.
  */
 import { createRepeatedErrorLog } from "../logger.ts";
+import { waitAtMost } from "../bounded-wait.ts";
 import type { Logger } from "pino";
 import type { AgentEvent } from "../agent/events.ts";
 import type { ImageStore } from "../memory/stores.ts";
@@ -287,15 +288,7 @@ export function createServiceCore(deps: JobServiceBaseDeps, setup: CoreSetup): S
           await table.flush();
         })();
         if (timeoutMs === undefined) return settled;
-        let timer: NodeJS.Timeout | undefined;
-        const timedOut = new Promise<void>((resolve) => {
-          timer = setTimeout(() => {
-            log.warn({ timeoutMs }, `drain timed out; unfinished steps resume ${hooks.resumesWhere}`);
-            resolve();
-          }, timeoutMs);
-        });
-        await Promise.race([settled, timedOut]);
-        clearTimeout(timer);
+        if (!(await waitAtMost(settled, timeoutMs)).isDone) log.warn({ timeoutMs }, `drain timed out; unfinished steps resume ${hooks.resumesWhere}`);
       })();
       return draining;
     },

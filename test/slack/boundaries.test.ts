@@ -39,6 +39,8 @@ const ALLOWED_CORE = new Set([
   "core/images/reference-images.ts",
   // The usage ledger's read side and its wording (cost line, /gems usage): pure, no I/O.
   "core/jobs/usage-ledger.ts",
+  // Waiting at most so long (a timer and a race, no I/O): how long a stop waits for Slack.
+  "core/bounded-wait.ts",
 ]);
 
 describe("bots/slack's dependencies", () => {

@@ -15,6 +15,7 @@
  * (a worker running it, or a surfaces process changing a job no worker holds); others add
  * feedback rows, move cursors and change the surface reference (see postgres/job-store.ts).
  */
+import { waitAtMost } from "../../bounded-wait.ts";
 import { applyFeedback, bestView } from "../../agent/run-job.ts";
 import type { JobRequestInput } from "../../agent/request.ts";
 import { createLocalAdmission } from "../admission.ts";
@@ -62,14 +63,12 @@ const REQUEUE_INTERVAL_MS = 60_000;
 const PROBE_TIMEOUT_MS = 2_000;
 
 async function probeDependency(name: DependencyHealth["name"], roundTrip: () => Promise<unknown>): Promise<DependencyHealth> {
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<string>((resolve) => (timer = setTimeout(() => resolve(`no answer within ${PROBE_TIMEOUT_MS / 1000} s`), PROBE_TIMEOUT_MS)));
   const answered = roundTrip().then(
     () => null,
     (error: unknown) => briefReason(error),
   );
-  const problem = await Promise.race([answered, timedOut]);
-  clearTimeout(timer);
+  const waited = await waitAtMost(answered, PROBE_TIMEOUT_MS);
+  const problem = waited.isDone ? waited.value : `no answer within ${PROBE_TIMEOUT_MS / 1000} s`;
   return problem === null ? { name, isUp: true } : { name, isUp: false, problem };
 }
 

@@ -8,6 +8,7 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { Job as BullJob, Worker } from "bullmq";
+import { waitAtMost } from "../../bounded-wait.ts";
 import { createRepeatedErrorLog } from "../../logger.ts";
 import { isFinished } from "../job-actions.ts";
 import type { JobRunner } from "../job-runner.ts";
@@ -173,11 +174,7 @@ export function createWorkerRole(host: WorkerHost): JobWorker {
       // With Redis gone, BullMQ's close waits for it to come back. Nothing is lost by not
       // waiting: the jobs' locks lapse and another worker (or this one, restarted) takes them.
       const closing = worker.close(force).catch((error: unknown) => log.warn({ err: error }, "the queue worker did not close cleanly"));
-      let timer: NodeJS.Timeout | undefined;
-      const gaveUp = new Promise<"gave up">((resolve) => (timer = setTimeout(() => resolve("gave up"), WORKER_CLOSE_MS)));
-      const outcome = await Promise.race([closing, gaveUp]);
-      clearTimeout(timer);
-      if (outcome !== "gave up") return;
+      if ((await waitAtMost(closing, WORKER_CLOSE_MS)).isDone) return;
       // A second close (drain, then close) would only wait for the same answer again.
       hasGivenUpClosing = true;
       log.warn("the queue did not answer while closing (is Redis down?); the jobs' locks lapse and other workers resume them");

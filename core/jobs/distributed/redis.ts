@@ -6,6 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import { Redis } from "ioredis";
+import { waitAtMost } from "../../bounded-wait.ts";
 import { GemsError, describeError } from "../../errors.ts";
 
 export interface RedisLink {
@@ -120,12 +121,7 @@ const QUIT_TIMEOUT_MS = 2_000;
  * queued before it, would keep a stopping process waiting for a Redis that may never return.
  */
 async function closeConnection(redis: Redis): Promise<void> {
-  if (redis.status === "ready") {
-    let timer: NodeJS.Timeout | undefined;
-    const gaveUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, QUIT_TIMEOUT_MS)));
-    await Promise.race([redis.quit().catch(() => undefined), gaveUp]);
-    clearTimeout(timer);
-  }
+  if (redis.status === "ready") await waitAtMost(redis.quit().catch(() => undefined), QUIT_TIMEOUT_MS);
   redis.disconnect();
 }
 
