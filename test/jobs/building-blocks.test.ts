@@ -120,8 +120,10 @@ describe("isOutage", () => {
 });
 
 describe("retryDelayMs", () => {
-  it("puts a hand-back in line at once and spaces out the retries of any other failure", () => {
+  it("puts a hand-back or any other failure in line at once, and spaces out retries while the database is away", () => {
     expect(retryDelayMs(new HandedBackError("handed back by a draining worker"))).toBe(0);
+    expect(retryDelayMs(new Error("Missing lock for job g-1. moveToFinished"))).toBe(0);
+    expect(retryDelayMs(undefined)).toBe(0);
     for (let i = 0; i < 50; i++) {
       const delay = retryDelayMs(storageError("Could not take job j1", Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" })));
       expect(delay).toBeGreaterThanOrEqual(1_500);

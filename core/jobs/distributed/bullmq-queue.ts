@@ -19,11 +19,12 @@
  * A job BullMQ fails for stalling is never run again while its record still says running, so any
  * limit (BullMQ's default of 1, or 100, which a loaded machine with a short lock reaches) is a
  * job stuck for good. A drained worker hands its jobs back by failing the attempt
- * (attempts are effectively unlimited), which requeues them at once; an attempt that failed for
- * any other reason (the database away, so the job cannot be claimed) is tried again after a
- * couple of seconds, not in a tight loop of hundreds a second.
+ * (attempts are effectively unlimited), which requeues them at once, as is any other failed
+ * attempt, except one that failed because the database is away (the job could not be claimed):
+ * that one is tried again after a couple of seconds, not in a loop of hundreds a second.
  */
 import { Queue, Worker, type Job as BullJob } from "bullmq";
+import { isStoreAway } from "../../memory/storage-errors.ts";
 import type { RedisLink } from "./redis.ts";
 
 export const QUEUE_NAME = "jobs";
@@ -39,9 +40,9 @@ export class HandedBackError extends Error {
   override readonly name = "HandedBackError";
 }
 
-/** A hand-back goes back in line at once; any other failure waits a little, with jitter. */
+/** An attempt that met the database away waits a little, with jitter; any other goes back at once. */
 export function retryDelayMs(error: Error | undefined): number {
-  if (error?.name === "HandedBackError") return 0;
+  if (!isStoreAway(error)) return 0;
   return Math.round(FAILED_RUN_RETRY_MS * (0.75 + Math.random() / 2));
 }
 
